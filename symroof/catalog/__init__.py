@@ -1,0 +1,115 @@
+"""The catalog: one TOML file per model and per chip, validated when loaded.
+
+A model or chip is named by its id (``llama-3-70b``, ``tpu-v5e``) or by the
+path of a TOML file of the same form, so users can bring their own.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from ..errors import CatalogError, InputError
+from ..quantity import REGISTRY, suggest
+from ..values import parse_value
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KINDS = {"model": "models", "hardware": "hardware"}
+META_KEYS = {"id", "name", "source", "ici_convention"}
+REQUIRED = {
+    "model": ("n_layers", "d_model", "d_ff", "n_heads", "n_kv_heads", "d_head", "vocab_size"),
+    "hardware": ("hbm_capacity", "hbm_bandwidth", "ici_bandwidth", "chip_flops_bf16"),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A loaded catalog file: a model's config or a chip's datasheet."""
+
+    id: str
+    name: str
+    kind: str
+    path: str
+    values: dict[str, float]  # base-unit magnitudes by quantity name
+    sources: dict[str, str]
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def _folder(kind: str) -> Path:
+    return Path(str(resources.files(__package__) / KINDS[kind]))
+
+
+def ids(kind: str) -> list[str]:
+    """The catalog's ids of one kind, sorted."""
+    return sorted(p.stem for p in _folder(kind).glob("*.toml"))
+
+
+def load(kind: str, ref: str) -> Entry:
+    """Load a ``model`` or ``hardware`` entry by id or by TOML path."""
+    if ref.endswith(".toml") or "/" in ref:
+        path = Path(ref)
+        if not path.is_file():
+            raise CatalogError(f"{ref}: no such catalog file")
+    else:
+        path = _folder(kind) / f"{ref}.toml"
+        if not path.is_file():
+            known = ids(kind)
+            raise InputError(f"unknown {kind} {ref!r}{suggest(ref, known)}; known: {', '.join(known)}")
+    return _parse(kind, path)
+
+
+def _parse(kind: str, path: Path) -> Entry:
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{where}: cannot read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{where}: not valid TOML ({exc})") from None
+    for key in ("id", "name"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise CatalogError(f"{where}: missing text field {key!r}")
+    allowed = {q.name for q in REGISTRY if q.group == kind}
+    values: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    for key, raw in data.items():
+        if key in META_KEYS:
+            continue
+        if key not in allowed:
+            raise CatalogError(f"{where}: unknown key {key!r}{suggest(key, allowed)}")
+        source = data.get("source", "")
+        if isinstance(raw, dict):
+            unexpected = set(raw) - {"value", "source"}
+            if "value" not in raw or unexpected:
+                raise CatalogError(f"{where}: {key} must be {{ value = ..., source = ... }}")
+            source = raw.get("source", "")
+            raw = raw["value"]
+        if not isinstance(source, str) or not source.strip():
+            raise CatalogError(f"{where}: {key} has no source")
+        try:
+            values[key] = parse_value(REGISTRY.get(key), raw, f"{where}: {key}")
+        except InputError as exc:
+            raise CatalogError(str(exc)) from None
+        sources[key] = source
+    missing = [k for k in REQUIRED[kind] if k not in values]
+    if missing:
+        raise CatalogError(f"{where}: missing {', '.join(missing)}")
+    if kind == "model":
+        _check_model(values, where)
+    notes = {k: data[k] for k in ("ici_convention",) if isinstance(data.get(k), str)}
+    return Entry(data["id"], data["name"], kind, where, values, sources, notes)
+
+
+def _check_model(v: dict[str, float], where: str) -> None:
+    if v["d_model"] != v["n_heads"] * v["d_head"]:
+        raise CatalogError(
+            f"{where}: d_model ({v['d_model']:g}) != n_heads * d_head ({v['n_heads']:g} * {v['d_head']:g})")
+    if v["n_heads"] % v["n_kv_heads"]:
+        raise CatalogError(
+            f"{where}: n_heads ({v['n_heads']:g}) is not a multiple of n_kv_heads ({v['n_kv_heads']:g})")

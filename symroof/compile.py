@@ -1,0 +1,75 @@
+"""Compiling declared formulas to numpy functions (scalars and arrays alike).
+
+Constants are substituted by their base-unit values and categorical choices
+resolved first, so the compiled function takes base-unit magnitudes of the
+formula's direct dependencies and returns the base-unit magnitude.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+
+import numpy
+import sympy
+from sympy.printing.numpy import NumPyPrinter
+
+from .quantity import REGISTRY, Quantity, Select
+
+
+class _Printer(NumPyPrinter):
+    """NumPy printer whose Max/Min broadcast a scalar against an array."""
+
+    def _nested(self, func: str, args) -> str:
+        head, *rest = args
+        if not rest:
+            return self._print(head)
+        return f"numpy.{func}({self._print(head)}, {self._nested(func, rest)})"
+
+    def _print_Max(self, expr) -> str:
+        return self._nested("maximum", expr.args)
+
+    def _print_Min(self, expr) -> str:
+        return self._nested("minimum", expr.args)
+
+
+def resolve_choices(expr: sympy.Expr, choices: Mapping[str, str]) -> sympy.Expr:
+    """``expr`` with every :class:`Select` replaced by the option its key's choice picks."""
+    return expr.replace(
+        lambda e: isinstance(e, Select),
+        lambda e: e.choose(choices[REGISTRY.by_symbol(e.key).name]),
+    )
+
+
+def numeric_expr(q: Quantity, choices: Mapping[str, str]) -> sympy.Expr:
+    """``q``'s formula with choices resolved and constants replaced by base-unit numbers.
+
+    The result is in base units; it is what the numpy and Excel forms print.
+    """
+    expr = resolve_choices(q.expr, choices)
+    subs = {}
+    for s in expr.free_symbols:
+        c = REGISTRY.by_symbol(s)
+        if c.kind == "constant":
+            subs[s] = sympy.nsimplify(c.value * c.factor)
+    return expr.xreplace(subs)
+
+
+def choice_keys(q: Quantity) -> tuple[str, ...]:
+    """Names of the categorical inputs ``q``'s formula selects on."""
+    return tuple(sorted(REGISTRY.by_symbol(e.key).name for e in q.expr.atoms(Select)))
+
+
+@lru_cache(maxsize=None)
+def _compile(name: str, choices: tuple[tuple[str, str], ...]) -> tuple[Callable, tuple[str, ...]]:
+    expr = numeric_expr(REGISTRY.get(name), dict(choices))
+    args = tuple(sorted(s.name for s in expr.free_symbols))
+    func = sympy.lambdify([sympy.Symbol(a, positive=True) for a in args], expr,
+                          modules=[{"numpy": numpy}, "numpy"], printer=_Printer, cse=True)
+    return func, args
+
+
+def compiled(q: Quantity, choices: Mapping[str, str]) -> tuple[Callable, tuple[str, ...]]:
+    """The numpy function of ``q`` and the names of its arguments, in order."""
+    key = tuple((k, choices[k]) for k in choice_keys(q))
+    return _compile(q.name, key)

@@ -1,0 +1,106 @@
+"""Dimension checker for sympy expressions over declared quantities.
+
+One small rule per expression node, as Pyomo's unit checker does. sympy's own
+``physics.units`` treats ``Max``/``Min`` as dimensionless, so it is not used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sympy
+from sympy.codegen.cfunctions import log2
+from pint.util import UnitsContainer
+
+from .errors import UnitError
+from .quantity import REGISTRY, Select
+
+Dim = UnitsContainer
+NONE = UnitsContainer()
+
+
+def format_dimension(dim: Dim) -> str:
+    """``[information] / [time]``, or ``dimensionless``."""
+    return str(dim) if dim else "dimensionless"
+
+
+def _same(node: sympy.Basic, args) -> Dim:
+    dims = [dimension_of(a) for a in args]
+    for d in dims[1:]:
+        if d != dims[0]:
+            listed = ", ".join(sorted({format_dimension(x) for x in dims}))
+            raise UnitError(f"{type(node).__name__} of mismatched units ({listed}) in {node}")
+    return dims[0]
+
+
+def _dimensionless_arg(node: sympy.Basic) -> Dim:
+    for a in node.args:
+        d = dimension_of(a)
+        if d != NONE:
+            raise UnitError(
+                f"{type(node).__name__} needs a dimensionless argument, got {format_dimension(d)} in {node}"
+            )
+    return NONE
+
+
+def _symbol(node: sympy.Symbol) -> Dim:
+    return REGISTRY.by_symbol(node).unit.dimensionality
+
+
+def _mul(node: sympy.Mul) -> Dim:
+    dim = NONE
+    for a in node.args:
+        dim = dim * dimension_of(a)
+    return dim
+
+
+def _pow(node: sympy.Pow) -> Dim:
+    base, exp = node.args
+    if dimension_of(exp) != NONE:
+        raise UnitError(f"exponent must be dimensionless in {node}")
+    dim = dimension_of(base)
+    if dim == NONE:
+        return NONE
+    if not exp.is_Rational:
+        raise UnitError(f"a quantity with units can only be raised to a fixed number in {node}")
+    return dim ** float(exp) if not exp.is_Integer else dim ** int(exp)
+
+
+def _piecewise(node: sympy.Piecewise) -> Dim:
+    for _, cond in node.args:
+        if isinstance(cond, sympy.core.relational.Relational):
+            _same(cond, cond.args)
+    return _same(node, [e for e, _ in node.args])
+
+
+def _select(node: Select) -> Dim:
+    return _same(node, node.options)
+
+
+RULES: dict[type, Callable[[sympy.Basic], Dim]] = {
+    sympy.Symbol: _symbol,
+    sympy.Number: lambda node: NONE,
+    sympy.NumberSymbol: lambda node: NONE,
+    sympy.Add: lambda node: _same(node, node.args),
+    sympy.Mul: _mul,
+    sympy.Pow: _pow,
+    sympy.Max: lambda node: _same(node, node.args),
+    sympy.Min: lambda node: _same(node, node.args),
+    sympy.Piecewise: _piecewise,
+    sympy.core.relational.Relational: lambda node: (_same(node, node.args), NONE)[1],
+    Select: _select,
+    sympy.ceiling: _dimensionless_arg,
+    sympy.floor: _dimensionless_arg,
+    sympy.log: _dimensionless_arg,
+    log2: _dimensionless_arg,
+    sympy.exp: _dimensionless_arg,
+}
+
+
+def dimension_of(expr: sympy.Basic) -> Dim:
+    """The pint dimensionality of ``expr``; :class:`UnitError` if it does not combine."""
+    for cls in type(expr).__mro__:
+        rule = RULES.get(cls)
+        if rule is not None:
+            return rule(expr)
+    raise UnitError(f"cannot check the units of {type(expr).__name__} in {expr}")

@@ -1,0 +1,17 @@
+"""Errors a user can cause, each with one sentence saying what and where."""
+
+
+class SymroofError(Exception):
+    """Base class: the command line prints the message and exits with status 2."""
+
+
+class InputError(SymroofError):
+    """A value, name or unit given on the command line or through the API is wrong."""
+
+
+class CatalogError(SymroofError):
+    """A catalog file is missing, malformed or inconsistent."""
+
+
+class UnitError(SymroofError):
+    """A formula's dimensions do not match its declared unit, or do not combine."""

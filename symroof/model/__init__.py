@@ -1,0 +1,12 @@
+"""The seed's serving roofline, one module per section of the chapter.
+
+Importing this package declares every quantity in :data:`symroof.quantity.REGISTRY`;
+the order of the modules is the order of the workbook's sheets.
+"""
+
+from . import inputs, memory, decode, prefill, parallelism, serving  # noqa: F401
+
+GROUPS = [
+    inputs.MODEL, inputs.HARDWARE, inputs.SCENARIO,
+    memory.GROUP, decode.GROUP, prefill.GROUP, parallelism.GROUP, serving.GROUP,
+]

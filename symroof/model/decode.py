@@ -1,0 +1,59 @@
+"""Decode: the step time roofline and the throughput it gives.
+
+Seed: "Serving analysis", the step-time question: step time = KV load +
+max(FLOPs time, parameter load), each term over all chips.
+"""
+
+from __future__ import annotations
+
+from sympy import Max
+
+from ..quantity import Group, one
+from ..symbolic import at
+from .inputs import batch_size, chip_flops, decode_length, hbm_bandwidth
+from .memory import kv_cache_bytes, max_batch_size, n_chips, param_bytes, param_count
+
+GROUP = Group("decode", "Decode")
+Q_STEP = "seed: Serving analysis, Q: decode step latency on 4x2"
+Q_LAT = "seed: Thinking about throughput, Q: latency at the largest batch"
+
+flops_per_param_token = GROUP.constant(
+    "flops_per_param_token", "2", 2, "FLOP/parameter/token",
+    "A forward pass multiplies and adds once per parameter per token.",
+    "seed: Serving analysis (2 * params * B FLOPs per step)")
+
+decode_tokens_per_step = GROUP.derived(
+    "decode_tokens_per_step", r"B_{\text{tok}}", "token", "Tokens one decode step emits: one per sequence.",
+    Q_STEP, batch_size * one("token/sequence"))
+step_flops = GROUP.derived(
+    "step_flops", r"F_{\text{step}}", "FLOP", "FLOPs of one decode step (2 per parameter per token).", Q_STEP,
+    flops_per_param_token * param_count * decode_tokens_per_step)
+step_time_kv = GROUP.derived(
+    "step_time_kv", r"T_{\text{KV}}", "ms", "Time to load the batch's KV cache from HBM (always memory-bound).",
+    Q_STEP, kv_cache_bytes / (n_chips * hbm_bandwidth))
+step_time_flops = GROUP.derived(
+    "step_time_flops", r"T_{\text{FLOPs}}", "ms", "Time for the step's matmul FLOPs at peak.", Q_STEP,
+    step_flops / (n_chips * chip_flops))
+step_time_params = GROUP.derived(
+    "step_time_params", r"T_{\text{param}}", "ms", "Time to load every parameter from HBM once.", Q_STEP,
+    param_bytes / (n_chips * hbm_bandwidth))
+step_time = GROUP.derived(
+    "step_time", r"T_{\text{step}}", "ms", "Decode step time: KV load plus the larger of FLOPs and parameter load.",
+    Q_STEP, step_time_kv + Max(step_time_flops, step_time_params))
+tokens_per_second = GROUP.derived(
+    "tokens_per_second", r"\text{TPS}", "token/s", "Tokens the whole slice emits per second.", Q_STEP,
+    decode_tokens_per_step / step_time)
+tokens_per_second_per_chip = GROUP.derived(
+    "tokens_per_second_per_chip", r"\text{TPS}_{\text{chip}}", "token/s/chip", "Tokens per second per chip.",
+    Q_STEP, tokens_per_second / n_chips)
+decode_time = GROUP.derived(
+    "decode_time", r"T_{\text{decode}}", "s", "Time to generate a whole sequence at this step time.", Q_LAT,
+    step_time * decode_length / one("token/sequence"))
+qps_per_chip = GROUP.derived(
+    "qps_per_chip", r"\text{QPS}_{\text{chip}}", "sequence/s/chip",
+    "Sequences finished per second per chip for the decode length.",
+    "seed: Thinking about throughput, Q: queries per chip", batch_size / (decode_time * n_chips))
+step_time_at_max_batch = GROUP.derived(
+    "step_time_at_max_batch", r"T_{\text{step}}(B_{\max})", "ms",
+    "Step time with the largest batch that fits in HBM.", Q_LAT,
+    at(step_time, batch_size, max_batch_size))

@@ -1,0 +1,78 @@
+"""Reading user-given values (command line, API, catalog) into base-unit numbers."""
+
+from __future__ import annotations
+
+import math
+import re
+from numbers import Real
+
+import pint
+
+from .errors import InputError
+from .quantity import Quantity
+from .units import parse_unit, ureg
+
+NUMBER_RE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
+
+
+def parse_value(q: Quantity, raw: object, where: str) -> float | str:
+    """The base-unit magnitude (or the choice) of ``raw`` for quantity ``q``.
+
+    ``raw`` is a number (in ``q``'s unit), a pint quantity, or text such as
+    ``"820 GB/s"``. A per-chip quantity may be given without its ``/chip``
+    (``"16 GB"`` for ``hbm_capacity``): datasheets quote per-chip figures so.
+    ``where`` names the place for error messages (``--set batch_size``).
+    """
+    if q.categorical:
+        if raw not in q.choices:
+            raise InputError(f"{where}: {raw!r} is not one of {', '.join(q.choices)}")
+        return str(raw)
+    if isinstance(raw, bool):
+        raise InputError(f"{where}: expected a number, got {raw!r}")
+    if isinstance(raw, pint.Quantity):
+        if raw._REGISTRY is not ureg:
+            raise InputError(f"{where}: use symroof.ureg quantities, not another pint registry")
+        magnitude, unit = raw.magnitude, raw.units
+    elif isinstance(raw, Real):
+        magnitude, unit = raw, q.unit
+    elif isinstance(raw, str):
+        match = NUMBER_RE.match(raw)
+        if not match:
+            raise InputError(f"{where}: {raw!r} is not a number (optionally with a unit, like '820 GB/s')")
+        magnitude = float(match.group(1))
+        unit = parse_unit(match.group(2)) if match.group(2) else q.unit
+    else:
+        raise InputError(f"{where}: expected a number, got {type(raw).__name__}")
+    try:
+        magnitude = float(magnitude)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: {raw!r} is not a number") from None
+    value = _convert(q, magnitude, unit, where)
+    _check_range(q, magnitude, value, where)
+    return value
+
+
+def _convert(q: Quantity, magnitude: float, unit: pint.Unit, where: str) -> float:
+    """``magnitude unit`` in base units, after checking it has ``q``'s dimensions."""
+    want = q.unit.dimensionality
+    have = unit.dimensionality
+    if have != want:
+        per_chip = ureg.chip.dimensionality
+        if have / per_chip == want:
+            unit = unit / ureg.chip
+        else:
+            expected = str(q.unit) or "a plain number"
+            raise InputError(f"{where}: {unit} does not measure {q.name}; expected {expected} or a compatible unit")
+    return float(ureg.Quantity(magnitude, unit).to_base_units().magnitude)
+
+
+def _check_range(q: Quantity, magnitude: float, base: float, where: str) -> None:
+    if not math.isfinite(magnitude):
+        raise InputError(f"{where}: {magnitude} is not a finite number")
+    if magnitude <= 0:
+        raise InputError(f"{where}: {q.name} must be positive, got {magnitude:g}")
+    display = base / q.factor
+    if q.integer and abs(display - round(display)) > 1e-9 * max(1.0, abs(display)):
+        raise InputError(f"{where}: {q.name} must be a whole number, got {display:g}")
+    if q.at_most is not None and display > q.at_most:
+        raise InputError(f"{where}: {q.name} must be at most {q.at_most:g}, got {display:g}")
