@@ -8,7 +8,7 @@ formula's direct dependencies and returns the base-unit magnitude.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import lru_cache
+from functools import cache
 
 import numpy
 import sympy
@@ -60,7 +60,7 @@ def choice_keys(q: Quantity) -> tuple[str, ...]:
     return tuple(sorted(REGISTRY.by_symbol(e.key).name for e in q.expr.atoms(Select)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compile(name: str, choices: tuple[tuple[str, str], ...]) -> tuple[Callable, tuple[str, ...]]:
     expr = numeric_expr(REGISTRY.get(name), dict(choices))
     args = tuple(sorted(s.name for s in expr.free_symbols))

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sympy
-from sympy.codegen.cfunctions import log2
 from pint.util import UnitsContainer
+from sympy.codegen.cfunctions import log2
 
 from .errors import UnitError
 from .quantity import REGISTRY, Select

@@ -144,13 +144,18 @@ class Evaluation:
                 "value": value if q.categorical else float(value),
                 "unit": unit_text(q.unit),
                 "kind": kind,
-                "formula": q.formula_text() if kind == "derived" or self.origin[name] == "default" else None,
+                "formula": q.formula_text() if self._shows_rule(name) else None,
                 "source": self.source(name),
             }
-            if q.categorical:
-                quantities[name]["formula"] = None
         return {"model": self.model.id, "hardware": self.hardware.id, "quantities": quantities,
                 "unavailable": dict(self.unavailable), "warnings": self.warnings()}
+
+    def _shows_rule(self, name: str) -> bool:
+        """Derived quantities, and inputs that took a default rule over other quantities, show a formula."""
+        q = REGISTRY.get(name)
+        if self.origin[name] in ("set", "catalog") or q.expr is None:
+            return False
+        return q.kind == "derived" or any(d.kind != "constant" for d in q.dependencies)
 
     def to_frame(self) -> pandas.DataFrame:
         """One row per quantity: name, symbol, value, unit, kind, group, description."""

@@ -50,13 +50,13 @@ class Select(sympy.Function):
         key = REGISTRY.by_symbol(self.key)
         rows = [
             rf"{printer._print(v)} & \text{{if }} {key.display} = \text{{{c}}}"
-            for c, v in zip(key.choices, self.options)
+            for c, v in zip(key.choices, self.options, strict=True)
         ]
         return r"\begin{cases}" + r" \\ ".join(rows) + r"\end{cases}"
 
     def _sympystr(self, printer) -> str:
         key = REGISTRY.by_symbol(self.key)
-        pairs = ", ".join(f"{c}: {printer._print(v)}" for c, v in zip(key.choices, self.options))
+        pairs = ", ".join(f"{c}: {printer._print(v)}" for c, v in zip(key.choices, self.options, strict=True))
         return f"select({key.name}, {{{pairs}}})"
 
 

@@ -39,7 +39,8 @@ def parse_unit(text: str) -> pint.Unit:
             raise InputError(f"unit {text!r}: {_MISREAD[stem]}")
     try:
         return ureg.parse_units(text)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, TypeError, ValueError) as exc:
+    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, TypeError,
+            ValueError) as exc:
         raise InputError(f"unknown unit {text!r} ({exc})") from None
 
 

@@ -40,7 +40,10 @@ def parse_value(q: Quantity, raw: object, where: str) -> float | str:
         if not match:
             raise InputError(f"{where}: {raw!r} is not a number (optionally with a unit, like '820 GB/s')")
         magnitude = float(match.group(1))
-        unit = parse_unit(match.group(2)) if match.group(2) else q.unit
+        try:
+            unit = parse_unit(match.group(2)) if match.group(2) else q.unit
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
     else:
         raise InputError(f"{where}: expected a number, got {type(raw).__name__}")
     try:
@@ -62,7 +65,8 @@ def _convert(q: Quantity, magnitude: float, unit: pint.Unit, where: str) -> floa
             unit = unit / ureg.chip
         else:
             expected = str(q.unit) or "a plain number"
-            raise InputError(f"{where}: {unit} does not measure {q.name}; expected {expected} or a compatible unit")
+            raise InputError(f"{where}: {unit or 'a plain number'} does not measure {q.name}; "
+                             f"give {expected} or a compatible unit")
     return float(ureg.Quantity(magnitude, unit).to_base_units().magnitude)
 
 
@@ -70,9 +74,9 @@ def _check_range(q: Quantity, magnitude: float, base: float, where: str) -> None
     if not math.isfinite(magnitude):
         raise InputError(f"{where}: {magnitude} is not a finite number")
     if magnitude <= 0:
-        raise InputError(f"{where}: {q.name} must be positive, got {magnitude:g}")
+        raise InputError(f"{where}: must be positive, got {magnitude:g}")
     display = base / q.factor
     if q.integer and abs(display - round(display)) > 1e-9 * max(1.0, abs(display)):
-        raise InputError(f"{where}: {q.name} must be a whole number, got {display:g}")
+        raise InputError(f"{where}: must be a whole number, got {display:g}")
     if q.at_most is not None and display > q.at_most:
-        raise InputError(f"{where}: {q.name} must be at most {q.at_most:g}, got {display:g}")
+        raise InputError(f"{where}: must be at most {q.at_most:g}, got {display:g}")

@@ -4,7 +4,7 @@ Importing this package declares every quantity in :data:`symroof.quantity.REGIST
 the order of the modules is the order of the workbook's sheets.
 """
 
-from . import inputs, memory, decode, prefill, parallelism, serving  # noqa: F401
+from . import decode, inputs, memory, parallelism, prefill, serving  # noqa: F401
 
 GROUPS = [
     inputs.MODEL, inputs.HARDWARE, inputs.SCENARIO,

@@ -11,8 +11,19 @@ from sympy.codegen.cfunctions import log2
 
 from ..quantity import Group, one
 from .inputs import (
-    SCENARIO, batch_size, context_length, d_ff, d_head, d_model, hbm_capacity, kv_bytes_per_value,
-    n_heads, n_kv_heads, n_layers, vocab_size, weight_bytes_per_param,
+    SCENARIO,
+    batch_size,
+    context_length,
+    d_ff,
+    d_head,
+    d_model,
+    hbm_capacity,
+    kv_bytes_per_value,
+    n_heads,
+    n_kv_heads,
+    n_layers,
+    vocab_size,
+    weight_bytes_per_param,
 )
 
 GROUP = Group("memory", "Memory")

@@ -10,7 +10,13 @@ from __future__ import annotations
 from ..quantity import Group, one
 from .decode import decode_tokens_per_step, flops_per_param_token
 from .inputs import (
-    activation_bytes_per_value, chip_flops, d_ff, d_model, hbm_bandwidth, ici_bandwidth, model_axes,
+    activation_bytes_per_value,
+    chip_flops,
+    d_ff,
+    d_model,
+    hbm_bandwidth,
+    ici_bandwidth,
+    model_axes,
     weight_bytes_per_param,
 )
 from .memory import n_chips

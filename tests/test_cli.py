@@ -1,0 +1,130 @@
+"""The command line: forms, the JSON contract, and one-line errors with exit status 2."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from symroof import REGISTRY, ureg
+
+DONE_WHEN = ["eval", "llama-3-70b", "tpu-v5e", "--set", "batch_size=32", "--set", "context_length=8192",
+             "--set", "weight_dtype=int8", "--set", "kv_dtype=int8", "--set", "n_chips=8", "--format", "json"]
+
+
+def test_issue_example_gives_17ms_and_235_tokens_per_chip(cli):
+    status, out, err = cli(*DONE_WHEN)
+    assert status == 0 and not err
+    q = json.loads(out)["quantities"]
+    # Seed: about 17 ms per step and 235 tokens/s/chip (see tests/test_seed.py for the tolerance).
+    assert q["step_time"]["unit"] == "millisecond"
+    assert q["step_time"]["value"] == pytest.approx(17, rel=0.035)
+    assert q["tokens_per_second_per_chip"]["value"] == pytest.approx(235, rel=0.03)
+
+
+def test_json_contract(cli):
+    status, out, _ = cli(*DONE_WHEN)
+    data = json.loads(out)
+    assert data["model"] == "llama-3-70b" and data["hardware"] == "tpu-v5e"
+    for name, entry in data["quantities"].items():
+        assert set(entry) == {"value", "unit", "kind", "formula", "source"}, name
+        assert entry["kind"] in ("input", "derived")
+        ureg.parse_units(entry["unit"])  # every unit string parses
+        if REGISTRY.get(name).categorical:
+            assert isinstance(entry["value"], str)
+        else:
+            assert isinstance(entry["value"], float)
+        assert isinstance(entry["formula"], str) if entry["kind"] == "derived" else True, name
+    quantities = data["quantities"]
+    assert quantities["batch_size"]["formula"] is None  # set by the user
+    assert quantities["context_length"]["formula"] is None  # a default value, not a rule
+    assert quantities["chip_flops"]["formula"].startswith("select(compute_dtype, {bf16: chip_flops_bf16")
+    assert data["quantities"]["weight_dtype"] == {"value": "int8", "unit": "", "kind": "input", "formula": None,
+                                                  "source": "set by the user"}
+    assert data["quantities"]["step_time"]["formula"] == "step_time_kv + Max(step_time_flops, step_time_params)"
+
+
+def test_pinned_derived_quantity_reports_as_input(cli):
+    _, out, _ = cli("eval", "llama-3-70b", "tpu-v5e", "--set", "param_count=70e9", "--format", "json")
+    entry = json.loads(out)["quantities"]["param_count"]
+    assert entry["kind"] == "input" and entry["formula"] is None and entry["value"] == 70e9
+
+
+def test_value_with_unit(cli):
+    _, out, _ = cli("eval", "llama-3-70b", "tpu-v5e", "--set", "hbm_bandwidth=820 GB/s", "--format", "json")
+    assert json.loads(out)["quantities"]["hbm_bandwidth"]["value"] == pytest.approx(8.2e11)
+
+
+def test_csv_and_table(cli):
+    status, out, _ = cli("eval", "llama-3-8b", "h100", "--format", "csv")
+    assert status == 0
+    header, *rows = out.splitlines()
+    assert header == "name,value,unit,kind,source"
+    assert any(r.startswith("step_time,") for r in rows)
+    status, out, _ = cli("eval", "llama-3-8b", "h100")
+    assert status == 0 and "Decode" in out and "step_time" in out
+
+
+def test_unavailable_quantities_are_explained(cli):
+    _, out, _ = cli("eval", "llama-3-70b", "h200", "--format", "json")
+    data = json.loads(out)
+    assert "cost_per_million_tokens" not in data["quantities"]
+    assert "chip_price" in data["unavailable"]["cost_per_million_tokens"]
+
+
+def test_list(cli):
+    assert cli("list", "models")[1].split()[0::4] != []
+    status, out, _ = cli("list", "hardware")
+    assert status == 0 and "tpu-v5e" in out and "h100" in out
+    status, out, _ = cli("list", "quantities", "--format", "json")
+    assert {"step_time", "batch_size"} <= {q["name"] for q in json.loads(out)}
+
+
+def test_explain(cli):
+    status, out, _ = cli("explain", "step_time")
+    assert status == 0
+    assert "step_time = step_time_kv + Max(step_time_flops, step_time_params)" in out
+    assert r"\max\left(" in out and "millisecond" in out and "used by:" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "llama-3-7b", "tpu-v5e"], "unknown model 'llama-3-7b' (did you mean 'llama-3-70b'"),
+    (["eval", "llama-3-70b", "tpu-v5"], "unknown hardware 'tpu-v5'"),
+    (["eval", "llama-3-70b", "tpu-v5e", "--set", "batch_sze=3"], "unknown quantity 'batch_sze' (did you mean"),
+    (["eval", "llama-3-70b", "tpu-v5e", "--set", "batch_size=-3"], "--set batch_size: must be positive, got -3"),
+    (["eval", "llama-3-70b", "tpu-v5e", "--set", "batch_size=3x"], "--set batch_size: unknown unit 'x'"),
+    (["eval", "llama-3-70b", "tpu-v5e", "--set", "batch_size=abc"], "--set batch_size: 'abc' is not a number"),
+    (["eval", "llama-3-70b", "tpu-v5e", "--set", "hbm_bandwidth=16 GB"], "gigabyte does not measure hbm_bandwidth"),
+    (["eval", "llama-3-70b", "tpu-v5e", "--set", "weight_dtype=fp4"], "'fp4' is not one of bf16, fp8, int8, int4"),
+    (["eval", "llama-3-70b", "tpu-v5e", "--set", "batch_size"], "expected NAME=VALUE"),
+    (["eval", "llama-3-70b", "tpu-v5e", "--set", "prefill_mfu=1.5"], "must be at most 1"),
+    (["eval", "llama-3-70b", "tpu-v5e", "--set", "chip_flops=3 TFLOPS"], "write FLOP/s"),
+    (["eval", "llama-3-70b", "tpu-v5e", "--set", "n_chips=inf"], "--set n_chips"),
+    (["explain", "step_tim"], "unknown quantity 'step_tim' (did you mean 'step_time'"),
+])
+def test_errors_are_one_line_with_status_2(cli, argv, message):
+    status, out, err = cli(*argv)
+    assert status == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("symroof: error: ")
+    assert message in err
+
+
+def test_usage_errors_exit_2(cli):
+    status, _, err = cli("eval", "llama-3-70b")
+    assert status == 2 and "usage:" in err
+
+
+@pytest.mark.skipif(shutil.which("symroof") is None, reason="console script not installed (pip install .)")
+def test_console_script_runs():
+    done = subprocess.run(["symroof", "eval", "llama-3-70b", "tpu-v5e", "--format", "json"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "step_time" in json.loads(done.stdout)["quantities"]
+
+
+def test_module_entry_point_bad_input():
+    done = subprocess.run([sys.executable, "-m", "symroof.cli", "eval", "nope", "tpu-v5e"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
