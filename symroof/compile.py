@@ -41,12 +41,12 @@ def resolve_choices(expr: sympy.Expr, choices: Mapping[str, str]) -> sympy.Expr:
     )
 
 
-def numeric_expr(q: Quantity, choices: Mapping[str, str]) -> sympy.Expr:
-    """``q``'s formula with choices resolved and constants replaced by base-unit numbers.
+def numeric_expr(q: Quantity, choices: Mapping[str, str], expr: sympy.Expr | None = None) -> sympy.Expr:
+    """``q``'s formula (or ``expr``) with choices resolved and constants replaced by base-unit numbers.
 
     The result is in base units; it is what the numpy and Excel forms print.
     """
-    expr = resolve_choices(q.expr, choices)
+    expr = resolve_choices(q.expr if expr is None else expr, choices)
     subs = {}
     for s in expr.free_symbols:
         c = REGISTRY.by_symbol(s)
@@ -61,15 +61,22 @@ def choice_keys(q: Quantity) -> tuple[str, ...]:
 
 
 @cache
-def _compile(name: str, choices: tuple[tuple[str, str], ...]) -> tuple[Callable, tuple[str, ...]]:
-    expr = numeric_expr(REGISTRY.get(name), dict(choices))
+def _compile(name: str, choices: tuple[tuple[str, str], ...],
+             keep: frozenset[str]) -> tuple[Callable, tuple[str, ...]]:
+    q = REGISTRY.get(name)
+    expr = numeric_expr(q, dict(choices), q.rederive(keep) if keep else q.expr)
     args = tuple(sorted(s.name for s in expr.free_symbols))
     func = sympy.lambdify([sympy.Symbol(a, positive=True) for a in args], expr,
                           modules=[{"numpy": numpy}, "numpy"], printer=_Printer, cse=True)
     return func, args
 
 
-def compiled(q: Quantity, choices: Mapping[str, str]) -> tuple[Callable, tuple[str, ...]]:
-    """The numpy function of ``q`` and the names of its arguments, in order."""
+def compiled(q: Quantity, choices: Mapping[str, str],
+             keep: frozenset[str] = frozenset()) -> tuple[Callable, tuple[str, ...]]:
+    """The numpy function of ``q`` and the names of its arguments, in order.
+
+    ``keep`` names pinned quantities that ``q``'s closed form opened up: the
+    formula is derived again with them kept as names.
+    """
     key = tuple((k, choices[k]) for k in choice_keys(q))
-    return _compile(q.name, key)
+    return _compile(q.name, key, frozenset(keep))

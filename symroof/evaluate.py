@@ -18,6 +18,7 @@ from . import catalog
 from .compile import compiled
 from .errors import InputError, SymroofError
 from .quantity import REGISTRY, Quantity
+from .symbolic import bypassed
 from .units import Q_, unit_text
 from .values import parse_value
 
@@ -73,11 +74,15 @@ class Evaluation:
                 return q.default_choice, "default"
             if q.expr is None:
                 raise _Unavailable(f"{self.hardware.id} has no {q.name}; set it (--set {q.name}=...)")
+        keep = frozenset(bypassed(q.name) & set(self.overrides)) if q.kind == "derived" else frozenset()
         choices = {}
         for dep in q.dependencies:
             if dep.categorical:
                 choices[dep.name] = self._value(dep, stack)
-        func, args = compiled(q, choices)
+        try:
+            func, args = compiled(q, choices, keep)
+        except SymroofError as exc:  # a pin leaves the equation without a root
+            raise _Unavailable(f"cannot be derived with {', '.join(sorted(keep))} pinned ({exc})") from None
         values = [self._value(REGISTRY.get(a), stack) for a in args]
         with numpy.errstate(divide="ignore", invalid="ignore"):
             result = func(*values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pint
@@ -79,6 +80,10 @@ class Quantity:
     at_most: float | None = None  # inputs: largest allowed value, in ``unit``
     regime: str | None = None  # where a solved threshold holds
     default_choice: str | None = None  # categorical inputs: the choice when nothing sets it
+    derivation: sympy.Eq | None = None  # solved quantities: the equation solved
+    unknown: sympy.Symbol | None = None  # solved quantities: the symbol solved for
+    basis: tuple[sympy.Symbol, ...] | None = None  # what a solved/substituted formula was derived from
+    rederive: Callable[[frozenset[str]], sympy.Expr] | None = None  # the formula again, keeping some names
 
     @property
     def categorical(self) -> bool:
@@ -226,10 +231,20 @@ class Group:
         return REGISTRY.add(q).symbol
 
     def derived(self, name: str, display: str, unit: str, description: str, source: str,
-                expr: sympy.Expr, *, regime: str | None = None) -> sympy.Symbol:
-        """A formula over declared quantities, unit-checked now."""
+                expr: sympy.Expr, *, regime: str | None = None, derivation: sympy.Eq | None = None,
+                unknown: sympy.Symbol | None = None, basis: tuple[sympy.Symbol, ...] | None = None,
+                rederive: Callable[[frozenset[str]], sympy.Expr] | None = None) -> sympy.Symbol:
+        """A formula over declared quantities, unit-checked now.
+
+        ``basis`` names what a rewritten formula (solved, or substituted with
+        :func:`symroof.symbolic.at`) was derived from; ``rederive(keep)`` rebuilds
+        it without opening the quantities named in ``keep`` (pinned ones).
+        """
+        if derivation is not None and basis is None:
+            basis = tuple(sorted(derivation.free_symbols, key=str))
         q = Quantity(name, _symbol(name), display, self._unit(unit), description, source,
-                     self.name, "derived", expr=sympy.sympify(expr), regime=regime)
+                     self.name, "derived", expr=sympy.sympify(expr), regime=regime, derivation=derivation,
+                     unknown=unknown, basis=basis, rederive=rederive)
         check_units(q)
         return REGISTRY.add(q).symbol
 

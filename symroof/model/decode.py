@@ -56,4 +56,5 @@ qps_per_chip = GROUP.derived(
 step_time_at_max_batch = GROUP.derived(
     "step_time_at_max_batch", r"T_{\text{step}}(B_{\max})", "ms",
     "Step time with the largest batch that fits in HBM.", Q_LAT,
-    at(step_time, batch_size, max_batch_size))
+    at(step_time, batch_size, max_batch_size), basis=(step_time, max_batch_size),
+    rederive=lambda keep: at(step_time, batch_size, max_batch_size, keep))

@@ -10,6 +10,7 @@ import sympy
 from sympy.codegen.cfunctions import log2
 
 from ..quantity import Group, one
+from ..solve import solved
 from .inputs import (
     SCENARIO,
     batch_size,
@@ -79,7 +80,9 @@ hbm_total_bytes = GROUP.derived(
 kv_capacity_bytes = GROUP.derived(
     "kv_capacity_bytes", r"M_{\text{KV}}^{\max}", "GB", "HBM left for KV caches after the parameters.",
     Q_TOPO, hbm_total_bytes - param_bytes)
-max_batch_size = GROUP.derived(
-    "max_batch_size", r"B_{\max}", "sequence",
+max_batch_size = solved(
+    GROUP, "max_batch_size", r"B_{\max}", "sequence",
     "Most whole sequences whose KV fits in the HBM left after the parameters.", Q_TOPO,
-    sympy.floor(kv_capacity_bytes / (kv_bytes_per_sequence * one("sequence"))) * one("sequence"))
+    sympy.Eq(total_memory_bytes, hbm_total_bytes), batch_size,
+    regime="always (rounded down to whole sequences)",
+    post=lambda root: sympy.floor(root / one("sequence")) * one("sequence"))

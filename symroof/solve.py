@@ -1,0 +1,129 @@
+"""Solving the roofline for thresholds in closed form.
+
+A threshold is declared by the equation it comes from and the input it is
+solved for; sympy derives the closed form, so when a formula changes the
+threshold follows. A ``Max``/``Min`` in the way is solved per regime: each
+choice of branches gives a root and the condition under which it holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import sympy
+
+from .dimensions import dimension_of
+from .errors import UnitError
+from .quantity import REGISTRY, Group
+from .symbolic import depends_on
+
+
+@dataclass(frozen=True)
+class Regime:
+    """One closed-form root and the branch conditions it holds under."""
+
+    root: sympy.Expr
+    conditions: tuple[str, ...]  # e.g. ("step_time_flops <= step_time_params",)
+
+    @property
+    def text(self) -> str:
+        return " and ".join(self.conditions) if self.conditions else "always"
+
+
+def _sites(expr: sympy.Expr, target: sympy.Symbol, keep: frozenset[str],
+           seen: dict | None = None) -> dict[str, list[sympy.Basic]]:
+    """Declared formulas on the way to ``target`` whose Max/Min nodes involve it."""
+    seen = {} if seen is None else seen
+    for s in expr.free_symbols:
+        q = REGISTRY.by_symbol(s)
+        if q.kind != "derived" or q.name in seen or q.name in keep or not depends_on(q.expr, target):
+            continue
+        nodes = [m for m in q.expr.atoms(sympy.Max, sympy.Min)
+                 if any(depends_on(a, target) or a == target for a in m.args)]
+        seen[q.name] = nodes
+        _sites(q.expr, target, keep, seen)
+    return seen
+
+
+def _monomial(expr: sympy.Expr) -> bool:
+    """A product of powers of symbols and numbers (no sums, no functions)."""
+    if expr.is_Symbol or expr.is_Number:
+        return True
+    if isinstance(expr, sympy.Pow):
+        return _monomial(expr.base) and expr.exp.is_Number
+    return isinstance(expr, sympy.Mul) and all(_monomial(a) for a in expr.args)
+
+
+def _inline(expr: sympy.Expr, target: sympy.Symbol, chosen: dict[str, sympy.Expr],
+            keep: frozenset[str]) -> sympy.Expr:
+    """Replace derived quantities by their formulas where they involve ``target`` or are plain products.
+
+    Products are opened so that common factors cancel (the parameter count in
+    the critical batch size); sums stay named, which keeps closed forms short.
+    ``chosen`` replaces some formulas by one of their regimes; names in ``keep`` stay.
+    """
+    subs = {}
+    for s in expr.free_symbols:
+        q = REGISTRY.by_symbol(s)
+        if s == target or q.kind != "derived" or q.name in keep:
+            continue
+        formula = chosen.get(q.name, q.expr)
+        if depends_on(q.expr, target) or _monomial(formula):
+            subs[s] = _inline(formula, target, chosen, keep)
+    return expr.xreplace(subs)
+
+
+def _condition(node: sympy.Basic, pick: sympy.Expr) -> str:
+    """``pick >= others`` for a Max (``<=`` for a Min), in quantity names."""
+    op = ">=" if isinstance(node, sympy.Max) else "<="
+    others = [sympy.sstr(a) for a in node.args if a != pick]
+    return f"{sympy.sstr(pick)} {op} {', '.join(others)}"
+
+
+def regimes(equation: sympy.Eq, unknown: sympy.Symbol, keep: frozenset[str] = frozenset()) -> list[Regime]:
+    """Every regime's positive root of ``equation`` for ``unknown``; names in ``keep`` are not opened."""
+    if dimension_of(equation.lhs) != dimension_of(equation.rhs):
+        raise UnitError(f"the two sides of {equation} have different units")
+    sites = {**_sites(equation.lhs, unknown, keep), **_sites(equation.rhs, unknown, keep)}
+    points = [(name, node) for name, nodes in sites.items() for node in nodes]
+    out = []
+    for picks in itertools.product(*(node.args for _, node in points)):
+        chosen: dict[str, sympy.Expr] = {}
+        conditions = []
+        for (name, node), pick in zip(points, picks, strict=True):
+            chosen[name] = chosen.get(name, REGISTRY.get(name).expr).xreplace({node: pick})
+            conditions.append(_condition(node, pick))
+        f = _inline(equation.lhs, unknown, chosen, keep) - _inline(equation.rhs, unknown, chosen, keep)
+        if f.has(sympy.ceiling, sympy.floor):
+            raise UnitError(f"cannot solve {equation} for {unknown} through a ceiling or floor: "
+                            "solve the unrounded quantity and round the result")
+        roots = [r for r in sympy.solve(f, unknown) if r.is_positive is not False]
+        if len(roots) != 1:
+            raise UnitError(f"{equation} has {len(roots)} positive roots for {unknown} in regime {conditions}")
+        out.append(Regime(sympy.factor(sympy.simplify(roots[0])), tuple(conditions)))
+    return out
+
+
+def solved(group: Group, name: str, display: str, unit: str, description: str, source: str,
+           equation: sympy.Eq, unknown: sympy.Symbol, *, regime: str, combine: str = "only",
+           post=None) -> sympy.Symbol:
+    """Declare a threshold: the root of ``equation`` for ``unknown``, unit-checked like any formula.
+
+    ``combine="only"`` takes the single regime there is; ``"min"`` takes the
+    smallest regime root, which is the exact root when the equation's left side
+    minus its right side increases with ``unknown`` (each Max is at least each
+    of its branches). ``post`` rounds the root (``ceiling``), if needed.
+    """
+    if combine not in ("only", "min"):
+        raise ValueError(f"unknown combine {combine!r}")
+
+    def derive(keep: frozenset[str] = frozenset()) -> sympy.Expr:
+        found = regimes(equation, unknown, keep)
+        if combine == "only" and len(found) != 1:
+            raise UnitError(f"{name}: {len(found)} regimes; choose how to combine them")
+        root = found[0].root if combine == "only" else sympy.Min(*(r.root for r in found))
+        return post(root) if post is not None else root
+
+    return group.derived(name, display, unit, description, source, derive(), regime=regime,
+                         derivation=equation, unknown=unknown, rederive=derive)
