@@ -13,17 +13,24 @@ import json
 import sys
 from collections.abc import Sequence
 
+import sympy
+
 from . import catalog
 from .errors import InputError, SymroofError
 from .evaluate import Evaluation, parse_overrides
 from .model import GROUPS
-from .quantity import REGISTRY
+from .quantity import REGISTRY, shown
+from .sensitivity import active_bounds, elasticities
+from .solve import regimes
+from .symbolic import reachable
 from .units import unit_text
 
 EPILOG = """examples:
   symroof eval llama-3-70b tpu-v5e
   symroof eval llama-3-70b tpu-v5e --set batch_size=32 --set weight_dtype=int8 --set "hbm_bandwidth=820 GB/s"
   symroof explain step_time
+  symroof solve critical_batch_size tpu-v5e
+  symroof sensitivity cost_per_million_tokens llama-3-70b tpu-v5e
   symroof list hardware
 """
 
@@ -125,10 +132,104 @@ def cmd_explain(args: argparse.Namespace) -> str:
         lines.append(f"  {label + ':':<11} {q.name} = {q.formula_text()}")
         lines.append(f"  latex:      {q.latex()}")
         lines.append(f"  depends on: {', '.join(d.name for d in q.dependencies if d.kind != 'constant')}")
+    if q.derivation is not None:
+        lines.append(f"  solved:     {equation_text(q)}")
     if q.regime:
         lines.append(f"  holds when: {q.regime}")
     if users:
         lines.append(f"  used by:    {', '.join(users)}")
+    return "\n".join(lines)
+
+
+def equation_text(q) -> str:
+    """``lhs = rhs, solved for x`` of a solved quantity."""
+    eq = q.derivation
+    return f"{sympy.sstr(shown(eq.lhs))} = {sympy.sstr(shown(eq.rhs))}, solved for {q.unknown}"
+
+
+def _operating_point(args: argparse.Namespace, q) -> Evaluation | None:
+    """The evaluation for ``solve``/``sensitivity``: MODEL HARDWARE, or one of them with the seed's other."""
+    refs = [r for r in (args.model, args.hardware) if r]
+    if not refs:
+        return None
+    if len(refs) == 2:
+        model, hardware = catalog.load("model", refs[0]), catalog.load("hardware", refs[1])
+    else:
+        ref = refs[0]
+        if ref in catalog.ids("model"):
+            kind, other = "hardware", "tpu-v5e"
+        elif ref in catalog.ids("hardware") or ref.endswith(".toml"):
+            kind, other = "model", "llama-3-70b"
+        else:
+            raise InputError(f"{ref!r} is neither a catalog model nor a chip; give MODEL HARDWARE")
+        needs = {d for d in reachable({q.symbol}) if REGISTRY.get(d).group == kind}
+        if needs:
+            raise InputError(f"{q.name} depends on the {kind} ({', '.join(sorted(needs))}): give MODEL HARDWARE")
+        loaded = {kind: catalog.load(kind, other), ("model" if kind == "hardware" else "hardware"):
+                  catalog.load("model" if kind == "hardware" else "hardware", ref)}
+        model, hardware = loaded["model"], loaded["hardware"]
+    return Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "))
+
+
+def cmd_solve(args: argparse.Namespace) -> str:
+    q = REGISTRY.get(args.name)
+    if q.derivation is None:
+        solved_names = ", ".join(x.name for x in REGISTRY if x.derivation is not None)
+        raise InputError(f"{q.name} is not a solved threshold; solved ones: {solved_names}")
+    ev = _operating_point(args, q)
+    found = regimes(q.derivation, q.unknown)
+    value = None
+    if ev is not None:
+        if q.name in ev.unavailable:
+            raise InputError(f"{q.name} is unavailable: {ev.unavailable[q.name]}")
+        value = ev.magnitude(q.name)
+    names = {x.symbol: x.display for x in REGISTRY}
+    if args.format == "json":
+        entry = {"value": value, "unit": unit_text(q.unit), "kind": "derived", "formula": q.formula_text(),
+                 "source": q.source, "closed_form": q.formula_text(), "equation": equation_text(q),
+                 "regime": q.regime,
+                 "regimes": [{"closed_form": sympy.sstr(shown(r.root)), "holds_when": r.text} for r in found]}
+        return json.dumps({"model": ev.model.id if ev else None, "hardware": ev.hardware.id if ev else None,
+                           "quantities": {q.name: entry}}, indent=2)
+    if args.format == "latex":
+        eq = q.derivation
+        lines = [f"{sympy.latex(eq.lhs, symbol_names=names)} = {sympy.latex(eq.rhs, symbol_names=names)}",
+                 q.latex()]
+        if value is not None:
+            lines.append(rf"{q.display} = {value:.4g}\ \text{{{q.unit:~P}}}")
+        return "\n".join(lines)
+    lines = [f"{q.name}: {q.description}",
+             f"  from:        {equation_text(q)}",
+             f"  closed form: {q.name} = {q.formula_text()}",
+             f"  holds when:  {q.regime}"]
+    if len(found) > 1:
+        for r in found:
+            lines.append(f"  regime:      {sympy.sstr(shown(r.root))}  when {r.text}")
+    if ev is not None:
+        lines.append(f"  value:       {value:.4g} {q.unit:~P}  ({ev.model.id} on {ev.hardware.id})")
+    return "\n".join(lines)
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> str:
+    q = REGISTRY.get(args.quantity)
+    ev = _operating_point(args, q)
+    if q.name in ev.unavailable:
+        raise InputError(f"{q.name} is unavailable: {ev.unavailable[q.name]}")
+    found = elasticities(ev, q.name)
+    bounds = active_bounds(ev, q.name)
+    if args.format == "json":
+        return json.dumps({
+            "model": ev.model.id, "hardware": ev.hardware.id, "quantity": q.name,
+            "value": float(ev.magnitude(q.name)), "unit": unit_text(q.unit),
+            "elasticities": {e.wrt: e.value for e in found},
+            "bounds": [{"quantity": b.quantity, "kind": b.kind, "active": b.active, "unit": b.unit,
+                        "branches": dict(b.branches)} for b in bounds]}, indent=2)
+    lines = [f"{q.name} = {ev.magnitude(q.name):.6g} {q.unit:~P}  ({ev.model.id} on {ev.hardware.id})",
+             "elasticity d ln y / d ln x (1% more x changes y by about this many %):"]
+    lines += [f"  {e.wrt:<28} {e.value:+.4f}" for e in found]
+    for b in bounds:
+        parts = ", ".join(f"{n} = {v:.4g}" for n, v in b.branches)
+        lines.append(f"active bound in {b.quantity}: {b.active}  ({b.kind} of {parts} {b.unit})")
     return "\n".join(lines)
 
 
@@ -152,6 +253,26 @@ def build_parser() -> argparse.ArgumentParser:
                         "('hbm_bandwidth=820 GB/s'); dtypes by name (weight_dtype=int8). Repeatable.")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("solve", help="show a threshold's equation, closed form, regime and value",
+                       description="Show how a threshold is solved; with MODEL HARDWARE (or one of them when "
+                                   "the threshold does not depend on the other) also its value.")
+    p.add_argument("name", metavar="NAME", help="a solved threshold, e.g. critical_batch_size")
+    p.add_argument("model", metavar="MODEL", nargs="?")
+    p.add_argument("hardware", metavar="HARDWARE", nargs="?")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="as for eval")
+    p.add_argument("--format", choices=["text", "latex", "json"], default="text")
+    p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("sensitivity", help="elasticities of a quantity and the active bound",
+                       description="Elasticities d ln y / d ln x of QUANTITY with respect to every input, "
+                                   "largest first, and which branch of each max() is active.")
+    p.add_argument("quantity", metavar="QUANTITY")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("hardware", metavar="HARDWARE")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="as for eval")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_sensitivity)
 
     p = sub.add_parser("explain", help="show a quantity's formula, unit, source and dependencies")
     p.add_argument("name", metavar="NAME")

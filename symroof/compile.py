@@ -46,7 +46,11 @@ def numeric_expr(q: Quantity, choices: Mapping[str, str], expr: sympy.Expr | Non
 
     The result is in base units; it is what the numpy and Excel forms print.
     """
-    expr = resolve_choices(q.expr if expr is None else expr, choices)
+    return numeric(resolve_choices(q.expr if expr is None else expr, choices))
+
+
+def numeric(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every constant replaced by its base-unit number."""
     subs = {}
     for s in expr.free_symbols:
         c = REGISTRY.by_symbol(s)

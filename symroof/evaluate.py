@@ -136,6 +136,10 @@ class Evaluation:
             out.append(
                 f"parameters plus KV cache ({self.magnitude('total_memory_bytes'):.4g} GB) do not fit in the "
                 f"HBM of {self.magnitude('n_chips'):g} chips ({self.magnitude('hbm_total_bytes'):.4g} GB)")
+        negative = [n for n in self.names() if self.kind(n) == "derived" and not REGISTRY.get(n).categorical
+                    and numpy.any(numpy.asarray(self.base[n]) < 0)]
+        if negative:
+            out.append(f"negative, so infeasible at this operating point: {', '.join(negative)}")
         return out
 
     def to_dict(self) -> dict:

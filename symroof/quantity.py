@@ -103,14 +103,7 @@ class Quantity:
 
     def display_expr(self) -> sympy.Expr | None:
         """The formula with constants shown as numbers (unit carriers become 1)."""
-        if self.expr is None:
-            return None
-        subs = {
-            q.symbol: sympy.nsimplify(q.value * q.factor)
-            for q in self.dependencies
-            if q.kind == "constant"
-        }
-        return self.expr.xreplace(subs)
+        return None if self.expr is None else shown(self.expr)
 
     def formula_text(self) -> str | None:
         """The formula in snake_case names: ``kv_cache_bytes/(hbm_bandwidth*n_chips)``."""
@@ -180,6 +173,16 @@ class Registry:
 
 
 REGISTRY = Registry()
+
+
+def shown(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` as people read it: constants as their numbers (2 FLOPs per multiply-add; unit carriers as 1)."""
+    subs = {}
+    for s in expr.free_symbols:
+        q = REGISTRY.by_symbol(s)
+        if q.kind == "constant":
+            subs[s] = sympy.nsimplify(q.value * q.factor)
+    return expr.xreplace(subs)
 
 
 def suggest(name: str, known) -> str:

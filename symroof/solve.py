@@ -15,7 +15,7 @@ import sympy
 
 from .dimensions import dimension_of
 from .errors import UnitError
-from .quantity import REGISTRY, Group
+from .quantity import REGISTRY, Group, shown
 from .symbolic import depends_on
 
 
@@ -77,8 +77,8 @@ def _inline(expr: sympy.Expr, target: sympy.Symbol, chosen: dict[str, sympy.Expr
 def _condition(node: sympy.Basic, pick: sympy.Expr) -> str:
     """``pick >= others`` for a Max (``<=`` for a Min), in quantity names."""
     op = ">=" if isinstance(node, sympy.Max) else "<="
-    others = [sympy.sstr(a) for a in node.args if a != pick]
-    return f"{sympy.sstr(pick)} {op} {', '.join(others)}"
+    others = [sympy.sstr(shown(a)) for a in node.args if a != pick]
+    return f"{sympy.sstr(shown(pick))} {op} {', '.join(others)}"
 
 
 def regimes(equation: sympy.Eq, unknown: sympy.Symbol, keep: frozenset[str] = frozenset()) -> list[Regime]:

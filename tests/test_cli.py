@@ -128,3 +128,54 @@ def test_module_entry_point_bad_input():
     done = subprocess.run([sys.executable, "-m", "symroof.cli", "eval", "nope", "tpu-v5e"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_solve_without_model_prints_the_closed_form(cli):
+    status, out, _ = cli("solve", "critical_batch_size")
+    assert status == 0
+    assert "critical_batch_size = chip_flops*weight_bytes_per_param/(2*hbm_bandwidth)" in out
+    assert "step_time_flops = step_time_params, solved for batch_size" in out
+    assert "value:" not in out
+
+
+def test_solve_on_v5e_prints_240(cli):
+    status, out, _ = cli("solve", "critical_batch_size", "tpu-v5e")
+    assert status == 0
+    assert "value:       240.5 seq" in out  # 1.97e14 / 8.19e11 (the seed: 240 with 8.2e11)
+    status, out, _ = cli("solve", "critical_batch_size", "tpu-v5e", "--set", "hbm_bandwidth=8.2e11 byte/s",
+                         "--format", "json")
+    entry = json.loads(out)["quantities"]["critical_batch_size"]
+    assert round(entry["value"]) == 240 and entry["unit"] == "sequence"
+    assert entry["closed_form"] == "chip_flops*weight_bytes_per_param/(2*hbm_bandwidth)"
+
+
+def test_solve_latex_and_regimes(cli):
+    status, out, _ = cli("solve", "batch_size_for_step_time", "--format", "latex")
+    assert status == 0 and r"\min\left(" in out
+    status, out, _ = cli("solve", "batch_size_for_step_time", "--format", "json")
+    regimes = json.loads(out)["quantities"]["batch_size_for_step_time"]["regimes"]
+    assert {r["holds_when"] for r in regimes} == {"step_time_flops >= step_time_params",
+                                                  "step_time_params >= step_time_flops"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["solve", "step_time"], "step_time is not a solved threshold"),
+    (["solve", "max_model_parallelism", "tpu-v5e"], "depends on the model (d_ff): give MODEL HARDWARE"),
+    (["solve", "critical_batch_size", "tpu-v9"], "'tpu-v9' is neither a catalog model nor a chip"),
+    (["sensitivity", "batch_size", "llama-3-70b", "tpu-v5e"], "batch_size is an input"),
+])
+def test_solve_and_sensitivity_errors(cli, argv, message):
+    status, _, err = cli(*argv)
+    assert status == 2 and message in err and err.count("\n") == 1
+
+
+def test_sensitivity(cli):
+    status, out, _ = cli("sensitivity", "step_time", "llama-3-70b", "tpu-v5e", "--set", "weight_dtype=int8",
+                         "--set", "kv_dtype=int8", "--set", "n_chips=8")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[2].split() == ["hbm_bandwidth", "-1.0000"]  # largest first
+    assert "active bound in step_time: step_time_params" in out
+    status, out, _ = cli("sensitivity", "cost_per_million_tokens", "llama-3-70b", "tpu-v5e", "--format", "json")
+    data = json.loads(out)
+    assert data["elasticities"]["chip_price"] == pytest.approx(1)

@@ -1,0 +1,100 @@
+"""Elasticities d ln y / d ln x, exact from the formulas, and the active branch of each Max.
+
+"What does 10% more HBM bandwidth buy?" is the elasticity of the quantity with
+respect to ``hbm_bandwidth`` times 10%: sympy differentiates the formula opened
+down to its inputs, so the answer is exact at the operating point, not a re-run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy
+import sympy
+
+from .compile import numeric
+from .errors import InputError
+from .evaluate import Evaluation
+from .quantity import REGISTRY
+from .symbolic import full_inline
+
+
+def _opened(name: str, ev: Evaluation) -> sympy.Expr:
+    """``name``'s formula over inputs, constants and pinned quantities."""
+    q = REGISTRY.get(name)
+    if q.kind != "derived":
+        raise InputError(f"{name} is an input; sensitivities are of derived quantities")
+    pinned = {n for n, o in ev.origin.items() if o == "set"}
+    keep = frozenset(pinned)
+    return full_inline(q.expr, keep)
+
+
+def elasticity_expr(name: str, wrt: str, ev: Evaluation) -> sympy.Expr:
+    """The symbolic elasticity of ``name`` with respect to input ``wrt`` (in base units)."""
+    y = _opened(name, ev)
+    x = REGISTRY.get(wrt).symbol
+    d = sympy.diff(y, x)
+    # ceiling and floor are flat between their steps: their derivative is 0 there.
+    d = d.replace(lambda e: isinstance(e, (sympy.Derivative, sympy.Subs)), lambda e: sympy.Integer(0))
+    return d * x / y
+
+
+def _value(expr: sympy.Expr, ev: Evaluation) -> float:
+    """``expr`` (over declared symbols) at the evaluation's operating point."""
+    expr = numeric(expr)
+    args = sorted(expr.free_symbols, key=lambda s: s.name)
+    func = sympy.lambdify(args, expr, modules=["numpy"])
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        return float(func(*(ev.base[a.name] for a in args)))
+
+
+@dataclass(frozen=True)
+class Elasticity:
+    wrt: str
+    value: float
+    formula: sympy.Expr
+
+
+def elasticities(ev: Evaluation, name: str) -> list[Elasticity]:
+    """Elasticities of ``name`` with respect to every numeric input it depends on, largest first."""
+    y = _opened(name, ev)
+    out = []
+    for s in sorted(y.free_symbols, key=lambda s: s.name):
+        q = REGISTRY.by_symbol(s)
+        if q.kind == "constant" or q.categorical:
+            continue
+        e = elasticity_expr(name, q.name, ev)
+        out.append(Elasticity(q.name, _value(e, ev), e))
+    out.sort(key=lambda e: -abs(e.value))
+    return out
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The branches of one Max/Min in a formula, with values in the formula's unit."""
+
+    quantity: str
+    kind: str  # "max" or "min"
+    branches: tuple[tuple[str, float], ...]
+    active: str
+    unit: str
+
+
+def active_bounds(ev: Evaluation, name: str) -> list[Bound]:
+    """Which branch of each Max/Min on the way to ``name`` is active at the operating point."""
+    seen: set[str] = set()
+    out: list[Bound] = []
+    todo = [REGISTRY.get(name)]
+    while todo:
+        q = todo.pop(0)
+        if q.name in seen or q.kind != "derived" or ev.origin.get(q.name) == "set":
+            continue
+        seen.add(q.name)
+        for node in sorted(q.expr.atoms(sympy.Max, sympy.Min), key=str):
+            branches = tuple((sympy.sstr(a), _value(a, ev) / q.factor) for a in node.args)
+            pick = max if isinstance(node, sympy.Max) else min
+            active = pick(branches, key=lambda b: b[1])[0]
+            out.append(Bound(q.name, "max" if isinstance(node, sympy.Max) else "min", branches, active,
+                             str(q.unit)))
+        todo.extend(q.dependencies)
+    return out
