@@ -5,7 +5,9 @@ every formula is a unit-checked sympy expression. See ``symroof.model`` for the
 formulas, grouped as the seed chapter's sections are.
 """
 
-from . import model as _model  # noqa: F401  (declares every quantity)
+__version__ = "0.1.0"
+
+from . import model as _model  # noqa: F401, E402  (declares every quantity)
 from .errors import CatalogError, InputError, SymroofError, UnitError
 from .evaluate import Evaluation, evaluate
 from .quantity import REGISTRY, Quantity

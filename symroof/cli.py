@@ -31,6 +31,7 @@ EPILOG = """examples:
   symroof explain step_time
   symroof solve critical_batch_size tpu-v5e
   symroof sensitivity cost_per_million_tokens llama-3-70b tpu-v5e
+  symroof export llama-3-70b tpu-v5e --template finance --set chip_price=1.0
   symroof list hardware
 """
 
@@ -233,6 +234,34 @@ def cmd_sensitivity(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def cmd_export(args: argparse.Namespace) -> str:
+    from .workbook import export as workbook_export
+
+    if args.all:
+        if args.model or args.hardware or args.set or args.template != "engineering" or args.keep_inputs:
+            raise InputError("--all exports the featured pairs with their defaults; give no MODEL, HARDWARE, "
+                             "--set, --template or --keep-inputs with it")
+        paths = workbook_export.export_all(args.output or "sheets", progress=_progress(args))
+        return "\n".join(str(p) for p in paths)
+    if not (args.model and args.hardware):
+        raise InputError("give MODEL HARDWARE, or --all")
+    path = workbook_export.export(args.model, args.hardware, args.template, parse_sets(args.set), args.output,
+                                  force=args.force, keep_inputs=args.keep_inputs)
+    return str(path)
+
+
+def _progress(args: argparse.Namespace):
+    """A progress line on a terminal; silent when not on one, or with --quiet."""
+    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        bar = "#" * (30 * done // total)
+        print(f"\r[{bar:<30}] {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    return show
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symroof", description="Symbolic roofline models of LLM serving (LLaMA 3 on TPUs and GPUs).",
@@ -273,6 +302,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="as for eval")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser("export", help="write a live-formula Excel workbook",
+                       description="Write a workbook whose cells are live formulas over one defined name per "
+                                   "quantity; it recomputes in Excel or LibreOffice exactly as symroof does.")
+    p.add_argument("model", metavar="MODEL", nargs="?")
+    p.add_argument("hardware", metavar="HARDWARE", nargs="?")
+    p.add_argument("--template", default="engineering", help="engineering (default), finance, or a TOML path")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="as for eval")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="the file to write (default MODEL_HARDWARE_TEMPLATE.xlsx); with --all, the folder")
+    p.add_argument("--all", action="store_true", help="export the catalog's featured pairs into sheets/")
+    p.add_argument("--force", action="store_true", help="overwrite a workbook whose input cells were edited")
+    p.add_argument("--keep-inputs", action="store_true",
+                   help="carry the edited input cells of the existing workbook into the new one")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("explain", help="show a quantity's formula, unit, source and dependencies")
     p.add_argument("name", metavar="NAME")

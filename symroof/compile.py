@@ -53,10 +53,16 @@ def numeric(expr: sympy.Expr) -> sympy.Expr:
     """``expr`` with every constant replaced by its base-unit number."""
     subs = {}
     for s in expr.free_symbols:
-        c = REGISTRY.by_symbol(s)
-        if c.kind == "constant":
-            subs[s] = sympy.nsimplify(c.value * c.factor)
+        if REGISTRY.by_symbol(s).kind == "constant":
+            subs[s] = constant_value(s.name)
     return expr.xreplace(subs)
+
+
+@cache
+def constant_value(name: str) -> sympy.Expr:
+    """A constant's base-unit value as an exact sympy number."""
+    c = REGISTRY.get(name)
+    return sympy.nsimplify(c.value * c.factor)
 
 
 def choice_keys(q: Quantity) -> tuple[str, ...]:

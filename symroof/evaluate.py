@@ -84,12 +84,15 @@ class Evaluation:
         except SymroofError as exc:  # a pin leaves the equation without a root
             raise _Unavailable(f"cannot be derived with {', '.join(sorted(keep))} pinned ({exc})") from None
         values = [self._value(REGISTRY.get(a), stack) for a in args]
-        with numpy.errstate(divide="ignore", invalid="ignore"):
+        values = [v if isinstance(v, numpy.ndarray) else numpy.float64(v) for v in values]
+        with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
             result = func(*values)
-        if isinstance(result, numpy.ndarray) and result.ndim == 0:
-            result = float(result)
-        elif not isinstance(result, numpy.ndarray):
-            result = float(result)
+        if isinstance(result, numpy.ndarray) and result.ndim > 0:
+            return result, "default" if q.kind == "input" else "formula"
+        result = float(result)
+        if not numpy.isfinite(result):
+            raise _Unavailable("not finite here: a denominator is zero (for instance no batch fits or meets the "
+                               "latency target)")
         return result, "default" if q.kind == "input" else "formula"
 
     # --- reading results ---

@@ -8,6 +8,7 @@ down to its inputs, so the answer is exact at the operating point, not a re-run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy
 import sympy
@@ -24,15 +25,21 @@ def _opened(name: str, ev: Evaluation) -> sympy.Expr:
     q = REGISTRY.get(name)
     if q.kind != "derived":
         raise InputError(f"{name} is an input; sensitivities are of derived quantities")
-    pinned = {n for n, o in ev.origin.items() if o == "set"}
-    keep = frozenset(pinned)
-    return full_inline(q.expr, keep)
+    return _opened_keep(name, frozenset(n for n, o in ev.origin.items() if o == "set"))
+
+
+@cache
+def _opened_keep(name: str, keep: frozenset[str]) -> sympy.Expr:
+    return numeric(full_inline(REGISTRY.get(name).expr, keep))
 
 
 def elasticity_expr(name: str, wrt: str, ev: Evaluation) -> sympy.Expr:
     """The symbolic elasticity of ``name`` with respect to input ``wrt`` (in base units)."""
-    y = _opened(name, ev)
-    x = REGISTRY.get(wrt).symbol
+    return _elasticity(_opened(name, ev), REGISTRY.get(wrt).symbol)
+
+
+@cache
+def _elasticity(y: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
     d = sympy.diff(y, x)
     # ceiling and floor are flat between their steps: their derivative is 0 there.
     d = d.replace(lambda e: isinstance(e, (sympy.Derivative, sympy.Subs)), lambda e: sympy.Integer(0))
@@ -40,12 +47,10 @@ def elasticity_expr(name: str, wrt: str, ev: Evaluation) -> sympy.Expr:
 
 
 def _value(expr: sympy.Expr, ev: Evaluation) -> float:
-    """``expr`` (over declared symbols) at the evaluation's operating point."""
+    """``expr`` (over declared symbols) at the evaluation's operating point, in double precision."""
     expr = numeric(expr)
-    args = sorted(expr.free_symbols, key=lambda s: s.name)
-    func = sympy.lambdify(args, expr, modules=["numpy"])
-    with numpy.errstate(divide="ignore", invalid="ignore"):
-        return float(func(*(ev.base[a.name] for a in args)))
+    point = {s: sympy.Float(float(ev.base[s.name]), 17) for s in expr.free_symbols}
+    return float(expr.xreplace(point).evalf(17))
 
 
 @dataclass(frozen=True)
@@ -58,15 +63,21 @@ class Elasticity:
 def elasticities(ev: Evaluation, name: str) -> list[Elasticity]:
     """Elasticities of ``name`` with respect to every numeric input it depends on, largest first."""
     y = _opened(name, ev)
-    out = []
-    for s in sorted(y.free_symbols, key=lambda s: s.name):
-        q = REGISTRY.by_symbol(s)
-        if q.kind == "constant" or q.categorical:
-            continue
-        e = elasticity_expr(name, q.name, ev)
-        out.append(Elasticity(q.name, _value(e, ev), e))
+    wrt = tuple(s for s in sorted(y.free_symbols, key=lambda s: s.name) if not REGISTRY.by_symbol(s).categorical)
+    formulas = [_elasticity(y, x) for x in wrt]
+    func, args = _compiled(y, wrt)
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        values = func(*(ev.base[a.name] for a in args))
+    out = [Elasticity(x.name, float(v), f) for x, v, f in zip(wrt, values, formulas, strict=True)]
     out.sort(key=lambda e: -abs(e.value))
     return out
+
+
+@cache
+def _compiled(y: sympy.Expr, wrt: tuple[sympy.Symbol, ...]):
+    """One numpy function returning every elasticity of ``y`` (shared subexpressions computed once)."""
+    args = sorted(y.free_symbols, key=lambda s: s.name)
+    return sympy.lambdify(args, [_elasticity(y, x) for x in wrt], modules=["numpy"], cse=True), args
 
 
 @dataclass(frozen=True)

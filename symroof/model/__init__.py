@@ -4,9 +4,10 @@ Importing this package declares every quantity in :data:`symroof.quantity.REGIST
 the order of the modules is the order of the workbook's sheets.
 """
 
-from . import decode, inputs, memory, parallelism, prefill, serving, thresholds  # noqa: F401
+from . import decode, inputs, memory, parallelism, planning, prefill, serving, thresholds  # noqa: F401
 
 GROUPS = [
     inputs.MODEL, inputs.HARDWARE, inputs.SCENARIO,
     memory.GROUP, decode.GROUP, prefill.GROUP, parallelism.GROUP, serving.GROUP, thresholds.GROUP,
+    planning.GROUP,
 ]

@@ -1,0 +1,1 @@
+"""Printers of sympy expressions for other targets, one module per target language."""

@@ -1,0 +1,146 @@
+"""Workbook templates: what a workbook holds, sheet by sheet and section by section (TOML, no code)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from ..errors import SymroofError
+from ..quantity import REGISTRY, suggest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SHEET_KINDS = ("rows", "sensitivities", "sweep")
+
+
+class TemplateError(SymroofError):
+    """A template file is malformed or names something that does not exist."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    type: str
+    x: str
+    y: tuple[str, ...]
+    log_y: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    names: tuple[str, ...]
+
+
+@dataclass
+class Sheet:
+    name: str
+    kind: str = "rows"
+    note: str = ""
+    sections: list[Section] = field(default_factory=list)
+    rest: bool = False
+    quantities: tuple[str, ...] = ()  # sensitivities and sweep sheets
+    vary: str | None = None
+    charts: list[Chart] = field(default_factory=list)
+
+
+@dataclass
+class Template:
+    name: str
+    title: str
+    description: str
+    sheets: list[Sheet]
+    path: str
+
+
+def _folder() -> Path:
+    """Installed templates (package data), or the source tree's ``templates/``."""
+    try:
+        folder = Path(str(resources.files("symroof.templates")))
+        if any(folder.glob("*.toml")):
+            return folder
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[2] / "templates"
+
+
+def names() -> list[str]:
+    """Names of the bundled templates."""
+    return sorted(p.stem for p in _folder().glob("*.toml"))
+
+
+def load(ref: str) -> Template:
+    """Load a template by name (``engineering``, ``finance``) or TOML path, and check what it names."""
+    path = Path(ref) if ref.endswith(".toml") else _folder() / f"{ref}.toml"
+    if not path.is_file():
+        raise TemplateError(f"unknown template {ref!r}{suggest(ref, names())}; known: {', '.join(names())}")
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise TemplateError(f"{where}: cannot read ({exc})") from None
+    sheets = [_sheet(s, f"{where}: sheet {i + 1}") for i, s in enumerate(data.get("sheet", []))]
+    if not sheets:
+        raise TemplateError(f"{where}: no [[sheet]]")
+    seen = [s.name for s in sheets]
+    if len(set(seen)) != len(seen):
+        raise TemplateError(f"{where}: two sheets share a name")
+    return Template(str(data.get("name", path.stem)), str(data.get("title", "")),
+                    str(data.get("description", "")), sheets, where)
+
+
+def _names(raw, where: str, key: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise TemplateError(f"{where}: {key} must be a list of names")
+    for name in raw:
+        if key == "groups":
+            known = {q.group for q in REGISTRY}
+            if name not in known:
+                raise TemplateError(f"{where}: unknown group {name!r}{suggest(name, known)}")
+        elif name not in REGISTRY:
+            raise TemplateError(f"{where}: unknown quantity {name!r}{suggest(name, REGISTRY.names())}")
+    return tuple(raw)
+
+
+def _group_names(groups: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(q.name for g in groups for q in REGISTRY if q.group == g and q.kind != "constant")
+
+
+def _sheet(raw: dict, where: str) -> Sheet:
+    if not isinstance(raw.get("name"), str) or not raw["name"]:
+        raise TemplateError(f"{where}: missing name")
+    where = f"{where} ({raw['name']})"
+    if len(raw["name"]) > 31 or any(c in raw["name"] for c in "[]:*?/\\"):
+        raise TemplateError(f"{where}: not a valid Excel sheet name")
+    kind = raw.get("kind", "rows")
+    if kind not in SHEET_KINDS:
+        raise TemplateError(f"{where}: kind must be one of {', '.join(SHEET_KINDS)}")
+    sheet = Sheet(raw["name"], kind, str(raw.get("note", "")), rest=bool(raw.get("rest", False)))
+    if kind == "rows":
+        if "groups" in raw:
+            for g in _names(raw["groups"], where, "groups"):
+                sheet.sections.append(Section(g, _group_names((g,))))
+        for i, sec in enumerate(raw.get("section", [])):
+            swhere = f"{where}, section {i + 1}"
+            names_ = _group_names(_names(sec.get("groups", []), swhere, "groups"))
+            names_ += _names(sec.get("quantities", []), swhere, "quantities")
+            sheet.sections.append(Section(str(sec.get("title", "")), names_))
+    else:
+        sheet.quantities = _names(raw.get("quantities", []), where, "quantities")
+        if kind == "sweep":
+            sheet.vary = raw.get("vary")
+            if sheet.vary != "batch_size":
+                raise TemplateError(f"{where}: a sweep sheet varies batch_size")
+            for j, c in enumerate(raw.get("chart", [])):
+                cwhere = f"{where}, chart {j + 1}"
+                if c.get("type") != "scatter":
+                    raise TemplateError(f"{cwhere}: type must be scatter")
+                axes = _names([c.get("x", "")] + list(c.get("y", [])), cwhere, "quantities")
+                sheet.charts.append(Chart(str(c.get("title", "")), "scatter", axes[0], axes[1:],
+                                          bool(c.get("log_y", False))))
+    return sheet
