@@ -60,6 +60,13 @@ class Elasticity:
     formula: sympy.Expr
 
 
+def elasticity_formulas(ev: Evaluation, name: str) -> list[tuple[str, sympy.Expr]]:
+    """(input, elasticity formula) of ``name`` for every numeric input it depends on, by input name."""
+    y = _opened(name, ev)
+    return [(s.name, _elasticity(y, s)) for s in sorted(y.free_symbols, key=lambda s: s.name)
+            if not REGISTRY.by_symbol(s).categorical]
+
+
 def elasticities(ev: Evaluation, name: str) -> list[Elasticity]:
     """Elasticities of ``name`` with respect to every numeric input it depends on, largest first."""
     y = _opened(name, ev)

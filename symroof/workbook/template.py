@@ -61,10 +61,11 @@ class Template:
 def _folder() -> Path:
     """Installed templates (package data), or the source tree's ``templates/``."""
     try:
-        folder = Path(str(resources.files("symroof.templates")))
-        if any(folder.glob("*.toml")):
-            return folder
-    except (ModuleNotFoundError, TypeError):
+        # a namespace package: files() is a MultiplexedPath, whose entries are real paths
+        for entry in resources.files("symroof.templates").iterdir():
+            if entry.name.endswith(".toml"):
+                return Path(str(entry)).parent
+    except (ModuleNotFoundError, TypeError, FileNotFoundError):
         pass
     return Path(__file__).resolve().parents[2] / "templates"
 

@@ -27,7 +27,7 @@ from ..errors import SymroofError
 from ..evaluate import Evaluation
 from ..printing.excel import MAX_FORMULA_LENGTH, excel_formula
 from ..quantity import REGISTRY, Quantity, shown
-from ..sensitivity import elasticities
+from ..sensitivity import elasticity_formulas
 from ..symbolic import bypassed, inline
 from .names import check_names
 from .template import Sheet, Template, TemplateError
@@ -333,15 +333,15 @@ def _sensitivities(book: _Book, ws, sheet: Sheet) -> None:
         ws.cell(row, 1, f"Elasticities of {name}").font = Font(bold=True, size=12)
         _header(ws, row + 1, [])
         row += 2
-        for e in elasticities(ev, name):
-            if e.wrt not in book.placed:
+        for wrt, formula in elasticity_formulas(ev, name):
+            if wrt not in book.placed:
                 continue
-            set_text(ws.cell(row, 1), f"e({name}, {e.wrt})")
-            set_text(ws.cell(row, 2), f"d ln {name} / d ln {e.wrt}")
-            ws.cell(row, 3).value = book.formula(e.formula, None)
-            set_text(ws.cell(row, 5), f"1% more {e.wrt} changes {name} by about this many %.")
+            set_text(ws.cell(row, 1), f"e({name}, {wrt})")
+            set_text(ws.cell(row, 2), f"d ln {name} / d ln {wrt}")
+            ws.cell(row, 3).value = book.formula(formula, None)
+            set_text(ws.cell(row, 5), f"1% more {wrt} changes {name} by about this many %.")
             set_text(ws.cell(row, 6), "symroof: sympy derivative of the formula")
-            book.cells.append(CellInfo(ws.title, f"C{row}", "elasticity", name, e.wrt))
+            book.cells.append(CellInfo(ws.title, f"C{row}", "elasticity", name, wrt))
             row += 1
         row += 1
 

@@ -1,0 +1,80 @@
+"""Exported workbooks recalculated by a real spreadsheet, headless LibreOffice Calc.
+
+CI installs LibreOffice (.ci/run) and sets CI=true: there these tests fail,
+rather than skip, when it is missing.
+"""
+
+import json
+import os
+
+import openpyxl
+import pytest
+
+from symroof.workbook import export as wx
+
+from .workbook_check import cached_values, compare, expected_values, formula_cells, is_error, recalculate, soffice
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def lo(tmp_path_factory):
+    if soffice() is None:
+        if os.environ.get("CI"):
+            pytest.fail("LibreOffice (soffice) is missing in CI: .ci/run must install libreoffice-calc-nogui")
+        pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
+    profile = tmp_path_factory.mktemp("lo-profile")
+    out = tmp_path_factory.mktemp("lo-out")
+    return lambda path: recalculate(path, out, profile)
+
+
+def _no_error_cells(original, recalculated):
+    values = cached_values(recalculated)
+    cells = formula_cells(original)
+    assert cells
+    bad = [(cell, values.get(cell)) for cell in cells if is_error(values.get(cell))]
+    assert not bad, f"empty or error cells after recalculation: {bad[:10]}"
+    return values
+
+
+@pytest.mark.parametrize("template", ["engineering", "finance"])
+def test_recalculated_workbook_equals_symroof(lo, tmp_path, template):
+    path = wx.export("llama-3-70b", "tpu-v5e", template, out=tmp_path / f"{template}.xlsx")
+    values = _no_error_cells(path, lo(path))
+    assert compare(values, expected_values(path)) > 70
+
+
+def _edit(path, values):
+    wb = openpyxl.load_workbook(path)
+    for name, value in values.items():
+        sheet, cell = next(wb.defined_names[name].destinations)
+        wb[sheet][cell.replace("$", "")].value = value
+    wb.save(path)
+
+
+def test_edited_inputs_recalculate_as_symroof_eval(lo, tmp_path):
+    path = wx.export("llama-3-70b", "tpu-v5e", out=tmp_path / "edited.xlsx")
+    edits = {"batch_size": 64, "chip_price": 2.5, "weight_dtype": "int8"}  # the dtype as the drop-down sets it
+    _edit(path, edits)
+    values = _no_error_cells(path, lo(path))
+    compare(values, expected_values(path, edits))
+
+
+def test_planner_changes_price_in_finance_workbook(lo, tmp_path, cli):
+    path = wx.export("llama-3-70b", "tpu-v5e", "finance", out=tmp_path / "finance.xlsx")
+    _edit(path, {"chip_price": 0.9})
+    values = _no_error_cells(path, lo(path))
+    wb = openpyxl.load_workbook(path)
+    sheet, cell = next(wb.defined_names["cost_per_million_tokens"].destinations)
+    status, out, _ = cli("eval", "llama-3-70b", "tpu-v5e", "--set", "chip_price=0.9", "--format", "json")
+    want = json.loads(out)["quantities"]["cost_per_million_tokens"]["value"]
+    assert values[(sheet, cell.replace("$", ""))] == pytest.approx(want, rel=1e-9)
+
+
+def test_featured_h100_and_405b_recalculate_cleanly(lo):
+    from pathlib import Path
+
+    sheets = Path(__file__).resolve().parents[1] / "sheets"
+    for name in ("llama-3-70b_h100_engineering.xlsx", "llama-3-405b_tpu-v5e_finance.xlsx"):
+        path = sheets / name
+        compare(_no_error_cells(path, lo(path)), expected_values(path))
