@@ -33,6 +33,36 @@ class _Printer(NumPyPrinter):
         return self._nested("minimum", expr.args)
 
 
+def codegen(args: list[sympy.Symbol], exprs: list[sympy.Expr]) -> Callable:
+    """A numpy function of ``args`` returning ``exprs`` (shared subexpressions computed once).
+
+    The same printer as :func:`compiled`, without lambdify's namespace set-up
+    (which imports all of numpy by name on first use and costs more than a
+    sweep of a million points).
+    """
+    printer = _Printer({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
+    subs, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_x"))
+    lines = [f"def _sweep({', '.join(a.name for a in args)}):"]
+    lines += [f"    {s} = {printer.doprint(e)}" for s, e in subs]
+    lines.append(f"    return [{', '.join(printer.doprint(e) for e in reduced)}]")
+    namespace = {"numpy": numpy}
+    exec(compile("\n".join(lines), "<symroof sweep>", "exec"), namespace)  # noqa: S102 - our own printed code
+    return namespace["_sweep"]
+
+
+def rebuild(expr: sympy.Expr, mapping: Mapping[sympy.Basic, sympy.Expr]) -> sympy.Expr:
+    """``expr.xreplace(mapping)``, but Max/Min with symbolic arguments are rebuilt without sympy's
+    (slow, assumption-driven) search for redundant arguments; numbers still fold."""
+    if expr in mapping:
+        return mapping[expr]
+    if not expr.args:
+        return expr
+    args = [rebuild(a, mapping) for a in expr.args]
+    if isinstance(expr, sympy.Max | sympy.Min) and not all(a.is_Number for a in args):
+        return expr.func(*args, evaluate=False)
+    return expr.func(*args)
+
+
 def resolve_choices(expr: sympy.Expr, choices: Mapping[str, str]) -> sympy.Expr:
     """``expr`` with every :class:`Select` replaced by the option its key's choice picks."""
     return expr.replace(

@@ -70,6 +70,20 @@ def _umask() -> int:
     return mask
 
 
+def write_text_atomically(data: str | bytes, path: Path) -> None:
+    """Write text or bytes to a temporary file beside ``path``, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_atomically(wb, path: Path) -> None:
     """Save to a temporary file beside ``path``, then rename: a crash leaves the old file intact."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,9 +159,4 @@ def _readme(folder: Path, jobs) -> None:
     lines += ["", "Templates (`templates/*.toml`):", "",
               f"- **engineering**: {templates.load('engineering').description}",
               f"- **finance**: {templates.load('finance').description}", ""]
-    text = "\n".join(lines)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".README.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o666 & ~_umask())
-    os.replace(tmp, folder / "README.md")
+    write_text_atomically("\n".join(lines), folder / "README.md")
