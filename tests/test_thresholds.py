@@ -143,30 +143,24 @@ def solved(model, overrides, name, unit):
 BRUTE = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+# threshold, its unit, the unknown, and the two forward quantities that cross there
+CROSSINGS = [
+    ("critical_batch_size", "sequence", "batch_size", "step_time_flops", "step_time_params"),
+    ("max_model_parallelism", "chip", "n_chips", "matmul_time_math", "matmul_time_ici"),
+    ("max_model_parallelism_small_batch", "chip", "n_chips", "matmul_time_hbm", "matmul_time_ici"),
+    ("kv_dominance_context_length", "token/sequence", "context_length", "step_time_kv", "step_time_params"),
+    ("kv_flops_crossover_context_length", "token/sequence", "context_length", "step_time_kv", "step_time_flops"),
+    ("prefill_to_generate_ratio", "", "prefill_servers", "prefill_rate", "generate_rate"),
+]
+
+
+@pytest.mark.parametrize("name, unit, unknown, lhs, rhs", CROSSINGS)
 @BRUTE
-@given(SCENARIOS)
-def test_critical_batch_size_brute_force(s):
+@given(s=SCENARIOS)
+def test_threshold_brute_force(name, unit, unknown, lhs, rhs, s):
     model, o = scenario(s)
-    closed = solved(model, o, "critical_batch_size", "sequence")
-    root = crossing(model, o, "batch_size", "step_time_flops", "step_time_params", closed / 50, closed * 50)
-    assert root == pytest.approx(closed, rel=1e-9)
-
-
-@BRUTE
-@given(SCENARIOS)
-def test_max_model_parallelism_brute_force(s):
-    model, o = scenario(s)
-    closed = solved(model, o, "max_model_parallelism", "chip")
-    root = crossing(model, o, "n_chips", "matmul_time_math", "matmul_time_ici", closed / 50, closed * 50)
-    assert root == pytest.approx(closed, rel=1e-9)
-
-
-@BRUTE
-@given(SCENARIOS)
-def test_max_model_parallelism_small_batch_brute_force(s):
-    model, o = scenario(s)
-    closed = solved(model, o, "max_model_parallelism_small_batch", "chip")
-    root = crossing(model, o, "n_chips", "matmul_time_hbm", "matmul_time_ici", closed / 50, closed * 50)
+    closed = solved(model, o, name, unit)
+    root = crossing(model, o, unknown, lhs, rhs, closed / 50, closed * 50)
     assert root == pytest.approx(closed, rel=1e-9)
 
 
@@ -178,33 +172,6 @@ def test_batch_size_for_step_time_brute_force(s, slack):
     o["target_step_time"] = f"{slack * solved(model, o, 'step_time_params', 's')!r} s"
     closed = solved(model, o, "batch_size_for_step_time", "sequence")
     root = crossing(model, o, "batch_size", "step_time", "target_step_time", closed / 50, closed * 50)
-    assert root == pytest.approx(closed, rel=1e-9)
-
-
-@BRUTE
-@given(SCENARIOS)
-def test_kv_dominance_context_length_brute_force(s):
-    model, o = scenario(s)
-    closed = solved(model, o, "kv_dominance_context_length", "token/sequence")
-    root = crossing(model, o, "context_length", "step_time_kv", "step_time_params", closed / 50, closed * 50)
-    assert root == pytest.approx(closed, rel=1e-9)
-
-
-@BRUTE
-@given(SCENARIOS)
-def test_kv_flops_crossover_brute_force(s):
-    model, o = scenario(s)
-    closed = solved(model, o, "kv_flops_crossover_context_length", "token/sequence")
-    root = crossing(model, o, "context_length", "step_time_kv", "step_time_flops", closed / 50, closed * 50)
-    assert root == pytest.approx(closed, rel=1e-9)
-
-
-@BRUTE
-@given(SCENARIOS)
-def test_prefill_to_generate_ratio_brute_force(s):
-    model, o = scenario(s)
-    closed = solved(model, o, "prefill_to_generate_ratio", "")
-    root = crossing(model, o, "prefill_servers", "prefill_rate", "generate_rate", closed / 50, closed * 50)
     assert root == pytest.approx(closed, rel=1e-9)
 
 

@@ -405,7 +405,6 @@ def _meta(book: _Book) -> None:
         ws.cell(i, 1, k)
         set_text(ws.cell(i, 2), v)
     row = len(info) + 2
-    ws.cell(row, 1, "sheet")
     for col, text in enumerate(("sheet", "cell", "kind", "name", "detail", "generated value"), 1):
         ws.cell(row, col, text)
     for c in book.cells:
@@ -439,11 +438,10 @@ def meta(wb) -> dict[str, str]:
         raise SymroofError("not a symroof workbook (no metadata sheet)")
     out = {}
     for row in wb[META_SHEET].iter_rows(values_only=True):
-        if not row or row[0] in (None, "sheet"):
-            if row and row[0] == "sheet":
-                break
-            continue
-        out[row[0]] = row[1]
+        if row and row[0] == "sheet":  # the cell map starts here
+            break
+        if row and row[0]:
+            out[row[0]] = row[1]
     return out
 
 
