@@ -73,10 +73,10 @@ def render_table(ev: Evaluation) -> str:
         lines.append(group.title)
         for q in rows:
             if q.name in ev.unavailable:
-                lines.append(f"  {q.name:<28} {'n/a':>14}  {'':<14}  {ev.unavailable[q.name]}")
+                lines.append(f"  {q.name:<38} {'n/a':>14}  {'':<14}  {ev.unavailable[q.name]}")
                 continue
             note = q.formula_text() if ev.kind(q.name) == "derived" else ev.origin[q.name]
-            lines.append(f"  {q.name:<28} {_fmt(ev.magnitude(q.name)):>14}  {_short_unit(q):<14}  {note}")
+            lines.append(f"  {q.name:<38} {_fmt(ev.magnitude(q.name)):>14}  {_short_unit(q):<14}  {note}")
     for w in ev.warnings():
         lines.append(f"\nwarning: {w}")
     return "\n".join(lines)
@@ -98,7 +98,7 @@ def cmd_list(args: argparse.Namespace) -> str:
         if args.format == "json":
             return json.dumps([{"name": q.name, "kind": q.kind, "unit": unit_text(q.unit), "group": q.group,
                                 "description": q.description} for q in rows], indent=2)
-        return "\n".join(f"{q.name:<28} {q.kind:<8} {_short_unit(q):<14} {q.group:<12} {q.description}"
+        return "\n".join(f"{q.name:<38} {q.kind:<8} {_short_unit(q):<14} {q.group:<12} {q.description}"
                          for q in rows)
     kind = "model" if args.what == "models" else "hardware"
     entries = [catalog.load(kind, i) for i in catalog.ids(kind)]

@@ -25,7 +25,8 @@ def format_dimension(dim: Dim) -> str:
 
 
 def _same(node: sympy.Basic, args) -> Dim:
-    dims = [dimension_of(a) for a in args]
+    """All arguments share one dimension; a literal zero fits any (``Max(0, x)``)."""
+    dims = [dimension_of(a) for a in args if not (a.is_Number and a.is_zero)] or [NONE]
     for d in dims[1:]:
         if d != dims[0]:
             listed = ", ".join(sorted({format_dimension(x) for x in dims}))

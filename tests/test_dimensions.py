@@ -77,3 +77,9 @@ def test_unknown_symbol_is_refused(planted):
 def test_a_correct_formula_is_accepted(planted):
     G.derived("good", "x", "s", "d", "s", symbol("kv_cache_bytes") / (symbol("n_chips") * symbol("hbm_bandwidth")))
     assert "good" in REGISTRY
+
+
+def test_zero_fits_any_unit_but_other_numbers_do_not(planted):
+    G.derived("floor_at_zero", "x", "ms", "d", "s", sympy.Max(0, symbol("step_time_kv")))
+    with pytest.raises(UnitError, match="Max of mismatched units"):
+        G.derived("floor_at_one", "x", "ms", "d", "s", sympy.Max(1, symbol("step_time_kv")))

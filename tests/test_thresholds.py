@@ -231,3 +231,13 @@ def test_elasticity_of_step_time_example():
     assert found["chip_flops"] == 0
     bounds = active_bounds(r, "step_time")
     assert [(b.quantity, b.active) for b in bounds] == [("step_time", "step_time_params")]
+
+
+def test_infeasible_points_give_zero_batches_and_no_plan():
+    # 405B in int8 (406 GB) on 16 v5e chips (256 GB): nothing fits, and 15 ms per token is out of reach.
+    r = ev(model="llama-3-405b", weight_dtype="int8", n_chips=16, target_step_time=15)
+    assert value(r, "max_batch_size", "sequence") == 0
+    assert value(r, "batch_size_for_step_time", "sequence") == 0
+    assert value(r, "latency_batch_size", "sequence") == 0
+    assert "monthly_cost" in r.unavailable and "chips_for_request_rate" in r.unavailable
+    assert any("do not fit" in w for w in r.warnings())

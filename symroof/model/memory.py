@@ -84,5 +84,5 @@ max_batch_size = solved(
     GROUP, "max_batch_size", r"B_{\max}", "sequence",
     "Most whole sequences whose KV fits in the HBM left after the parameters.", Q_TOPO,
     sympy.Eq(total_memory_bytes, hbm_total_bytes), batch_size,
-    regime="always (rounded down to whole sequences)",
-    post=lambda root: sympy.floor(root / one("sequence")) * one("sequence"))
+    regime="always (rounded down to whole sequences; 0 when the parameters alone do not fit)",
+    post=lambda root: sympy.Max(0, sympy.floor(root / one("sequence")) * one("sequence")))

@@ -57,7 +57,9 @@ batch_size_for_step_time = solved(
     "Largest batch whose decode step meets the latency target (unrounded).",
     "seed: worked problem 3 (15 ms / token)",
     sympy.Eq(step_time, target_step_time), batch_size, combine="min",
-    regime="exact in both regimes: step_time grows with batch_size, so the root is the smaller regime root")
+    regime="exact in both regimes: step_time grows with batch_size, so the root is the smaller regime root; "
+           "0 when even the parameter load misses the target",
+    post=lambda root: sympy.Max(0, root))
 chips_for_step_time = solved(
     GROUP, "chips_for_step_time", r"Y_{T}", "chip",
     "Fewest whole chips whose parameter load alone meets the latency target.",
