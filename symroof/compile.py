@@ -10,44 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import cache
 
-import numpy
 import sympy
-from sympy.printing.numpy import NumPyPrinter
 
+from .printing.numpy import codegen
 from .quantity import REGISTRY, Quantity, Select
-
-
-class _Printer(NumPyPrinter):
-    """NumPy printer whose Max/Min broadcast a scalar against an array."""
-
-    def _nested(self, func: str, args) -> str:
-        head, *rest = args
-        if not rest:
-            return self._print(head)
-        return f"numpy.{func}({self._print(head)}, {self._nested(func, rest)})"
-
-    def _print_Max(self, expr) -> str:
-        return self._nested("maximum", expr.args)
-
-    def _print_Min(self, expr) -> str:
-        return self._nested("minimum", expr.args)
-
-
-def codegen(args: list[sympy.Symbol], exprs: list[sympy.Expr]) -> Callable:
-    """A numpy function of ``args`` returning ``exprs`` (shared subexpressions computed once).
-
-    The same printer as :func:`compiled`, without lambdify's namespace set-up
-    (which imports all of numpy by name on first use and costs more than a
-    sweep of a million points).
-    """
-    printer = _Printer({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
-    subs, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_x"))
-    lines = [f"def _sweep({', '.join(a.name for a in args)}):"]
-    lines += [f"    {s} = {printer.doprint(e)}" for s, e in subs]
-    lines.append(f"    return [{', '.join(printer.doprint(e) for e in reduced)}]")
-    namespace = {"numpy": numpy}
-    exec(compile("\n".join(lines), "<symroof sweep>", "exec"), namespace)  # noqa: S102 - our own printed code
-    return namespace["_sweep"]
 
 
 def rebuild(expr: sympy.Expr, mapping: Mapping[sympy.Basic, sympy.Expr]) -> sympy.Expr:
@@ -106,8 +72,11 @@ def _compile(name: str, choices: tuple[tuple[str, str], ...],
     q = REGISTRY.get(name)
     expr = numeric_expr(q, dict(choices), q.rederive(keep) if keep else q.expr)
     args = tuple(sorted(s.name for s in expr.free_symbols))
-    func = sympy.lambdify([sympy.Symbol(a, positive=True) for a in args], expr,
-                          modules=[{"numpy": numpy}, "numpy"], printer=_Printer, cse=True)
+    generated = codegen([sympy.Symbol(a, positive=True) for a in args], [expr], name)
+
+    def func(*values):
+        return generated(*values)[0]
+
     return func, args
 
 

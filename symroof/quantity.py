@@ -141,6 +141,15 @@ class Registry:
         self._by_symbol[q.symbol] = q
         return q
 
+    def replace(self, name: str, **changes) -> Quantity:
+        """Change fields of a declared quantity (a default rule that needs quantities declared after it)."""
+        import dataclasses
+
+        q = dataclasses.replace(self._by_name[name], **changes)
+        self._by_name[name] = q
+        self._by_symbol[q.symbol] = q
+        return q
+
     def remove(self, name: str) -> None:
         """Forget a quantity (tests that plant mistakes clean up with this)."""
         q = self._by_name.pop(name)
@@ -225,6 +234,13 @@ class Group:
         if default is not None:
             check_units(q)
         return REGISTRY.add(q).symbol
+
+    def set_default(self, symbol: sympy.Symbol, default: sympy.Expr) -> None:
+        """Give an input declared earlier its default rule, unit-checked now."""
+        q = REGISTRY.by_symbol(symbol)
+        if q.group != self.name or q.kind != "input" or q.expr is not None:
+            raise ValueError(f"{q.name} is not an input of {self.name} without a default")
+        check_units(REGISTRY.replace(q.name, expr=sympy.sympify(default)))
 
     def choice(self, name: str, display: str, choices: tuple[str, ...], description: str,
                source: str, *, default: str) -> sympy.Symbol:

@@ -16,6 +16,7 @@ import sympy
 from .compile import numeric
 from .errors import InputError
 from .evaluate import Evaluation
+from .printing.numpy import codegen
 from .quantity import REGISTRY
 from .symbolic import full_inline
 
@@ -84,7 +85,7 @@ def elasticities(ev: Evaluation, name: str) -> list[Elasticity]:
 def _compiled(y: sympy.Expr, wrt: tuple[sympy.Symbol, ...]):
     """One numpy function returning every elasticity of ``y`` (shared subexpressions computed once)."""
     args = sorted(y.free_symbols, key=lambda s: s.name)
-    return sympy.lambdify(args, [_elasticity(y, x) for x in wrt], modules=["numpy"], cse=True), args
+    return codegen(args, [_elasticity(y, x) for x in wrt], "_elasticities"), args
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ import pandas
 import sympy
 
 from . import catalog
-from .compile import codegen, numeric, rebuild, resolve_choices
+from .compile import numeric, rebuild, resolve_choices
 from .errors import InputError
 from .evaluate import evaluate, parse_overrides
+from .printing.numpy import codegen
 from .quantity import REGISTRY
 from .symbolic import bypassed
 from .units import unit_text
@@ -71,7 +72,7 @@ def compile_sweep(model: str | catalog.Entry, hardware: str | catalog.Entry, var
     opener = _Opener(m, h, given, frozenset(varied))
     exprs = tuple(opener.open(REGISTRY.get(t).symbol) for t in targets)
     symbols = [REGISTRY.get(n).symbol for n in varied]
-    return CompiledSweep(tuple(varied), tuple(targets), codegen(symbols, list(exprs)), exprs)
+    return CompiledSweep(tuple(varied), tuple(targets), codegen(symbols, list(exprs), "_sweep"), exprs)
 
 
 class _Opener:

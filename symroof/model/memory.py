@@ -59,9 +59,15 @@ total_memory_bytes = GROUP.derived(
 param_chips = GROUP.derived(
     "param_chips", r"N_{\text{param}}^{\text{chips}}", "chip",
     "Chips whose HBM the parameters alone fill, unrounded.", Q_TOPO, param_bytes / hbm_capacity)
-memory_chips = GROUP.derived(
-    "memory_chips", r"N_{\text{mem}}", "chip", "Chips whose HBM parameters plus KV fill, unrounded.",
-    Q_TOTAL, total_memory_bytes / hbm_capacity)
+n_chips = SCENARIO.input(
+    "n_chips", "Y", "chip", "Chips serving the model, all model-parallel; defaults to the smallest slice.",
+    "assumption (seed: pure model parallelism)", integer=True)  # its default rule is set below
+hbm_total_bytes = GROUP.derived(
+    "hbm_total_bytes", r"M_{\text{HBM}}^{\text{total}}", "GB", "HBM of all chips together.", Q_TOPO,
+    n_chips * hbm_capacity)
+memory_chips = solved(
+    GROUP, "memory_chips", r"N_{\text{mem}}", "chip", "Chips whose HBM parameters plus KV fill, unrounded.",
+    Q_TOTAL, sympy.Eq(hbm_total_bytes, total_memory_bytes), n_chips, regime="always (a fraction of a chip)")
 min_chips = GROUP.derived(
     "min_chips", r"N_{\min}", "chip", "Fewest whole chips that hold parameters plus KV.", Q_TOTAL,
     sympy.ceiling(memory_chips / one("chip")) * one("chip"))
@@ -69,14 +75,8 @@ min_slice_chips = GROUP.derived(
     "min_slice_chips", r"N_{\text{slice}}", "chip",
     "Smallest power-of-two slice that holds parameters plus KV (the chapter's rounding).", Q_TOPO,
     2 ** sympy.ceiling(log2(memory_chips / one("chip"))) * one("chip"))
+SCENARIO.set_default(n_chips, min_slice_chips)
 
-n_chips = SCENARIO.input(
-    "n_chips", "Y", "chip", "Chips serving the model, all model-parallel; defaults to the smallest slice.",
-    "assumption (seed: pure model parallelism)", default=min_slice_chips, integer=True)
-
-hbm_total_bytes = GROUP.derived(
-    "hbm_total_bytes", r"M_{\text{HBM}}^{\text{total}}", "GB", "HBM of all chips together.", Q_TOPO,
-    n_chips * hbm_capacity)
 kv_capacity_bytes = GROUP.derived(
     "kv_capacity_bytes", r"M_{\text{KV}}^{\max}", "GB", "HBM left for KV caches after the parameters.",
     Q_TOPO, hbm_total_bytes - param_bytes)
