@@ -430,6 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SymroofError as exc:
         print(f"symroof: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file that cannot be read or written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"symroof: error: cannot write or read{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     try:
         print(out)
     except BrokenPipeError:  # e.g. piped into head

@@ -74,7 +74,9 @@ def test_unavailable_quantities_are_explained(cli):
 
 
 def test_list(cli):
-    assert cli("list", "models")[1].split()[0::4] != []
+    status, out, _ = cli("list", "models")
+    assert status == 0 and [line.split()[0] for line in out.splitlines()] == ["llama-3-405b", "llama-3-70b",
+                                                                             "llama-3-8b"]
     status, out, _ = cli("list", "hardware")
     assert status == 0 and "tpu-v5e" in out and "h100" in out
     status, out, _ = cli("list", "quantities", "--format", "json")
@@ -109,6 +111,14 @@ def test_errors_are_one_line_with_status_2(cli, argv, message):
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("symroof: error: ")
     assert message in err
+
+
+def test_unwritable_output_is_one_line(cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    status, out, err = cli("export", "llama-3-70b", "tpu-v5e", "-o", str(blocker / "w.xlsx"))
+    assert status == 2 and err.startswith("symroof: error: cannot write") and err.count("\n") == 1
+    assert blocker.read_text() == "x"
 
 
 def test_usage_errors_exit_2(cli):
