@@ -18,9 +18,33 @@ from . import catalog
 from .compile import compiled
 from .errors import InputError, SymroofError
 from .quantity import REGISTRY, Quantity
-from .symbolic import bypassed
+from .symbolic import pins_through
 from .units import Q_, unit_text
 from .values import parse_value
+
+
+class MissingInput(InputError):
+    """An input has no value: not set, not in the catalog, and no default rule."""
+
+
+def resolve_input(q: Quantity, given: Mapping[str, Any], entries) -> tuple[str, Any]:
+    """Where an input (or a pinned quantity) gets its value, in order of precedence.
+
+    ``("set", value)`` from ``given``, ``("catalog", value)`` from a catalog entry,
+    ``("default", choice)`` for a dtype, or ``("rule", expression)`` for a default
+    rule still to evaluate. Values are base-unit magnitudes.
+    """
+    if q.name in given:
+        return "set", given[q.name]
+    for entry in entries:
+        if q.name in entry.values:
+            return "catalog", entry.values[q.name]
+    if q.categorical:
+        return "default", q.default_choice
+    if q.expr is not None:
+        return "rule", q.expr
+    hardware = entries[-1].id if entries else "the chip"
+    raise MissingInput(f"{hardware} has no {q.name}; set it (--set {q.name}=...)")
 
 
 class _Unavailable(Exception):
@@ -64,17 +88,14 @@ class Evaluation:
     def _compute(self, q: Quantity, stack: tuple[str, ...]) -> tuple[Any, str]:
         if q.kind == "constant":
             return q.value * q.factor, "constant"
-        if q.name in self.overrides:
-            return self.overrides[q.name], "set"
-        if q.kind == "input":
-            for entry in (self.model, self.hardware):
-                if q.name in entry.values:
-                    return entry.values[q.name], "catalog"
-            if q.categorical:
-                return q.default_choice, "default"
-            if q.expr is None:
-                raise _Unavailable(f"{self.hardware.id} has no {q.name}; set it (--set {q.name}=...)")
-        keep = frozenset(bypassed(q.name) & set(self.overrides)) if q.kind == "derived" else frozenset()
+        if q.name in self.overrides or q.kind == "input":
+            try:
+                origin, value = resolve_input(q, self.overrides, (self.model, self.hardware))
+            except MissingInput as exc:
+                raise _Unavailable(str(exc)) from None
+            if origin != "rule":
+                return value, origin
+        keep = pins_through(q.name, self.overrides)
         choices = {}
         for dep in q.dependencies:
             if dep.categorical:
@@ -163,11 +184,11 @@ class Evaluation:
                 "unavailable": dict(self.unavailable), "warnings": self.warnings()}
 
     def _shows_rule(self, name: str) -> bool:
-        """Derived quantities, and inputs that took a default rule over other quantities, show a formula."""
+        """Derived quantities, and inputs that took their default rule, show a formula."""
         q = REGISTRY.get(name)
-        if self.origin[name] in ("set", "catalog") or q.expr is None:
+        if self.origin[name] in ("set", "catalog"):
             return False
-        return q.kind == "derived" or any(d.kind != "constant" for d in q.dependencies)
+        return q.kind == "derived" or q.has_rule
 
     def to_frame(self) -> pandas.DataFrame:
         """One row per quantity: name, symbol, value, unit, kind, group, description."""

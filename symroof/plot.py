@@ -16,6 +16,7 @@ import pandas
 
 from .errors import InputError
 from .evaluate import evaluate
+from .files import write_text_atomically
 from .sweep import sweep
 
 #: The seed's figure: LLaMA 3-70B on a TPU v5e 4x4, int8 weights and KV, bf16 FLOPs, 8.2e11 byte/s HBM.
@@ -149,8 +150,6 @@ def plot(kind: str, model: str, hardware: str, output: str | Path, overrides: Ma
         raise InputError(f"{path}: write .png, .svg or .html")
     frame, critical = figure_data(model, hardware, overrides, contexts)
     title = f"{model} on {hardware}: " + ("latency vs throughput" if kind == "frontier" else "decode latency breakdown")
-    from .workbook.export import write_text_atomically
-
     if suffix == ".html":
         write_text_atomically(html(frame, kind, critical, title), path)
         return path

@@ -90,6 +90,12 @@ class Quantity:
         return self.choices is not None
 
     @property
+    def has_rule(self) -> bool:
+        """An input whose default is a rule over other quantities (``n_chips``), not a plain value."""
+        return self.kind == "input" and self.expr is not None and any(d.kind != "constant"
+                                                                       for d in self.dependencies)
+
+    @property
     def factor(self) -> float:
         """Base units per one reporting unit (1 GB -> 1e9 byte)."""
         return base_factor(self.unit)

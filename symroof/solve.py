@@ -16,7 +16,7 @@ import sympy
 from .dimensions import dimension_of
 from .errors import UnitError
 from .quantity import REGISTRY, Group, shown
-from .symbolic import depends_on
+from .symbolic import depends_on, inline
 
 
 @dataclass(frozen=True)
@@ -46,34 +46,6 @@ def _sites(expr: sympy.Expr, target: sympy.Symbol, keep: frozenset[str],
     return seen
 
 
-def _monomial(expr: sympy.Expr) -> bool:
-    """A product of powers of symbols and numbers (no sums, no functions)."""
-    if expr.is_Symbol or expr.is_Number:
-        return True
-    if isinstance(expr, sympy.Pow):
-        return _monomial(expr.base) and expr.exp.is_Number
-    return isinstance(expr, sympy.Mul) and all(_monomial(a) for a in expr.args)
-
-
-def _inline(expr: sympy.Expr, target: sympy.Symbol, chosen: dict[str, sympy.Expr],
-            keep: frozenset[str]) -> sympy.Expr:
-    """Replace derived quantities by their formulas where they involve ``target`` or are plain products.
-
-    Products are opened so that common factors cancel (the parameter count in
-    the critical batch size); sums stay named, which keeps closed forms short.
-    ``chosen`` replaces some formulas by one of their regimes; names in ``keep`` stay.
-    """
-    subs = {}
-    for s in expr.free_symbols:
-        q = REGISTRY.by_symbol(s)
-        if s == target or q.kind != "derived" or q.name in keep:
-            continue
-        formula = chosen.get(q.name, q.expr)
-        if depends_on(q.expr, target) or _monomial(formula):
-            subs[s] = _inline(formula, target, chosen, keep)
-    return expr.xreplace(subs)
-
-
 def _condition(node: sympy.Basic, pick: sympy.Expr) -> str:
     """``pick >= others`` for a Max (``<=`` for a Min), in quantity names."""
     op = ">=" if isinstance(node, sympy.Max) else "<="
@@ -94,7 +66,8 @@ def regimes(equation: sympy.Eq, unknown: sympy.Symbol, keep: frozenset[str] = fr
         for (name, node), pick in zip(points, picks, strict=True):
             chosen[name] = chosen.get(name, REGISTRY.get(name).expr).xreplace({node: pick})
             conditions.append(_condition(node, pick))
-        f = _inline(equation.lhs, unknown, chosen, keep) - _inline(equation.rhs, unknown, chosen, keep)
+        f = (inline(equation.lhs, unknown, keep, chosen, open_products=True)
+             - inline(equation.rhs, unknown, keep, chosen, open_products=True))
         if f.has(sympy.ceiling, sympy.floor):
             raise UnitError(f"cannot solve {equation} for {unknown} through a ceiling or floor: "
                             "solve the unrounded quantity and round the result")

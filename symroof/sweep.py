@@ -10,7 +10,6 @@ runs per point is about what one would write by hand.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +21,10 @@ import sympy
 from . import catalog
 from .compile import numeric, rebuild, resolve_choices
 from .errors import InputError
-from .evaluate import evaluate, parse_overrides
+from .evaluate import evaluate, parse_overrides, resolve_input
 from .printing.numpy import codegen
 from .quantity import REGISTRY
-from .symbolic import bypassed
+from .symbolic import formula_for
 from .units import unit_text
 from .values import parse_value
 
@@ -81,15 +80,9 @@ class _Opener:
     def __init__(self, model: catalog.Entry, hardware: catalog.Entry, given: dict[str, Any],
                  varied: frozenset[str]) -> None:
         self.entries = (model, hardware)
-        self.hardware = hardware
         self.given = given
         self.varied = varied
-        self.pins = frozenset(n for n in given if REGISTRY.get(n).kind == "derived")
         self.memo: dict[str, sympy.Expr] = {}
-
-    def choice(self, name: str) -> str:
-        q = REGISTRY.get(name)
-        return self.given.get(name, q.default_choice)
 
     def open(self, symbol: sympy.Symbol) -> sympy.Expr:
         name = symbol.name
@@ -102,19 +95,14 @@ class _Opener:
             return q.symbol
         if q.kind == "constant":
             return numeric(q.symbol)
-        if q.name in self.given:
-            return sympy.Float(float(self.given[q.name]), 17)
-        if q.kind == "input":
-            for entry in self.entries:
-                if q.name in entry.values:
-                    return sympy.Float(float(entry.values[q.name]), 17)
-            if q.expr is None:
-                raise InputError(f"{self.hardware.id} has no {q.name}; set it (--set {q.name}=...)")
-            expr = q.expr
+        if q.name in self.given or q.kind == "input":
+            origin, value = resolve_input(q, self.given, self.entries)
+            if origin != "rule":
+                return value if q.categorical else sympy.Float(float(value), 17)
+            expr = value
         else:
-            keep = bypassed(q.name) & self.pins
-            expr = q.rederive(frozenset(keep)) if keep else q.expr
-        choices = {d.name: self.choice(d.name) for d in q.dependencies if d.categorical}
+            expr = formula_for(q.name, self.given)
+        choices = {d.name: self.open(d.symbol) for d in q.dependencies if d.categorical}
         expr = resolve_choices(expr, choices)
         return rebuild(expr, {s: self.open(s) for s in expr.free_symbols})
 
@@ -231,24 +219,3 @@ def pareto(frame: pandas.DataFrame, x: str = "step_time", y: str = "tokens_per_s
     out = pandas.concat(kept) if kept else rows.iloc[:0]
     out.attrs = dict(frame.attrs)
     return out
-
-
-class Progress:
-    """A progress line on stderr for work that takes longer than ``after`` seconds; silent otherwise."""
-
-    def __init__(self, stream, enabled: bool, after: float = 1.0) -> None:
-        self.stream = stream
-        self.enabled = enabled and hasattr(stream, "isatty") and stream.isatty()
-        self.after = after
-        self.start = time.monotonic()
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or (not self.shown and time.monotonic() - self.start < self.after and done < total):
-            return
-        if not self.shown and done >= total:
-            return  # finished before it was worth showing
-        self.shown = True
-        bar = "#" * (30 * done // max(total, 1))
-        end = "\n" if done >= total else ""
-        print(f"\r[{bar:<30}] {done}/{total}", end=end, file=self.stream, flush=True)

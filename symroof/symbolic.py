@@ -18,17 +18,35 @@ def depends_on(expr: sympy.Expr, target: sympy.Symbol) -> bool:
     return False
 
 
-def inline(expr: sympy.Expr, target: sympy.Symbol, keep: frozenset[str] = frozenset()) -> sympy.Expr:
+def _product(expr: sympy.Expr) -> bool:
+    """A product of powers of symbols and numbers (no sums, no functions)."""
+    if expr.is_Symbol or expr.is_Number:
+        return True
+    if isinstance(expr, sympy.Pow):
+        return _product(expr.base) and expr.exp.is_Number
+    return isinstance(expr, sympy.Mul) and all(_product(a) for a in expr.args)
+
+
+def inline(expr: sympy.Expr, target: sympy.Symbol, keep: frozenset[str] = frozenset(),
+           chosen: dict[str, sympy.Expr] | None = None, open_products: bool = False) -> sympy.Expr:
     """``expr`` with every derived quantity that depends on ``target`` replaced by its formula.
 
     The result mentions ``target`` directly, so it can be substituted or solved
-    for; quantities that do not depend on it, and those named in ``keep``, stay as names.
+    for; quantities that do not depend on it, and those named in ``keep``, stay
+    as names. ``chosen`` replaces some formulas (one regime of a Max); with
+    ``open_products`` plain products are opened too, so that common factors
+    cancel when solving (the parameter count in the critical batch size) while
+    sums stay named and closed forms stay short.
     """
+    chosen = chosen or {}
     subs = {}
     for s in expr.free_symbols:
         q = REGISTRY.by_symbol(s)
-        if s != target and q.kind == "derived" and q.name not in keep and depends_on(q.expr, target):
-            subs[s] = inline(q.expr, target, keep)
+        if s == target or q.kind != "derived" or q.name in keep:
+            continue
+        formula = chosen.get(q.name, q.expr)
+        if depends_on(q.expr, target) or (open_products and _product(formula)):
+            subs[s] = inline(formula, target, keep, chosen, open_products)
     return expr.xreplace(subs)
 
 
@@ -72,3 +90,15 @@ def full_inline(expr: sympy.Expr, stop: set[str] = frozenset()) -> sympy.Expr:
         if q.kind == "derived" and q.name not in stop:
             subs[s] = full_inline(q.expr, stop)
     return expr.xreplace(subs)
+
+
+def pins_through(name: str, pinned) -> frozenset[str]:
+    """The pinned quantities that ``name``'s rewritten formula opened up (and so must keep as names)."""
+    return frozenset(bypassed(name) & set(pinned)) if REGISTRY.get(name).kind == "derived" else frozenset()
+
+
+def formula_for(name: str, pinned) -> sympy.Expr:
+    """``name``'s formula given the pinned quantities: derived again where a closed form opened one up."""
+    q = REGISTRY.get(name)
+    keep = pins_through(name, pinned)
+    return q.rederive(keep) if keep else q.expr

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 import symroof
 from symroof.errors import InputError
 from symroof.plot import SEED_FIGURE, figure_data, plot
-from symroof.sweep import Progress, compile_sweep, pareto, sweep
+from symroof.progress import Progress
+from symroof.sweep import compile_sweep, pareto, sweep
 
 QUANTITIES = ("step_time", "step_time_kv", "step_time_flops", "step_time_params", "tokens_per_second_per_chip",
               "max_batch_size", "critical_batch_size", "n_chips", "prefill_time")
@@ -172,6 +173,11 @@ def test_figures(cli, tmp_path, kind):
     page = html.read_text()
     assert "sliders" in page and "2k context" in page and "8k context" in page
     assert '<script src="http' not in page  # self-contained: opens with no network
+
+
+def test_plot_bad_contexts(cli, tmp_path):
+    status, _, err = cli("plot", "frontier", "--contexts", "2k,8k", "-o", str(tmp_path / "x.png"))
+    assert status == 2 and "--contexts '2k,8k': expected numbers" in err and err.count("\n") == 1
 
 
 def test_plot_errors(cli, tmp_path):

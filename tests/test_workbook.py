@@ -1,5 +1,6 @@
 """Exported workbooks: computed by the formulas package (Excel semantics) they equal symroof, cell by cell."""
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -97,18 +98,20 @@ def test_random_inputs_recompute_as_symroof(compiled, engineering, values):
     compare(actual, {k: v for k, v in expected.items() if k in actual})
 
 
-def test_defined_names_are_workbook_scoped_and_in_eval_units(engineering):
-    from symroof import evaluate
-
+def test_defined_names_are_workbook_scoped_and_in_eval_units(engineering, cli):
     wb = openpyxl.load_workbook(engineering)
-    ev = evaluate("llama-3-70b", "tpu-v5e")
     names = set(wb.defined_names)
     assert {"batch_size", "step_time", "critical_batch_size", "chip_price"} <= names
     for ws in wb.worksheets:
         assert not ws.defined_names  # nothing sheet-scoped
-    for name in ("hbm_bandwidth", "hbm_capacity", "chip_price", "batch_size"):
+    # the cells hold the catalog's values in the units `symroof eval` reports them in
+    units = {k: v["unit"] for k, v in json.loads(cli("eval", "llama-3-70b", "tpu-v5e", "--format", "json")[1])
+             ["quantities"].items()}
+    for name, value, unit in (("hbm_bandwidth", 8.19e11, "byte / chip / second"),
+                              ("hbm_capacity", 16, "gigabyte / chip"),
+                              ("chip_price", 1.2, "USD / chip / hour"), ("batch_size", 32, "sequence")):
         sheet, cell = next(wb.defined_names[name].destinations)
-        assert wb[sheet][cell.replace("$", "")].value == pytest.approx(ev.magnitude(name))
+        assert wb[sheet][cell.replace("$", "")].value == pytest.approx(value) and units[name] == unit
 
 
 def test_input_cells_validate(engineering):
@@ -252,6 +255,7 @@ def test_unavailable_quantities_are_left_out(tmp_path):
     (["export", "llama-3-70b", "tpu-v5e", "--template", "fin"], "unknown template 'fin' (did you mean 'finance'?)"),
     (["export", "llama-3-70b"], "give MODEL HARDWARE, or --all"),
     (["export", "--all", "--set", "batch_size=3"], "--all exports the featured pairs"),
+    (["export", "llama-3-70b", "tpu-v5e", "-o", "w.txt"], "w.txt: a workbook is written as .xlsx"),
 ])
 def test_export_errors(cli, argv, message):
     status, _, err = cli(*argv)
@@ -274,3 +278,26 @@ def test_sweep_rows_go_to_the_largest_batch_that_fits(engineering):
 
     assert batches == list(numpy.arange(1.0, evaluate("llama-3-70b", "tpu-v5e").magnitude("max_batch_size") + 1))
     assert len(wb["Sweep"]._charts) == 2
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[sheet]]\nname = "A"\nsection = "x"\n', "sections must be [[sheet.section]] tables"),
+    ('sheet = "x"\n', "sheets must be [[sheet]] tables"),
+    ('[[sheet]]\nname = "A"\ngroups = ["memry"]\n', "unknown group 'memry' (did you mean 'memory'?)"),
+    ('[[sheet]]\nname = "A/B"\n', "not a valid Excel sheet name"),
+    ('[[sheet]]\nname = "A"\n[[sheet.section]]\nquantities = ["step_time"]\n', "does not place"),
+])
+def test_bad_templates(tmp_path, cli, text, message):
+    template = tmp_path / "t.toml"
+    template.write_text(text)
+    status, _, err = cli("export", "llama-3-70b", "tpu-v5e", "--template", str(template), "-o",
+                         str(tmp_path / "t.xlsx"))
+    assert status == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "t.xlsx").exists()
+
+
+def test_existing_file_that_is_not_a_workbook_is_refused(tmp_path, cli):
+    path = tmp_path / "notes.xlsx"
+    path.write_text("my notes")
+    status, _, err = cli("export", "llama-3-70b", "tpu-v5e", "-o", str(path))
+    assert status == 2 and "use --force" in err and path.read_text() == "my notes"

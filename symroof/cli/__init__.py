@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SymroofError as exc:
         print(f"symroof: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("symroof: interrupted; files being written were left as they were", file=sys.stderr)
+        return 130
     except OSError as exc:  # a file that cannot be read or written
         where = f" {exc.filename}" if exc.filename else ""
         print(f"symroof: error: cannot write or read{where}: {exc.strerror or exc}", file=sys.stderr)

@@ -64,3 +64,12 @@ def operating_point(args: argparse.Namespace, q) -> Evaluation | None:
                   catalog.load("model" if kind == "hardware" else "hardware", ref)}
         model, hardware = loaded["model"], loaded["hardware"]
     return Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "))
+
+
+SET_HELP = ("set an input or pin a derived quantity; a value may carry a unit ('hbm_bandwidth=820 GB/s'); "
+            "dtypes by name (weight_dtype=int8). Repeatable.")
+
+
+def add_set(parser: argparse.ArgumentParser, extra: str = "") -> None:
+    """The ``--set NAME=VALUE`` option every command that evaluates shares."""
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", help=SET_HELP + extra)

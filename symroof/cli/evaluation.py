@@ -13,7 +13,7 @@ from ..evaluate import Evaluation, parse_overrides
 from ..model import GROUPS
 from ..quantity import REGISTRY
 from ..units import unit_text
-from .common import equation_text, fmt, parse_sets, short_unit
+from .common import add_set, equation_text, fmt, parse_sets, short_unit
 
 
 def render_table(ev: Evaluation) -> str:
@@ -112,9 +112,7 @@ def register(sub) -> None:
                        description="Evaluate every quantity for MODEL on HARDWARE (catalog ids or TOML paths).")
     p.add_argument("model", metavar="MODEL", help="catalog id (llama-3-70b) or path to a model TOML")
     p.add_argument("hardware", metavar="HARDWARE", help="catalog id (tpu-v5e) or path to a hardware TOML")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE",
-                   help="set an input or pin a derived quantity; a value may carry a unit "
-                        "('hbm_bandwidth=820 GB/s'); dtypes by name (weight_dtype=int8). Repeatable.")
+    add_set(p)
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.set_defaults(func=cmd_eval)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy
 
 from ..errors import InputError
+from ..files import write_text_atomically
 from ..quantity import REGISTRY
-from .common import parse_sets
+from .common import add_set, parse_sets
 
 
 def parse_vary(items: Sequence[str] | None) -> dict[str, list]:
@@ -48,8 +49,8 @@ def parse_vary(items: Sequence[str] | None) -> dict[str, list]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> str:
-    from ..sweep import Progress, pareto, sweep
-    from ..workbook.export import write_text_atomically
+    from ..progress import Progress
+    from ..sweep import pareto, sweep
 
     quantities = [n.strip() for n in args.quantities.split(",")] if args.quantities else None
     for n in quantities or []:
@@ -78,7 +79,13 @@ def cmd_sweep(args: argparse.Namespace) -> str:
 def cmd_plot(args: argparse.Namespace) -> str:
     from ..plot import SEED_CONTEXTS, plot
 
-    contexts = [float(c) for c in args.contexts.split(",")] if args.contexts else SEED_CONTEXTS
+    contexts = SEED_CONTEXTS
+    if args.contexts:
+        try:
+            contexts = [float(c) for c in args.contexts.split(",")]
+        except ValueError:
+            raise InputError(f"--contexts {args.contexts!r}: expected numbers separated by commas, "
+                             "like 2048,8192") from None
     return str(plot(args.kind, args.model, args.hardware, args.output, parse_sets(args.set), contexts))
 
 
@@ -92,7 +99,7 @@ def register(sub) -> None:
     p.add_argument("--vary", action="append", metavar="NAME=VALUES",
                    help="values to sweep: a comma list and/or inclusive ranges a:b[:step], e.g. batch_size=1:512, "
                         "context_length=2048,8192,32768, weight_dtype=bf16,int8. Repeatable.")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="as for eval")
+    add_set(p)
     p.add_argument("--quantities", metavar="A,B,...", help="what to report (default: step time, its terms, "
                                                            "tokens/s, tokens/s/chip, cost per million tokens)")
     p.add_argument("--drop-unfit", action="store_true", help="drop points whose parameters and KV exceed HBM")
@@ -110,7 +117,7 @@ def register(sub) -> None:
     p.add_argument("kind", choices=["frontier", "breakdown"])
     p.add_argument("model", metavar="MODEL", nargs="?", default="llama-3-70b")
     p.add_argument("hardware", metavar="HARDWARE", nargs="?", default="tpu-v5e")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="as for eval (over the seed's figure)")
+    add_set(p, " Applied over the seed's figure scenario.")
     p.add_argument("--contexts", metavar="A,B,...", help="context lengths (default 2048 to 65536)")
     p.add_argument("-o", "--output", metavar="FILE", required=True, help=".png, .svg or .html (slider)")
     p.set_defaults(func=cmd_plot)

@@ -12,7 +12,7 @@ from ..quantity import REGISTRY, shown
 from ..sensitivity import active_bounds, elasticities
 from ..solve import regimes
 from ..units import unit_text
-from .common import equation_text, operating_point
+from .common import add_set, equation_text, operating_point
 
 
 def cmd_solve(args: argparse.Namespace) -> str:
@@ -85,7 +85,7 @@ def register(sub) -> None:
     p.add_argument("name", metavar="NAME", help="a solved threshold, e.g. critical_batch_size")
     p.add_argument("model", metavar="MODEL", nargs="?")
     p.add_argument("hardware", metavar="HARDWARE", nargs="?")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="as for eval")
+    add_set(p)
     p.add_argument("--format", choices=["text", "latex", "json"], default="text")
     p.set_defaults(func=cmd_solve)
 
@@ -95,6 +95,6 @@ def register(sub) -> None:
     p.add_argument("quantity", metavar="QUANTITY")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("hardware", metavar="HARDWARE")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="as for eval")
+    add_set(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_sensitivity)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import InputError
-from .common import parse_sets
+from .common import add_set, parse_sets
 
 
 def cmd_export(args: argparse.Namespace) -> str:
@@ -27,7 +27,7 @@ def cmd_export(args: argparse.Namespace) -> str:
 
 def progress(args: argparse.Namespace):
     """A progress line on a terminal after a second; silent when not on one, or with --quiet."""
-    from ..sweep import Progress
+    from ..progress import Progress
 
     return Progress(sys.stderr, not args.quiet)
 
@@ -40,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("model", metavar="MODEL", nargs="?")
     p.add_argument("hardware", metavar="HARDWARE", nargs="?")
     p.add_argument("--template", default="engineering", help="engineering (default), finance, or a TOML path")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="as for eval")
+    add_set(p)
     p.add_argument("-o", "--output", metavar="PATH",
                    help="the file to write (default MODEL_HARDWARE_TEMPLATE.xlsx); with --all, the folder")
     p.add_argument("--all", action="store_true", help="export the catalog's featured pairs into sheets/")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
 
 from .. import catalog
 from ..errors import InputError, SymroofError
 from ..evaluate import Evaluation, parse_overrides
+from ..files import atomic_write, write_text_atomically
 from . import template as templates
 from .writer import build, cell_map, generated_inputs, meta
 
@@ -36,7 +36,7 @@ def current_inputs(path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str
     """(values now in the input cells, values as generated, metadata) of an existing symroof workbook."""
     try:
         wb = openpyxl.load_workbook(path)  # defusedxml guards the XML when installed
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, InvalidFileException) as exc:
         raise WorkbookEdited(f"{path}: exists and is not a readable workbook ({exc}); use --force to replace it") \
             from None
     try:
@@ -64,38 +64,9 @@ def edits(now: Mapping[str, Any], generated: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_text_atomically(data: str | bytes, path: Path) -> None:
-    """Write text or bytes to a temporary file beside ``path``, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_atomically(wb, path: Path) -> None:
-    """Save to a temporary file beside ``path``, then rename: a crash leaves the old file intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Save a workbook atomically: a crash leaves the old file intact."""
+    atomic_write(path, wb.save)
 
 
 def export(model: str, hardware: str, template: str = "engineering", overrides: Mapping[str, Any] | None = None,
@@ -106,6 +77,8 @@ def export(model: str, hardware: str, template: str = "engineering", overrides: 
     ``force`` (overwrite) or ``keep_inputs`` (carry the edited values over).
     """
     path = Path(out) if out is not None else default_path(model, hardware, template)
+    if path.suffix.lower() != ".xlsx":
+        raise InputError(f"{path}: a workbook is written as .xlsx")
     tpl = templates.load(template)
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
     raw = dict(overrides or {})

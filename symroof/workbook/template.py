@@ -85,7 +85,10 @@ def load(ref: str) -> Template:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise TemplateError(f"{where}: cannot read ({exc})") from None
-    sheets = [_sheet(s, f"{where}: sheet {i + 1}") for i, s in enumerate(data.get("sheet", []))]
+    raw_sheets = data.get("sheet", [])
+    if not isinstance(raw_sheets, list) or not all(isinstance(s, dict) for s in raw_sheets):
+        raise TemplateError(f"{where}: sheets must be [[sheet]] tables")
+    sheets = [_sheet(s, f"{where}: sheet {i + 1}") for i, s in enumerate(raw_sheets)]
     if not sheets:
         raise TemplateError(f"{where}: no [[sheet]]")
     seen = [s.name for s in sheets]
@@ -126,7 +129,10 @@ def _sheet(raw: dict, where: str) -> Sheet:
         if "groups" in raw:
             for g in _names(raw["groups"], where, "groups"):
                 sheet.sections.append(Section(g, _group_names((g,))))
-        for i, sec in enumerate(raw.get("section", [])):
+        sections = raw.get("section", [])
+        if not isinstance(sections, list) or not all(isinstance(sec, dict) for sec in sections):
+            raise TemplateError(f"{where}: sections must be [[sheet.section]] tables")
+        for i, sec in enumerate(sections):
             swhere = f"{where}, section {i + 1}"
             names_ = _group_names(_names(sec.get("groups", []), swhere, "groups"))
             names_ += _names(sec.get("quantities", []), swhere, "quantities")
@@ -137,7 +143,10 @@ def _sheet(raw: dict, where: str) -> Sheet:
             sheet.vary = raw.get("vary")
             if sheet.vary != "batch_size":
                 raise TemplateError(f"{where}: a sweep sheet varies batch_size")
-            for j, c in enumerate(raw.get("chart", [])):
+            charts = raw.get("chart", [])
+            if not isinstance(charts, list) or not all(isinstance(c, dict) for c in charts):
+                raise TemplateError(f"{where}: charts must be [[sheet.chart]] tables")
+            for j, c in enumerate(charts):
                 cwhere = f"{where}, chart {j + 1}"
                 if c.get("type") != "scatter":
                     raise TemplateError(f"{cwhere}: type must be scatter")

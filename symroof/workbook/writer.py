@@ -28,7 +28,7 @@ from ..evaluate import Evaluation
 from ..printing.excel import MAX_FORMULA_LENGTH, excel_formula
 from ..quantity import REGISTRY, Quantity, shown
 from ..sensitivity import elasticity_formulas
-from ..symbolic import bypassed, inline
+from ..symbolic import formula_for, inline
 from .names import check_names
 from .template import Sheet, Template, TemplateError
 
@@ -154,10 +154,6 @@ class _Book:
         self.helpers.cell(row, 2, formula)
         self.cells.append(CellInfo(HELPERS_SHEET, f"B{row}", "helper", ""))
         return f"'{HELPERS_SHEET}'!$B${row}"
-
-    def quantity_expr(self, q: Quantity) -> sympy.Expr:
-        keep = bypassed(q.name) & self.pins
-        return q.rederive(frozenset(keep)) if keep else q.expr
 
 
 def _placement(template: Template, ev: Evaluation) -> list[tuple[Sheet, str, list[str]]]:
@@ -295,9 +291,9 @@ def _section(book: _Book, ws, title: str, r: int, names: list[str], thresholds: 
         set_text(ws.cell(row, 5), q.description)
         set_text(ws.cell(row, 6), ev.source(name))
         cell = ws.cell(row, 3)
-        rule = origin == "default" and q.expr is not None and any(d.kind != "constant" for d in q.dependencies)
+        rule = origin == "default" and q.has_rule
         if q.kind == "derived" and origin != "set":
-            cell.value = book.formula(book.quantity_expr(q), q)
+            cell.value = book.formula(formula_for(q.name, book.pins), q)
             set_text(ws.cell(row, 7), f"{name} = {q.formula_text()}")
             kind = "derived"
         elif rule:
