@@ -2,56 +2,44 @@
 
 "What does 10% more HBM bandwidth buy?" is the elasticity of the quantity with
 respect to ``hbm_bandwidth`` times 10%: sympy differentiates the formula opened
-down to its inputs, so the answer is exact at the operating point, not a re-run.
+down to its inputs (through :func:`symroof.lower.opened`, so a pinned quantity
+is an input and closed forms are derived again around it), and the answer is
+exact at the operating point, not a re-run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import numpy
 import sympy
 
-from .compile import numeric
+from . import model as _model  # noqa: F401  (declares every quantity)
+from .declare import REGISTRY, Kind, formula
 from .errors import InputError
-from .evaluate import Evaluation
+from .evaluation import Evaluation
+from .lower import numeric, opened
 from .printing.numpy import codegen
-from .quantity import REGISTRY
-from .symbolic import full_inline
 
 
 def _opened(name: str, ev: Evaluation) -> sympy.Expr:
     """``name``'s formula over inputs, constants and pinned quantities."""
     q = REGISTRY.get(name)
-    if q.kind != "derived":
-        raise InputError(f"{name} is an input; sensitivities are of derived quantities")
-    return _opened_keep(name, frozenset(n for n, o in ev.origin.items() if o == "set"))
+    if q.kind != Kind.DERIVED or name in ev.pins:
+        raise InputError(f"{name} is an input here; sensitivities are of derived quantities")
+    return opened(q, ev.pins, ev.mode)
 
 
-@cache
-def _opened_keep(name: str, keep: frozenset[str]) -> sympy.Expr:
-    return numeric(full_inline(REGISTRY.get(name).expr, keep))
-
-
-def elasticity_expr(name: str, wrt: str, ev: Evaluation) -> sympy.Expr:
-    """The symbolic elasticity of ``name`` with respect to input ``wrt`` (in base units)."""
-    return _elasticity(_opened(name, ev), REGISTRY.get(wrt).symbol)
-
-
-@cache
+@REGISTRY.cached
 def _elasticity(y: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
     d = sympy.diff(y, x)
     # ceiling and floor are flat between their steps: their derivative is 0 there.
-    d = d.replace(lambda e: isinstance(e, (sympy.Derivative, sympy.Subs)), lambda e: sympy.Integer(0))
+    d = d.replace(lambda e: isinstance(e, sympy.Derivative | sympy.Subs), lambda e: sympy.Integer(0))
     return d * x / y
 
 
-def _value(expr: sympy.Expr, ev: Evaluation) -> float:
-    """``expr`` (over declared symbols) at the evaluation's operating point, in double precision."""
-    expr = numeric(expr)
-    point = {s: sympy.Float(float(ev.base[s.name]), 17) for s in expr.free_symbols}
-    return float(expr.xreplace(point).evalf(17))
+def _wrt(y: sympy.Expr) -> tuple[sympy.Symbol, ...]:
+    return tuple(s for s in sorted(y.free_symbols, key=lambda s: s.name) if not REGISTRY.by_symbol(s).categorical)
 
 
 @dataclass(frozen=True)
@@ -62,26 +50,26 @@ class Elasticity:
 
 
 def elasticity_formulas(ev: Evaluation, name: str) -> list[tuple[str, sympy.Expr]]:
-    """(input, elasticity formula) of ``name`` for every numeric input it depends on, by input name."""
+    """(input, elasticity formula in base units) of ``name`` for every numeric input it depends on."""
     y = _opened(name, ev)
-    return [(s.name, _elasticity(y, s)) for s in sorted(y.free_symbols, key=lambda s: s.name)
-            if not REGISTRY.by_symbol(s).categorical]
+    return [(x.name, _elasticity(y, x)) for x in _wrt(y)]
 
 
 def elasticities(ev: Evaluation, name: str) -> list[Elasticity]:
     """Elasticities of ``name`` with respect to every numeric input it depends on, largest first."""
     y = _opened(name, ev)
-    wrt = tuple(s for s in sorted(y.free_symbols, key=lambda s: s.name) if not REGISTRY.by_symbol(s).categorical)
+    wrt = _wrt(y)
     formulas = [_elasticity(y, x) for x in wrt]
     func, args = _compiled(y, wrt)
     with numpy.errstate(divide="ignore", invalid="ignore"):
-        values = func(*(ev.base[a.name] for a in args))
+        values = func(*(numpy.float64(ev.base[a.name]) if not REGISTRY.by_symbol(a).categorical
+                        else ev.base[a.name] for a in args))
     out = [Elasticity(x.name, float(v), f) for x, v, f in zip(wrt, values, formulas, strict=True)]
     out.sort(key=lambda e: -abs(e.value))
     return out
 
 
-@cache
+@REGISTRY.cached
 def _compiled(y: sympy.Expr, wrt: tuple[sympy.Symbol, ...]):
     """One numpy function returning every elasticity of ``y`` (shared subexpressions computed once)."""
     args = sorted(y.free_symbols, key=lambda s: s.name)
@@ -99,6 +87,13 @@ class Bound:
     unit: str
 
 
+def _value(expr: sympy.Expr, ev: Evaluation) -> float:
+    """``expr`` (over declared symbols) at the evaluation's operating point, in double precision."""
+    expr = numeric(expr)
+    point = {s: sympy.Float(float(ev.base[s.name]), 17) for s in expr.free_symbols}
+    return float(expr.xreplace(point).evalf(17))
+
+
 def active_bounds(ev: Evaluation, name: str) -> list[Bound]:
     """Which branch of each Max/Min on the way to ``name`` is active at the operating point."""
     seen: set[str] = set()
@@ -106,14 +101,17 @@ def active_bounds(ev: Evaluation, name: str) -> list[Bound]:
     todo = [REGISTRY.get(name)]
     while todo:
         q = todo.pop(0)
-        if q.name in seen or q.kind != "derived" or ev.origin.get(q.name) == "set":
+        if q.name in seen or q.kind != Kind.DERIVED or q.name in ev.pins:
             continue
         seen.add(q.name)
-        for node in sorted(q.expr.atoms(sympy.Max, sympy.Min), key=str):
+        expr = formula(q, ev.pins, ev.mode)
+        for node in sorted(expr.atoms(sympy.Max, sympy.Min), key=str):
+            if any(s.name not in ev.base for s in node.free_symbols):
+                continue
             branches = tuple((sympy.sstr(a), _value(a, ev) / q.factor) for a in node.args)
             pick = max if isinstance(node, sympy.Max) else min
             active = pick(branches, key=lambda b: b[1])[0]
             out.append(Bound(q.name, "max" if isinstance(node, sympy.Max) else "min", branches, active,
                              str(q.unit)))
-        todo.extend(q.dependencies)
+        todo.extend(REGISTRY.by_symbol(s) for s in sorted(expr.free_symbols, key=str))
     return out

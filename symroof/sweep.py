@@ -1,16 +1,20 @@
 """Sweeps: the declared formulas over grids of inputs, compiled once to vectorised numpy.
 
 For one model, chip and set of dtypes, every quantity that does not depend on
-a varied input is evaluated once as a number; the requested quantities are
-then opened down to the varied inputs, with those numbers folded in, and
-compiled together by ``lambdify`` (shared subexpressions computed once). What
-runs per point is about what one would write by hand.
+a varied input is folded in as a number; the requested quantities are opened
+down to the varied inputs (:class:`symroof.lower.Opener`, the same lowering as
+everything else) and compiled together, shared subexpressions computed once.
+What runs per point is about what one would write by hand.
+
+The slice is held fixed: unless ``n_chips`` is varied or set, every point of a
+sweep uses the smallest slice of the scenario as given (the varied inputs at
+their defaults), so ``fits`` means what it says and step times compare.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,20 +23,21 @@ import pandas
 import sympy
 
 from . import catalog
-from .compile import numeric, rebuild, resolve_choices
+from . import model as _model  # noqa: F401  (declares every quantity)
+from .declare import REGISTRY, Kind
 from .errors import InputError
-from .evaluate import evaluate, parse_overrides, resolve_input
+from .evaluation import Evaluation, parse_overrides
+from .lower import Opener
 from .printing.numpy import codegen
-from .quantity import REGISTRY
-from .symbolic import formula_for
-from .units import unit_text
 from .values import parse_value
 
 #: Quantities a sweep reports when none are named.
 DEFAULT_QUANTITIES = ("step_time", "step_time_kv", "step_time_flops", "step_time_params", "tokens_per_second",
                       "tokens_per_second_per_chip", "cost_per_million_tokens")
-FIT = ("total_memory_bytes", "hbm_total_bytes")  # always computed: does the point fit in HBM?
+FIT = "fits_in_hbm"  # always computed: does the point fit in HBM? (reported as the column "fits")
 CHUNK = 2_000_000  # points evaluated at once (bounds the memory of the intermediates)
+#: The largest table a sweep builds in memory (cells of 8 bytes); streamed CSV has no such limit.
+MAX_CELLS = 2**28
 
 
 @dataclass
@@ -49,62 +54,54 @@ class CompiledSweep:
         shape = numpy.broadcast_shapes(*(a.shape for a in args)) if args else ()
         with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
             results = self.function(*args)
-        return {n: numpy.broadcast_to(numpy.asarray(r, dtype=float), shape) for n, r in zip(self.targets, results,
-                                                                                             strict=True)}
+        return {n: numpy.broadcast_to(numpy.asarray(r, dtype=float), shape)
+                for n, r in zip(self.targets, results, strict=True)}
+
+
+def _entry(kind: str, ref: str | catalog.Entry) -> catalog.Entry:
+    return ref if isinstance(ref, catalog.Entry) else catalog.load(kind, ref)
 
 
 def compile_sweep(model: str | catalog.Entry, hardware: str | catalog.Entry, varied: Sequence[str],
-                  targets: Sequence[str], overrides: Mapping[str, Any] | None = None) -> CompiledSweep:
+                  targets: Sequence[str], overrides: Mapping[str, Any] | None = None,
+                  mode: str = "bound") -> CompiledSweep:
     """Compile ``targets`` as functions of the numeric inputs ``varied``; everything else is fixed.
 
     ``overrides`` (as for :func:`symroof.evaluate`) fix inputs, pin derived
-    quantities and choose dtypes. Each target is opened down to inputs; fixed
-    inputs become numbers that sympy folds, so only the varied ones remain.
+    quantities and choose dtypes. Fixed inputs become numbers that sympy folds,
+    so only the varied ones remain.
     """
-    m = model if isinstance(model, catalog.Entry) else catalog.load("model", model)
-    h = hardware if isinstance(hardware, catalog.Entry) else catalog.load("hardware", hardware)
+    m, h = _entry("model", model), _entry("hardware", hardware)
     for name in varied:
         q = REGISTRY.get(name)
-        if q.kind != "input" or q.categorical:
+        if q.kind != Kind.INPUT or q.categorical:
             raise InputError(f"--vary {name}: only numeric inputs vary within one compiled sweep")
     given = parse_overrides({k: v for k, v in (overrides or {}).items() if k not in varied})
-    opener = _Opener(m, h, given, frozenset(varied))
-    exprs = tuple(opener.open(REGISTRY.get(t).symbol) for t in targets)
+    fixed = _fixed_values(m, h, given, frozenset(varied), mode)
+    pins = frozenset(n for n in given if REGISTRY.get(n).kind == Kind.DERIVED)
+    opener = Opener(pins, mode, fixed, stop=frozenset(varied), rules=True)
+    exprs = tuple(opener.expr(REGISTRY.get(t)) for t in targets)
     symbols = [REGISTRY.get(n).symbol for n in varied]
     return CompiledSweep(tuple(varied), tuple(targets), codegen(symbols, list(exprs), "_sweep"), exprs)
 
 
-class _Opener:
-    """Opens quantities down to the varied inputs; every other input becomes its number."""
+def _fixed_values(m: catalog.Entry, h: catalog.Entry, given: dict[str, Any], varied: frozenset[str],
+                  mode: str) -> dict[str, Any]:
+    """The value of every input that is not varied and not left to a default rule (base units or choices)."""
+    from .evaluation import RULE, MissingInput, resolve_input
+    from .runtime import table
 
-    def __init__(self, model: catalog.Entry, hardware: catalog.Entry, given: dict[str, Any],
-                 varied: frozenset[str]) -> None:
-        self.entries = (model, hardware)
-        self.given = given
-        self.varied = varied
-        self.memo: dict[str, sympy.Expr] = {}
-
-    def open(self, symbol: sympy.Symbol) -> sympy.Expr:
-        name = symbol.name
-        if name not in self.memo:
-            self.memo[name] = self._open(REGISTRY.get(name))
-        return self.memo[name]
-
-    def _open(self, q) -> sympy.Expr:
-        if q.name in self.varied:
-            return q.symbol
-        if q.kind == "constant":
-            return numeric(q.symbol)
-        if q.name in self.given or q.kind == "input":
-            origin, value = resolve_input(q, self.given, self.entries)
-            if origin != "rule":
-                return value if q.categorical else sympy.Float(float(value), 17)
-            expr = value
-        else:
-            expr = formula_for(q.name, self.given)
-        choices = {d.name: self.open(d.symbol) for d in q.dependencies if d.categorical}
-        expr = resolve_choices(expr, choices)
-        return rebuild(expr, {s: self.open(s) for s in expr.free_symbols})
+    out: dict[str, Any] = {}
+    for s in table():
+        if s.name in varied or s.kind == "constant" or not (s.kind == "input" or s.name in given):
+            continue
+        try:
+            origin, value = resolve_input(s, given, (m, h), mode)
+        except MissingInput:
+            continue  # stays a symbol: quantities needing it come out unavailable (nan)
+        if origin != RULE:
+            out[s.name] = value
+    return out
 
 
 def _values(name: str, raw: Sequence[Any]) -> Any:
@@ -127,87 +124,223 @@ def _values(name: str, raw: Sequence[Any]) -> Any:
     return numpy.asarray([parse_value(q, v, where) for v in raw], dtype=float)
 
 
+@dataclass
+class Plan:
+    """A sweep checked and laid out before any work: what varies, what is held, how big it is."""
+
+    models: list[str]
+    hardware: list[str]
+    quantities: list[str]
+    categorical: dict[str, list]
+    columns: dict[str, numpy.ndarray]  # numeric varied inputs, base units, one entry per point
+    points: int
+    combos: list[tuple]
+    overrides: dict[str, Any]
+    unavailable: dict[str, str]
+    held: dict[tuple, float]  # n_chips held per combination (when neither varied nor set)
+    mode: str
+    axes: dict[str, numpy.ndarray]  # numeric varied inputs: their values (base units)
+
+    @property
+    def total(self) -> int:
+        return self.points * len(self.combos)
+
+    @property
+    def width(self) -> int:
+        return len(self.quantities) + len(self.columns) + len(self.categorical) + 4
+
+    def describe_held(self) -> str | None:
+        """One sentence naming the slice the sweep held, or None."""
+        if not self.held:
+            return None
+        sizes = sorted({v for v in self.held.values()})
+        shown = ", ".join(f"{v:g}" for v in sizes)
+        varied = [*self.axes, *self.categorical]
+        defaults = ", ".join(f"{n}={_default_text(n)}" for n in varied if REGISTRY.get(n).kind == Kind.INPUT
+                             and not REGISTRY.get(n).categorical)
+        return (f"n_chips held at {shown} (the smallest slice at the scenario's defaults"
+                f"{': ' + defaults if defaults else ''}); vary or set n_chips to change it")
+
+
+def _default_text(name: str) -> str:
+    from .declare.quantity import default_text
+
+    return default_text(REGISTRY.get(name)) or "?"
+
+
+def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapping[str, Sequence[Any]],
+         overrides: Mapping[str, Any] | None = None, quantities: Sequence[str] | None = None,
+         mode: str = "bound") -> Plan:
+    """Check a sweep and lay it out (the grid, the held slice, its size) without evaluating it."""
+    models = [models] if isinstance(models, str) else list(models)
+    hardware = [hardware] if isinstance(hardware, str) else list(hardware)
+    overrides = dict(overrides or {})
+    if not vary:
+        raise InputError("nothing to vary: give at least one --vary NAME=VALUES")
+    both = sorted(set(vary) & set(overrides))
+    if both:
+        raise InputError(f"{both[0]} is both varied and set; give it one way")
+    for n, v in vary.items():
+        if REGISTRY.get(n).kind != Kind.INPUT:
+            raise InputError(f"--vary {n}: only inputs vary (numbers within one compiled sweep, or dtypes)")
+        if len(v) == 0:
+            raise InputError(f"--vary {n}: no values")
+    unavailable: dict[str, str] = {}
+    fixed_overrides = {k: v for k, v in overrides.items() if k not in vary}
+    probes = {(m, c): Evaluation(catalog.load("model", m), catalog.load("hardware", c),
+                                 parse_overrides(fixed_overrides), mode=mode)
+              for m, c in itertools.product(models, hardware)}
+    if quantities is None:
+        quantities = list(DEFAULT_QUANTITIES)
+        for probe in probes.values():
+            unavailable.update({q: probe.unavailable[q] for q in quantities if q in probe.unavailable})
+        quantities = [q for q in quantities if q not in unavailable]
+    else:
+        for (m, c), probe in probes.items():
+            missing = [q for q in quantities if q in probe.unavailable and q not in vary]
+            if missing:
+                raise InputError(f"{missing[0]} on {m} and {c}: {probe.unavailable[missing[0]]}")
+    quantities = [q for q in quantities if q != "n_chips"]
+    for name in quantities:
+        if REGISTRY.get(name).kind == Kind.CONSTANT:
+            raise InputError(f"{name} is a constant")
+    categorical = {n: _values(n, v) for n, v in vary.items() if REGISTRY.get(n).categorical}
+    numeric_axes = {n: _values(n, v) for n, v in vary.items() if not REGISTRY.get(n).categorical}
+    points = int(numpy.prod([len(v) for v in numeric_axes.values()])) if numeric_axes else 1
+    combos = list(itertools.product(models, hardware, *categorical.values()))
+    held: dict[tuple, float] = {}
+    if "n_chips" not in vary and "n_chips" not in overrides:
+        for combo in combos:
+            m, c, *choices = combo
+            probe = probes[(m, c)] if not choices else Evaluation(
+                catalog.load("model", m), catalog.load("hardware", c),
+                parse_overrides({**fixed_overrides, **dict(zip(categorical, choices, strict=True))}), mode=mode)
+            if "n_chips" in probe.unavailable:
+                raise InputError(f"n_chips: {probe.unavailable['n_chips']}")
+            held[combo] = probe.magnitude("n_chips")
+    out = Plan(models, hardware, list(quantities), categorical, {}, points, combos, overrides, unavailable, held,
+               mode, numeric_axes)
+    if numeric_axes and out.total * out.width <= MAX_CELLS:  # small enough to lay the grid out at once
+        grids = numpy.meshgrid(*numeric_axes.values(), indexing="ij")
+        out.columns = {n: g.ravel() for n, g in zip(numeric_axes, grids, strict=True)}
+    return out
+
+
+def check_size(p: Plan, streamed: bool = False) -> None:
+    """Refuse, before any work, a sweep whose table would not fit in memory (unless it streams to a file)."""
+    cells = p.total * p.width
+    if streamed or cells <= MAX_CELLS:
+        return
+    size = cells * 8 / 2**30
+    raise InputError(f"the sweep has {p.total:,} points x {p.width} columns ({size:,.1f} GiB as a table), over "
+                     f"the limit of {MAX_CELLS * 8 / 2**30:.0f} GiB; sweep fewer values, or stream it with "
+                     "--format csv -o FILE")
+
+
+def _grid(p: Plan, start: int, stop: int) -> dict[str, numpy.ndarray]:
+    """The numeric varied inputs of points ``start:stop`` (built per chunk for very large sweeps)."""
+    if p.columns:
+        return {n: c[start:stop] for n, c in p.columns.items()}
+    axes = list(p.axes.values())
+    index = numpy.unravel_index(numpy.arange(start, stop), [len(a) for a in axes])
+    return {n: a[i] for n, a, i in zip(p.axes, axes, index, strict=True)}
+
+
+def chunks(p: Plan, progress: Callable[[int, int], None] | None = None,
+           drop_unfit: bool = False) -> Iterator[pandas.DataFrame]:
+    """The sweep's rows, a chunk of points at a time (for streaming large sweeps to a file)."""
+    targets = tuple(dict.fromkeys([*p.quantities, FIT]))
+    done = 0
+    for combo in p.combos:
+        model, chip, *choices = combo
+        fixed = {**p.overrides, **dict(zip(p.categorical, choices, strict=True))}
+        if combo in p.held:
+            fixed["n_chips"] = p.held[combo]
+        compiled = compile_sweep(model, chip, tuple(p.axes), targets, fixed, p.mode)
+        for start in range(0, p.points, CHUNK):
+            stop = min(start + CHUNK, p.points)
+            grid = _grid(p, start, stop)
+            result = compiled(**grid) if grid else compiled()
+            n = stop - start
+            labels = {"model": model, "hardware": chip, **dict(zip(p.categorical, choices, strict=True))}
+            frame = {k: pandas.Categorical.from_codes(numpy.zeros(n, dtype=numpy.int8), [v])
+                     for k, v in labels.items()}
+            for name, column in grid.items():
+                frame[name] = column / REGISTRY.get(name).factor
+            if "n_chips" not in grid:
+                frame["n_chips"] = numpy.full(n, _chips(fixed["n_chips"]), dtype=float)
+            for t in p.quantities:
+                frame[t] = numpy.atleast_1d(result[t]) / REGISTRY.get(t).factor
+            frame["fits"] = numpy.atleast_1d(result[FIT]) > 0.5
+            out = pandas.DataFrame(frame, index=pandas.RangeIndex(n))
+            if drop_unfit:
+                out = out[out["fits"]].reset_index(drop=True)
+            done += n
+            if progress is not None:
+                progress(done, p.total)
+            yield out
+
+
+def _chips(value: Any) -> float:
+    """``n_chips`` as set (a number or text such as "16") or held (a number), in chips."""
+    if isinstance(value, int | float | numpy.number):
+        return float(value)
+    return parse_value(REGISTRY.get("n_chips"), value, "--set n_chips") / REGISTRY.get("n_chips").factor
+
+
 def sweep(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapping[str, Sequence[Any]],
           overrides: Mapping[str, Any] | None = None, quantities: Sequence[str] | None = None,
-          drop_unfit: bool = False, progress: Callable[[int, int], None] | None = None) -> pandas.DataFrame:
+          drop_unfit: bool = False, progress: Callable[[int, int], None] | None = None,
+          mode: str = "bound") -> pandas.DataFrame:
     """Evaluate ``quantities`` over the grid of ``vary`` (every combination), one row per point.
 
     ``vary`` maps input names to values (numbers in the quantity's unit, text
     with a unit, or dtype names); ``models`` and ``hardware`` may be lists of
-    catalog ids. Rows whose parameters plus KV do not fit in HBM are marked in
-    the ``fits`` column, or dropped with ``drop_unfit``. Units are recorded per
-    column in ``frame.attrs["units"]``. Without ``quantities``, the default
-    ones that a chip cannot give (cost without a price) are left out and
-    named in ``frame.attrs["unavailable"]``.
+    catalog ids. The slice is held fixed unless ``n_chips`` is varied or set
+    (``frame.attrs["held"]`` says at what). Rows whose parameters plus KV do not
+    fit in HBM are marked in the ``fits`` column, or dropped with
+    ``drop_unfit``. Units are recorded per column in ``frame.attrs["units"]``.
+    Without ``quantities``, the default ones that a chip cannot give (cost
+    without a price) are left out and named in ``frame.attrs["unavailable"]``.
     """
-    models = [models] if isinstance(models, str) else list(models)
-    hardware = [hardware] if isinstance(hardware, str) else list(hardware)
-    if not vary:
-        raise InputError("nothing to vary: give at least one --vary NAME=VALUES")
-    unavailable: dict[str, str] = {}
-    if quantities is None:
-        quantities = list(DEFAULT_QUANTITIES)
-        for model, chip in itertools.product(models, hardware):
-            probe = evaluate(model, chip, {k: v for k, v in (overrides or {}).items() if k not in vary})
-            unavailable.update({q: probe.unavailable[q] for q in quantities if q in probe.unavailable})
-        quantities = [q for q in quantities if q not in unavailable]
-    for name in quantities:
-        if REGISTRY.get(name).kind == "constant":
-            raise InputError(f"{name} is a constant")
-    categorical = {n: _values(n, v) for n, v in vary.items() if REGISTRY.get(n).categorical}
-    numeric_axes = {n: _values(n, v) for n, v in vary.items() if not REGISTRY.get(n).categorical}
-    for n, v in vary.items():
-        if len(v) == 0:
-            raise InputError(f"--vary {n}: no values")
-    grids = numpy.meshgrid(*numeric_axes.values(), indexing="ij") if numeric_axes else []
-    columns = {n: g.ravel() for n, g in zip(numeric_axes, grids, strict=True)}
-    points = next(iter(columns.values())).size if columns else 1
-    targets = tuple(dict.fromkeys(list(quantities) + list(FIT)))
-    combos = list(itertools.product(models, hardware, *categorical.values()))
-    total = len(combos) * points
-    done = 0
-    frames = []
-    for combo in combos:
-        model, chip, *choices = combo
-        fixed = {**(overrides or {}), **dict(zip(categorical, choices, strict=True))}
-        compiled = compile_sweep(model, chip, tuple(numeric_axes), targets, fixed)
-        parts = []
-        for start in range(0, points, CHUNK):
-            chunk = {n: c[start:start + CHUNK] for n, c in columns.items()}
-            parts.append(compiled(**chunk) if chunk else compiled())
-            done += min(CHUNK, points - start)
-            if progress is not None:
-                progress(done, total)
-        result = {t: numpy.concatenate([numpy.atleast_1d(p[t]) for p in parts]) if len(parts) > 1
-                  else numpy.atleast_1d(parts[0][t]) for t in targets}
-        labels = {"model": model, "hardware": chip, **dict(zip(categorical, choices, strict=True))}
-        frame = {k: pandas.Categorical.from_codes(numpy.zeros(points, dtype=numpy.int8), [v])
-                 for k, v in labels.items()}
-        for n, c in columns.items():
-            frame[n] = c / REGISTRY.get(n).factor
-        for t in quantities:
-            frame[t] = result[t] / REGISTRY.get(t).factor
-        frame["fits"] = result["total_memory_bytes"] <= result["hbm_total_bytes"]
-        frames.append(pandas.DataFrame(frame, index=pandas.RangeIndex(points)))
+    p = plan(models, hardware, vary, overrides, quantities, mode)
+    check_size(p)
+    frames = list(chunks(p, progress, drop_unfit))
     out = pandas.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    for k in ("model", "hardware", *categorical):  # one category set across the combinations
+    for k in ("model", "hardware", *p.categorical):  # one category set across the combinations
         out[k] = out[k].astype(str).astype("category") if len(frames) > 1 else out[k]
-    if drop_unfit:
-        out = out[out["fits"]].reset_index(drop=True)
-    out.attrs["units"] = {c: unit_text(REGISTRY.get(c).unit) for c in out.columns if c in REGISTRY}
-    out.attrs["unavailable"] = unavailable
+    out.attrs = attrs(p, out.columns)
     return out
 
 
+def attrs(p: Plan, columns) -> dict:
+    """Units per column, what was left out, what was varied and what was held."""
+    return {"units": {c: _unit(c) for c in columns if c in REGISTRY},
+            "unavailable": p.unavailable, "varied": [*p.axes, *p.categorical],
+            "held": {"n_chips": sorted(set(p.held.values()))} if p.held else {}, "held_note": p.describe_held()}
+
+
+def _unit(name: str) -> str:
+    q = REGISTRY.get(name)
+    return "" if str(q.unit) == "dimensionless" else str(q.unit)
+
+
 def pareto(frame: pandas.DataFrame, x: str = "step_time", y: str = "tokens_per_second_per_chip",
-           by: str | Sequence[str] | None = "context_length", maximize_y: bool = True) -> pandas.DataFrame:
+           by: str | Sequence[str] | None = "varied", maximize_y: bool = True) -> pandas.DataFrame:
     """The non-dominated rows: lower ``x`` and higher ``y`` (lower with ``maximize_y=False``), per ``by`` group.
 
+    By default one frontier per combination of everything the sweep varied
+    except the batch size (and per model and chip), as the command line does.
     Rows that do not fit in HBM never make the frontier.
     """
     rows = frame[frame["fits"]] if "fits" in frame else frame
-    keys = [by] if isinstance(by, str) else list(by or [])
-    groups = rows.groupby(keys, sort=True) if keys else [((), rows)]
+    if by == "varied":
+        varied = frame.attrs.get("varied", ["context_length"])
+        keys = [c for c in ("model", "hardware", *varied) if c != "batch_size" and c in frame
+                and frame[c].nunique() > 1]
+    else:
+        keys = [by] if isinstance(by, str) else list(by or [])
+    groups = rows.groupby(keys, sort=True, observed=True) if keys else [((), rows)]
     kept = []
     for _, group in groups:
         g = group.sort_values([x, y], ascending=[True, not maximize_y], kind="stable")

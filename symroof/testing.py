@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import sympy
 
-from .dimensions import dimension_of, format_dimension
+from . import model as _model  # noqa: F401  (declares every quantity)
+from .declare import REGISTRY, Quantity, dimension_of, format_dimension
 from .errors import UnitError
-from .quantity import REGISTRY, Quantity
 from .units import parse_unit
 
 __all__ = ["assert_unit", "unit_of"]

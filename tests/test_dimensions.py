@@ -4,7 +4,7 @@ import pytest
 import sympy
 
 from symroof import symbol
-from symroof.dimensions import dimension_of
+from symroof.declare import dimension_of
 from symroof.errors import UnitError
 from symroof.quantity import REGISTRY, Group, check_units
 

@@ -66,7 +66,12 @@ def test_planner_changes_price_in_finance_workbook(lo, tmp_path, cli):
     values = _no_error_cells(path, lo(path))
     wb = openpyxl.load_workbook(path)
     sheet, cell = next(wb.defined_names["cost_per_million_tokens"].destinations)
+    # the finance page prices one scenario: the slice held at its default, the batch the plan prices
     status, out, _ = cli("eval", "llama-3-70b", "tpu-v5e", "--set", "chip_price=0.9", "--format", "json")
+    plan = json.loads(out)["quantities"]
+    status, out, _ = cli("eval", "llama-3-70b", "tpu-v5e", "--set", "chip_price=0.9", "--set",
+                         f"n_chips={plan['n_chips']['value']}", "--set",
+                         f"batch_size={plan['plan_batch_size']['value']}", "--format", "json")
     want = json.loads(out)["quantities"]["cost_per_million_tokens"]["value"]
     assert values[(sheet, cell.replace("$", ""))] == pytest.approx(want, rel=1e-9)
 

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import CatalogError, InputError
-from ..quantity import REGISTRY, suggest
+from ..runtime import table
 from ..values import parse_value
 
 if sys.version_info >= (3, 11):
@@ -41,6 +41,11 @@ class Entry:
     notes: dict[str, str] = field(default_factory=dict)
 
 
+def empty(kind: str) -> Entry:
+    """No model (or no chip): for a quantity that depends on the other alone."""
+    return Entry("", "", kind, "", {}, {})
+
+
 def _folder(kind: str) -> Path:
     return Path(str(resources.files(__package__) / KINDS[kind]))
 
@@ -60,7 +65,7 @@ def load(kind: str, ref: str) -> Entry:
         path = _folder(kind) / f"{ref}.toml"
         if not path.is_file():
             known = ids(kind)
-            raise InputError(f"unknown {kind} {ref!r}{suggest(ref, known)}; known: {', '.join(known)}")
+            raise InputError(f"unknown {kind} {ref!r}{_suggest(ref, known)}; known: {', '.join(known)}")
     return _parse(kind, path)
 
 
@@ -75,14 +80,15 @@ def _parse(kind: str, path: Path) -> Entry:
     for key in ("id", "name"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise CatalogError(f"{where}: missing text field {key!r}")
-    allowed = {q.name for q in REGISTRY if q.group == kind}
+    specs = table()
+    allowed = {s.name for s in specs if s.group == kind}
     values: dict[str, float] = {}
     sources: dict[str, str] = {}
     for key, raw in data.items():
         if key in META_KEYS:
             continue
         if key not in allowed:
-            raise CatalogError(f"{where}: unknown key {key!r}{suggest(key, allowed)}")
+            raise CatalogError(f"{where}: unknown key {key!r}{_suggest(key, allowed)}")
         source = data.get("source", "")
         if isinstance(raw, dict):
             unexpected = set(raw) - {"value", "source"}
@@ -92,10 +98,15 @@ def _parse(kind: str, path: Path) -> Entry:
             raw = raw["value"]
         if not isinstance(source, str) or not source.strip():
             raise CatalogError(f"{where}: {key} has no source")
+        spec = specs.get(key)
+        if spec.unit_text and not isinstance(raw, str):
+            raise CatalogError(f"{where}: {key} = {raw!r} has no unit; write it with one, like "
+                               f"\"{raw} {spec.unit_short}\"")
         try:
-            values[key] = parse_value(REGISTRY.get(key), raw, f"{where}: {key}")
+            values[key] = parse_value(spec, raw, f"{where}: {key}")
         except InputError as exc:
             raise CatalogError(str(exc)) from None
+        _check_plausible(spec, values[key], where)
         sources[key] = source
     missing = [k for k in REQUIRED[kind] if k not in values]
     if missing:
@@ -104,6 +115,24 @@ def _parse(kind: str, path: Path) -> Entry:
         _check_model(values, where)
     notes = {k: data[k] for k in ("ici_convention",) if isinstance(data.get(k), str)}
     return Entry(data["id"], data["name"], kind, where, values, sources, notes)
+
+
+def _suggest(name: str, known) -> str:
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, list(known), n=3, cutoff=0.6)
+    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)" if close else ""
+
+
+def _check_plausible(spec, base: float, where: str) -> None:
+    """Refuse a magnitude far outside any real chip or model (a unit slip such as 80e9 GB)."""
+    if spec.plausible is None or spec.categorical:
+        return
+    value, (lo, hi) = base / spec.factor, spec.plausible
+    if not lo <= value <= hi:
+        unit = f" {spec.unit_short}" if spec.unit_short else ""
+        raise CatalogError(f"{where}: {spec.name} = {value:g}{unit} is far outside any real chip or model "
+                           f"({lo:g} to {hi:g}{unit}); check the number and its unit")
 
 
 def _check_model(v: dict[str, float], where: str) -> None:

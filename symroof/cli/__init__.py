@@ -1,7 +1,9 @@
 """The ``symroof`` command line.
 
 Every error a user can cause prints one line naming what is wrong and exits
-with status 2; nothing prints a traceback. One module per group of commands.
+with status 2; nothing prints a traceback. One module per group of commands;
+each imports what it needs (numpy, pint, sympy, pandas) only when it runs, so
+``symroof --help`` starts at once.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .. import __version__
 from ..errors import SymroofError
 from . import evaluation, sweeps, thresholds, workbooks
 
@@ -30,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symroof", description="Symbolic roofline models of LLM serving (LLaMA 3 on TPUs and GPUs).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"symroof {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (evaluation, thresholds, workbooks, sweeps):
         module.register(sub)
@@ -52,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"symroof: error: cannot write or read{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     try:
-        print(out)
+        if out is not None:
+            print(out)
     except BrokenPipeError:  # e.g. piped into head
         sys.stderr.close()
     return 0

@@ -1,69 +1,93 @@
-"""Helpers shared by the commands: --set parsing, formatting, the operating point."""
+"""Helpers shared by the commands: --set parsing, formatting, the operating point, warnings."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
-import sympy
-
-from .. import catalog
 from ..errors import InputError
-from ..evaluate import Evaluation, parse_overrides
-from ..quantity import REGISTRY, shown
-from ..symbolic import reachable
-from ..units import unit_text
 
 
-def parse_sets(items: Sequence[str] | None) -> dict[str, str]:
-    """``["NAME=VALUE", ...]`` as a dict, refusing malformed items."""
+def parse_sets(items: Sequence[str] | None, option: str = "--set") -> dict[str, str]:
+    """``["NAME=VALUE", ...]`` as a dict, refusing malformed items, unknown names and duplicates."""
+    from ..runtime import table
+
     out: dict[str, str] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
         name, value = name.strip(), value.strip()
         if not sep or not name or not value:
-            raise InputError(f"--set {item!r}: expected NAME=VALUE, like batch_size=32")
-        REGISTRY.get(name)
+            raise InputError(f"{option} {item!r}: expected NAME=VALUE, like batch_size=32")
+        table().get(name)
+        if name in out:
+            raise InputError(f"{option} {name} is given twice ({out[name]!r} and {value!r}); give it once")
         out[name] = value
     return out
-
-
-def short_unit(q) -> str:
-    return f"{q.unit:~P}" if unit_text(q.unit) else ""
 
 
 def fmt(value) -> str:
     return value if isinstance(value, str) else f"{value:.6g}"
 
 
-def equation_text(q) -> str:
-    """``lhs = rhs, solved for x`` of a solved quantity."""
-    eq = q.derivation
-    return f"{sympy.sstr(shown(eq.lhs))} = {sympy.sstr(shown(eq.rhs))}, solved for {q.unknown}"
+def warn(lines: Sequence[str]) -> None:
+    """Print each warning on standard error, one line each."""
+    for w in lines:
+        print(f"symroof: warning: {w}", file=sys.stderr)
 
 
-def operating_point(args: argparse.Namespace, q) -> Evaluation | None:
-    """The evaluation for ``solve``/``sensitivity``: MODEL HARDWARE, or one of them with the seed's other."""
+def load_pair(model: str, hardware: str):
+    from .. import catalog
+
+    return catalog.load("model", model), catalog.load("hardware", hardware)
+
+
+def operating_point(args: argparse.Namespace, name: str):
+    """The evaluation for ``solve``/``sensitivity``: MODEL HARDWARE, or one of them when ``name`` needs only it.
+
+    When the quantity depends on the model (or the chip) alone, the other may be
+    left out; nothing of the other is then used or named.
+    """
+    from .. import catalog
+    from ..evaluation import Evaluation, parse_overrides
+    from ..runtime import table
+
     refs = [r for r in (args.model, args.hardware) if r]
     if not refs:
         return None
     if len(refs) == 2:
-        model, hardware = catalog.load("model", refs[0]), catalog.load("hardware", refs[1])
+        model, hardware = load_pair(refs[0], refs[1])
     else:
         ref = refs[0]
         if ref in catalog.ids("model"):
-            kind, other = "hardware", "tpu-v5e"
+            kind = "model"
         elif ref in catalog.ids("hardware") or ref.endswith(".toml"):
-            kind, other = "model", "llama-3-70b"
+            kind = "hardware"
         else:
             raise InputError(f"{ref!r} is neither a catalog model nor a chip; give MODEL HARDWARE")
-        needs = {d for d in reachable({q.symbol}) if REGISTRY.get(d).group == kind}
+        other = "hardware" if kind == "model" else "model"
+        needs = {d for d in reachable(name) if table().specs[d].group == other}
         if needs:
-            raise InputError(f"{q.name} depends on the {kind} ({', '.join(sorted(needs))}): give MODEL HARDWARE")
-        loaded = {kind: catalog.load(kind, other), ("model" if kind == "hardware" else "hardware"):
-                  catalog.load("model" if kind == "hardware" else "hardware", ref)}
-        model, hardware = loaded["model"], loaded["hardware"]
+            raise InputError(f"{name} depends on the {other} ({', '.join(sorted(needs))}): give MODEL HARDWARE")
+        given = catalog.load(kind, ref)
+        model, hardware = (given, catalog.empty("hardware")) if kind == "model" else (catalog.empty("model"), given)
     return Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "))
+
+
+def reachable(name: str) -> set[str]:
+    """Names ``name`` depends on, directly or through formulas and default rules."""
+    from ..runtime import table
+
+    t = table()
+    out: set[str] = set()
+    todo = [name]
+    while todo:
+        n = todo.pop()
+        if n in out:
+            continue
+        out.add(n)
+        todo.extend(t.specs[n].deps)
+    return out
 
 
 SET_HELP = ("set an input or pin a derived quantity; a value may carry a unit ('hbm_bandwidth=820 GB/s'); "

@@ -6,55 +6,59 @@ import argparse
 import csv
 import io
 import json
-import sys
 
-from .. import catalog
-from ..evaluate import Evaluation, parse_overrides
-from ..model import GROUPS
-from ..quantity import REGISTRY
-from ..units import unit_text
-from .common import add_set, equation_text, fmt, parse_sets, short_unit
+from .common import add_set, fmt, load_pair, parse_sets, warn
 
 
-def render_table(ev: Evaluation) -> str:
+def render_table(ev) -> str:
     """The evaluation as an aligned text table, one section per group."""
-    lines = [f"{ev.model.name} on {ev.hardware.name}"]
+    title = f"{ev.model.name} on {ev.hardware.name}"
+    if ev.mode != "bound":
+        title += f" ({ev.mode})"
+    lines = [title]
     shown = set(ev.names())
-    for group in GROUPS:
-        rows = [q for q in REGISTRY if q.group == group.name and (q.name in shown or q.name in ev.unavailable)]
+    marked = set(ev.infeasible_quantities())
+    for group, group_title in ev.table.groups:
+        rows = [s for s in ev.table if s.group == group and (s.name in shown or s.name in ev.unavailable)]
         if not rows:
             continue
         lines.append("")
-        lines.append(group.title)
-        for q in rows:
-            if q.name in ev.unavailable:
-                lines.append(f"  {q.name:<38} {'n/a':>14}  {'':<14}  {ev.unavailable[q.name]}")
+        lines.append(group_title)
+        for s in rows:
+            if s.name in ev.unavailable:
+                lines.append(f"  {s.name:<38} {'n/a':>14}  {'':<14}  {ev.unavailable[s.name]}")
                 continue
-            note = q.formula_text() if ev.kind(q.name) == "derived" else ev.origin[q.name]
-            lines.append(f"  {q.name:<38} {fmt(ev.magnitude(q.name)):>14}  {short_unit(q):<14}  {note}")
+            value = ev.magnitude(s.name)
+            shown_value = ("yes" if value else "no") if s.boolean else fmt(value)
+            note = ev.formula_text(s.name) if ev.kind(s.name) == "derived" else str(ev.provenance[s.name])
+            if s.name in marked:
+                note = f"NOT FEASIBLE (does not fit in HBM); {note}"
+            lines.append(f"  {s.name:<38} {shown_value:>14}  {s.unit_short:<14}  {note}")
     for w in ev.warnings():
         lines.append(f"\nwarning: {w}")
     return "\n".join(lines)
 
 
-def render_csv(ev: Evaluation) -> str:
+def render_csv(ev) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["name", "value", "unit", "kind", "source"])
     for name in ev.names():
-        q = REGISTRY.get(name)
-        writer.writerow([name, fmt(ev.magnitude(name)), unit_text(q.unit), ev.kind(name), ev.source(name)])
+        writer.writerow([name, fmt(ev.magnitude(name)), ev.table.specs[name].unit_text, ev.kind(name),
+                         ev.source(name)])
     return buf.getvalue().rstrip("\n")
 
 
 def cmd_list(args: argparse.Namespace) -> str:
+    from .. import catalog
+    from ..runtime import table
+
     if args.what == "quantities":
-        rows = [q for q in REGISTRY if q.kind != "constant"]
+        rows = [s for s in table() if s.kind != "constant"]
         if args.format == "json":
-            return json.dumps([{"name": q.name, "kind": q.kind, "unit": unit_text(q.unit), "group": q.group,
-                                "description": q.description} for q in rows], indent=2)
-        return "\n".join(f"{q.name:<38} {q.kind:<8} {short_unit(q):<14} {q.group:<12} {q.description}"
-                         for q in rows)
+            return json.dumps([{"name": s.name, "kind": s.kind, "unit": s.unit_text, "group": s.group,
+                                "description": s.description} for s in rows], indent=2)
+        return "\n".join(f"{s.name:<38} {s.kind:<8} {s.unit_short:<14} {s.group:<12} {s.description}" for s in rows)
     kind = "model" if args.what == "models" else "hardware"
     entries = [catalog.load(kind, i) for i in catalog.ids(kind)]
     if args.format == "json":
@@ -63,41 +67,50 @@ def cmd_list(args: argparse.Namespace) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> str:
-    model = catalog.load("model", args.model)
-    hardware = catalog.load("hardware", args.hardware)
+    from ..evaluation import Evaluation, parse_overrides
+
+    model, hardware = load_pair(args.model, args.hardware)
     ev = Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "))
     if args.format == "json":
         return json.dumps(ev.to_dict(), indent=2)
     if args.format == "csv":
-        for w in ev.warnings():
-            print(f"symroof: warning: {w}", file=sys.stderr)
+        warn(ev.warnings())
         return render_csv(ev)
     return render_table(ev)
 
 
 def cmd_explain(args: argparse.Namespace) -> str:
-    q = REGISTRY.get(args.name)
-    users = [u.name for u in REGISTRY if q in u.dependencies]
+    from ..runtime import table
+
+    s = table().get(args.name)
     lines = [
-        f"{q.name} ({q.kind}, {q.group})",
-        f"  {q.description}",
-        f"  unit:       {unit_text(q.unit) or 'dimensionless'}",
-        f"  symbol:     {q.display}",
-        f"  source:     {q.source}",
+        f"{s.name} ({s.kind}, {s.group})",
+        f"  {s.description}",
+        f"  unit:       {s.unit_text or 'dimensionless'}",
+        f"  symbol:     {s.display}",
+        f"  source:     {s.source}",
     ]
-    if q.categorical:
-        lines.append(f"  choices:    {', '.join(q.choices)} (default {q.default_choice})")
-    if q.expr is not None:
-        label = "formula" if q.kind == "derived" else "default"
-        lines.append(f"  {label + ':':<11} {q.name} = {q.formula_text()}")
-        lines.append(f"  latex:      {q.latex()}")
-        lines.append(f"  depends on: {', '.join(d.name for d in q.dependencies if d.kind != 'constant')}")
-    if q.derivation is not None:
-        lines.append(f"  solved:     {equation_text(q)}")
-    if q.regime:
-        lines.append(f"  holds when: {q.regime}")
-    if users:
-        lines.append(f"  used by:    {', '.join(users)}")
+    if s.categorical:
+        lines.append(f"  choices:    {', '.join(s.choices)} (default {s.default_choice})")
+    if s.kind == "derived":
+        lines.append(f"  formula:    {s.name} = {s.formula_text()}")
+        if s.formula_text("estimate") != s.formula_text():
+            lines.append(f"  estimate:   {s.name} = {s.formula_text('estimate')}")
+        lines.append(f"  latex:      {s.latex['bound']}")
+    elif s.default_text is not None:
+        lines.append(f"  default:    {s.name} = {s.default_text}")
+        if s.has_rule:
+            lines.append(f"  latex:      {s.latex['bound']}")
+    if s.neutral is not None:
+        lines.append(f"  bound mode: {s.neutral:g} (an estimate factor)")
+    if s.deps:
+        lines.append(f"  depends on: {', '.join(s.deps)}")
+    if s.equation is not None:
+        lines.append(f"  solved:     {s.equation}")
+    if s.regime:
+        lines.append(f"  holds when: {s.regime}")
+    if s.users:
+        lines.append(f"  used by:    {', '.join(s.users)}")
     return "\n".join(lines)
 
 

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy
-
 from ..errors import InputError
-from ..files import write_text_atomically
-from ..quantity import REGISTRY
-from .common import add_set, parse_sets
+from .common import add_set, parse_sets, warn
+
+
+def inclusive_range(start: float, stop: float, step: float) -> list[float]:
+    """``start, start + step, ...`` up to ``stop`` and never past it (``1:512:64`` ends at 449)."""
+    count = math.floor((stop - start) / step * (1 + 1e-12) + 1e-9) + 1
+    return [start + i * step for i in range(count)]
 
 
 def parse_vary(items: Sequence[str] | None) -> dict[str, list]:
     """``--vary NAME=SPEC``: SPEC is a comma list of values (with units if wanted, or dtype names) and
     inclusive ranges ``a:b`` or ``a:b:step``."""
+    from ..runtime import table
+
     out: dict[str, list] = {}
     for item in items or []:
         name, sep, spec = item.partition("=")
@@ -26,7 +31,9 @@ def parse_vary(items: Sequence[str] | None) -> dict[str, list]:
         if not sep or not name or not spec:
             raise InputError(f"--vary {item!r}: expected NAME=VALUES, like batch_size=1:512 or "
                              "context_length=2048,8192")
-        q = REGISTRY.get(name)
+        q = table().get(name)
+        if name in out:
+            raise InputError(f"--vary {name} is given twice; give all its values once, separated by commas")
         values: list = []
         for part in spec.split(","):
             part = part.strip()
@@ -41,28 +48,58 @@ def parse_vary(items: Sequence[str] | None) -> dict[str, list]:
                 start, stop, step = numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else 1.0
                 if stop < start:
                     raise InputError(f"--vary {name}: the range {part!r} runs backwards")
-                values.extend(numpy.arange(start, stop + step / 2, step).tolist())
+                values.extend(inclusive_range(start, stop, step))
             elif part:
                 values.append(part)
         out[name] = values
     return out
 
 
-def cmd_sweep(args: argparse.Namespace) -> str:
+def _rows(n: int) -> str:
+    return f"{n:,} row{'' if n == 1 else 's'}"
+
+
+def cmd_sweep(args: argparse.Namespace) -> str | None:
+    from ..files import atomic_write
     from ..progress import Progress
-    from ..sweep import pareto, sweep
+    from ..runtime import table
+    from ..sweep import attrs, check_size, chunks, pareto, plan
 
     quantities = [n.strip() for n in args.quantities.split(",")] if args.quantities else None
     for n in quantities or []:
-        REGISTRY.get(n)
+        table().get(n)
     vary = parse_vary(args.vary)
-    frame = sweep(args.model.split(","), args.hardware.split(","), vary, parse_sets(args.set), quantities,
-                  drop_unfit=args.drop_unfit, progress=Progress(sys.stderr, not args.quiet))
-    for name, reason in frame.attrs.get("unavailable", {}).items():
-        print(f"symroof: warning: {name} left out: {reason}", file=sys.stderr)
+    p = plan(args.model.split(","), args.hardware.split(","), vary, parse_sets(args.set), quantities)
+    streamed = args.format == "csv" and args.output is not None and not args.pareto
+    check_size(p, streamed)
+    for name, reason in p.unavailable.items():
+        warn([f"{name} left out: {reason}"])
+    if p.describe_held():
+        warn([p.describe_held()])
+    progress = Progress(sys.stderr, not args.quiet)
+    if streamed:  # written a chunk at a time, never held whole in memory
+        written = 0
+
+        def write(tmp: str) -> None:
+            nonlocal written
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                for i, frame in enumerate(chunks(p, progress, args.drop_unfit)):
+                    frame.to_csv(f, index=False, header=i == 0)
+                    written += len(frame)
+
+        atomic_write(Path(args.output), write)
+        if args.drop_unfit and written == 0:
+            warn(["--drop-unfit left no rows: no point fits in HBM (add chips or shorten the context)"])
+        return f"{_rows(written)} written to {args.output}"
+    import pandas
+
+    frames = list(chunks(p, progress, args.drop_unfit))
+    frame = pandas.concat(frames, ignore_index=True)
+    frame.attrs = attrs(p, frame.columns)
+    if args.drop_unfit and frame.empty:
+        warn(["--drop-unfit left no rows: no point fits in HBM (add chips or shorten the context)"])
     if args.pareto:
-        groups = [c for c in ("model", "hardware", *vary) if c != "batch_size" and c in frame]
-        frame = pareto(frame, by=groups).reset_index(drop=True)
+        frame = pareto(frame).reset_index(drop=True)
     if args.format == "json":
         text = json.dumps({"units": frame.attrs.get("units", {}),
                            "rows": json.loads(frame.to_json(orient="records"))}, indent=1)
@@ -71,8 +108,10 @@ def cmd_sweep(args: argparse.Namespace) -> str:
     else:
         text = frame.to_string(index=False)
     if args.output:
+        from ..files import write_text_atomically
+
         write_text_atomically(text + "\n", Path(args.output))
-        return f"{len(frame)} rows written to {args.output}"
+        return f"{_rows(len(frame))} written to {args.output}"
     return text
 
 
@@ -93,12 +132,13 @@ def register(sub) -> None:
     """Add this module's commands to the parser."""
     p = sub.add_parser("sweep", help="evaluate quantities over a grid of inputs (vectorised)",
                        description="Evaluate quantities over every combination of the --vary values, compiled "
-                                   "once to numpy. MODEL and HARDWARE may be comma-separated lists of ids.")
+                                   "once to numpy. MODEL and HARDWARE may be comma-separated lists of ids. The "
+                                   "slice (n_chips) is held at the scenario's smallest slice unless varied or set.")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("hardware", metavar="HARDWARE")
     p.add_argument("--vary", action="append", metavar="NAME=VALUES",
                    help="values to sweep: a comma list and/or inclusive ranges a:b[:step], e.g. batch_size=1:512, "
-                        "context_length=2048,8192,32768, weight_dtype=bf16,int8. Repeatable.")
+                        "context_length=2048,8192,32768, weight_dtype=bf16,int8. Repeatable, once per name.")
     add_set(p)
     p.add_argument("--quantities", metavar="A,B,...", help="what to report (default: step time, its terms, "
                                                            "tokens/s, tokens/s/chip, cost per million tokens)")
@@ -106,18 +146,20 @@ def register(sub) -> None:
     p.add_argument("--pareto", action="store_true",
                    help="keep only the latency-throughput frontier (per value of every other varied input)")
     p.add_argument("--format", choices=["csv", "json", "table"], default="csv")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write to FILE instead of standard output (CSV is written in chunks, for any size)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("plot", help="draw the seed's frontier or latency-breakdown figure",
                        description="Draw the latency-throughput frontier or the decode latency breakdown, one "
-                                   "curve (or panel) per context length. Defaults reproduce the seed's figure: "
-                                   "LLaMA 3-70B on a TPU v5e 4x4, int8 weights and KV, bf16 FLOPs, 8.2e11 byte/s.")
+                                   "curve (or panel) per context length. Without MODEL and HARDWARE it draws the "
+                                   "seed's figure: LLaMA 3-70B on a TPU v5e 4x4, int8 weights and KV, bf16 FLOPs, "
+                                   "8.2e11 byte/s. With them, it uses that chip's own catalog values.")
     p.add_argument("kind", choices=["frontier", "breakdown"])
-    p.add_argument("model", metavar="MODEL", nargs="?", default="llama-3-70b")
-    p.add_argument("hardware", metavar="HARDWARE", nargs="?", default="tpu-v5e")
-    add_set(p, " Applied over the seed's figure scenario.")
+    p.add_argument("model", metavar="MODEL", nargs="?")
+    p.add_argument("hardware", metavar="HARDWARE", nargs="?")
+    add_set(p)
     p.add_argument("--contexts", metavar="A,B,...", help="context lengths (default 2048 to 65536)")
     p.add_argument("-o", "--output", metavar="FILE", required=True, help=".png, .svg or .html (slider)")
     p.set_defaults(func=cmd_plot)

@@ -5,70 +5,100 @@ from __future__ import annotations
 import argparse
 import json
 
-import sympy
-
 from ..errors import InputError
-from ..quantity import REGISTRY, shown
-from ..sensitivity import active_bounds, elasticities
-from ..solve import regimes
-from ..units import unit_text
-from .common import add_set, equation_text, operating_point
+from .common import add_set, operating_point, warn
+
+
+def _where(ev) -> str:
+    """``llama-3-70b on tpu-v5e``, naming only what was used."""
+    return " on ".join(i for i in (ev.model.id, ev.hardware.id) if i)
+
+
+def _regimes(s, ev) -> list[tuple[str, str]]:
+    """(closed form, holds when) per regime, derived again where pins require."""
+    keep = s.opened & ev.pins if ev is not None else frozenset()
+    if not keep:
+        return [tuple(r) for r in s.regimes]
+    import sympy
+
+    from ..declare import REGISTRY, shown
+    from ..declare.quantity import to_mode
+    from ..declare.solving import regimes
+
+    q = REGISTRY.get(s.name)
+    return [(sympy.sstr(shown(to_mode(r.root, ev.mode))), r.text) for r in regimes(q.derivation, q.unknown, keep)]
 
 
 def cmd_solve(args: argparse.Namespace) -> str:
-    q = REGISTRY.get(args.name)
-    if q.derivation is None:
-        solved_names = ", ".join(x.name for x in REGISTRY if x.derivation is not None)
-        raise InputError(f"{q.name} is not a solved threshold; solved ones: {solved_names}")
-    ev = operating_point(args, q)
-    found = regimes(q.derivation, q.unknown)
+    from ..runtime import table
+
+    t = table()
+    s = t.get(args.name)
+    if not s.solved:
+        solved_names = ", ".join(x.name for x in t if x.solved)
+        raise InputError(f"{s.name} is not a solved threshold; solved ones: {solved_names}")
+    ev = operating_point(args, s.name)
     value = None
+    closed = s.formula_text()
     if ev is not None:
-        if q.name in ev.unavailable:
-            raise InputError(f"{q.name} is unavailable: {ev.unavailable[q.name]}")
-        value = ev.magnitude(q.name)
-    names = {x.symbol: x.display for x in REGISTRY}
+        if s.name in ev.unavailable:
+            raise InputError(f"{s.name} is unavailable: {ev.unavailable[s.name]}")
+        value = ev.magnitude(s.name)
+        closed = ev.formula_text(s.name)
+        warn(ev.warnings())
+    found = _regimes(s, ev)
     if args.format == "json":
-        entry = {"value": value, "unit": unit_text(q.unit), "kind": "derived", "formula": q.formula_text(),
-                 "source": q.source, "closed_form": q.formula_text(), "equation": equation_text(q),
-                 "regime": q.regime,
-                 "regimes": [{"closed_form": sympy.sstr(shown(r.root)), "holds_when": r.text} for r in found]}
-        return json.dumps({"model": ev.model.id if ev else None, "hardware": ev.hardware.id if ev else None,
-                           "quantities": {q.name: entry}}, indent=2)
+        entry = {"value": value, "unit": s.unit_text, "kind": "derived", "formula": closed, "source": s.source,
+                 "closed_form": closed, "equation": s.equation, "regime": s.regime,
+                 "regimes": [{"closed_form": c, "holds_when": h} for c, h in found]}
+        return json.dumps({"model": (ev.model.id or None) if ev else None,
+                           "hardware": (ev.hardware.id or None) if ev else None,
+                           "quantities": {s.name: entry}}, indent=2)
     if args.format == "latex":
-        eq = q.derivation
-        lines = [f"{sympy.latex(eq.lhs, symbol_names=names)} = {sympy.latex(eq.rhs, symbol_names=names)}",
-                 q.latex()]
+        lhs, rhs = s.equation_latex
+        lines = [f"{lhs} = {rhs}", s.latex["bound"] if ev is None or not (s.opened & ev.pins) else
+                 _pinned_latex(s.name, ev)]
         if value is not None:
-            lines.append(rf"{q.display} = {value:.4g}\ \text{{{q.unit:~P}}}")
+            lines.append(rf"{s.display} = {value:.4g}\ \text{{{s.unit_short}}}")
         return "\n".join(lines)
-    lines = [f"{q.name}: {q.description}",
-             f"  from:        {equation_text(q)}",
-             f"  closed form: {q.name} = {q.formula_text()}",
-             f"  holds when:  {q.regime}"]
+    lines = [f"{s.name}: {s.description}",
+             f"  from:        {s.equation}",
+             f"  closed form: {s.name} = {closed}",
+             f"  holds when:  {s.regime}"]
     if len(found) > 1:
-        for r in found:
-            lines.append(f"  regime:      {sympy.sstr(shown(r.root))}  when {r.text}")
+        for c, h in found:
+            lines.append(f"  regime:      {c}  when {h}")
     if ev is not None:
-        lines.append(f"  value:       {value:.4g} {q.unit:~P}  ({ev.model.id} on {ev.hardware.id})")
+        lines.append(f"  value:       {value:.4g} {s.unit_short}  ({_where(ev)})")
     return "\n".join(lines)
 
 
+def _pinned_latex(name: str, ev) -> str:
+    from ..declare import REGISTRY
+
+    return REGISTRY.get(name).latex(ev.pins, ev.mode)
+
+
 def cmd_sensitivity(args: argparse.Namespace) -> str:
-    q = REGISTRY.get(args.quantity)
-    ev = operating_point(args, q)
-    if q.name in ev.unavailable:
-        raise InputError(f"{q.name} is unavailable: {ev.unavailable[q.name]}")
-    found = elasticities(ev, q.name)
-    bounds = active_bounds(ev, q.name)
+    from ..runtime import table
+    from ..sensitivity import active_bounds, elasticities
+
+    s = table().get(args.quantity)
+    ev = operating_point(args, s.name)
+    if s.name in ev.unavailable:
+        raise InputError(f"{s.name} is unavailable: {ev.unavailable[s.name]}")
+    found = elasticities(ev, s.name)
+    bounds = active_bounds(ev, s.name)
+    warn(ev.warnings())
     if args.format == "json":
         return json.dumps({
-            "model": ev.model.id, "hardware": ev.hardware.id, "quantity": q.name,
-            "value": float(ev.magnitude(q.name)), "unit": unit_text(q.unit),
+            "model": ev.model.id, "hardware": ev.hardware.id, "quantity": s.name,
+            "value": float(ev.magnitude(s.name)), "unit": s.unit_text,
             "elasticities": {e.wrt: e.value for e in found},
             "bounds": [{"quantity": b.quantity, "kind": b.kind, "active": b.active, "unit": b.unit,
-                        "branches": dict(b.branches)} for b in bounds]}, indent=2)
-    lines = [f"{q.name} = {ev.magnitude(q.name):.6g} {q.unit:~P}  ({ev.model.id} on {ev.hardware.id})",
+                        "branches": dict(b.branches)} for b in bounds],
+            "feasible": ev.feasible, "infeasible": ev.infeasible()}, indent=2)
+    lines = [f"{s.name} = {ev.magnitude(s.name):.6g} {s.unit_short}  ({_where(ev)})",
              "elasticity d ln y / d ln x (1% more x changes y by about this many %):"]
     lines += [f"  {e.wrt:<28} {e.value:+.4f}" for e in found]
     for b in bounds:

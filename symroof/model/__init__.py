@@ -1,9 +1,10 @@
 """The seed's serving roofline, one module per section of the chapter.
 
-Importing this package declares every quantity in :data:`symroof.quantity.REGISTRY`;
-the order of the modules is the order of the workbook's sheets.
+Importing this package declares every quantity in :data:`symroof.declare.REGISTRY`;
+the order of the groups is the order of the workbook's sheets.
 """
 
+from ..declare import REGISTRY
 from . import decode, inputs, memory, parallelism, planning, prefill, serving, thresholds  # noqa: F401
 
 GROUPS = [
@@ -11,3 +12,6 @@ GROUPS = [
     memory.GROUP, decode.GROUP, prefill.GROUP, parallelism.GROUP, serving.GROUP, thresholds.GROUP,
     planning.GROUP,
 ]
+
+#: The quantities the model declares: a registry holding others was extended by a script.
+DECLARED = frozenset(REGISTRY)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from sympy import Max
 
-from ..quantity import Group, one
-from ..symbolic import at
-from .inputs import batch_size, chip_flops, decode_length, hbm_bandwidth
-from .memory import kv_cache_bytes, max_batch_size, n_chips, param_bytes, param_count
+from ..declare import Group, one
+from .inputs import batch_size, chip_flops, decode_length, hbm_bandwidth, n_chips
+from .memory import kv_cache_bytes, max_batch_size, param_bytes, param_count
 
-GROUP = Group("decode", "Decode")
+GROUP = Group("decode", "Decode", requires=("fits_in_hbm",))
 Q_STEP = "seed: Serving analysis, Q: decode step latency on 4x2"
 Q_LAT = "seed: Thinking about throughput, Q: latency at the largest batch"
 
@@ -24,10 +23,10 @@ flops_per_param_token = GROUP.constant(
 
 decode_tokens_per_step = GROUP.derived(
     "decode_tokens_per_step", r"B_{\text{tok}}", "token", "Tokens one decode step emits: one per sequence.",
-    Q_STEP, batch_size * one("token/sequence"))
+    Q_STEP, batch_size * one("token/sequence"), requires=())
 step_flops = GROUP.derived(
     "step_flops", r"F_{\text{step}}", "FLOP", "FLOPs of one decode step (2 per parameter per token).", Q_STEP,
-    flops_per_param_token * param_count * decode_tokens_per_step)
+    flops_per_param_token * param_count * decode_tokens_per_step, requires=())
 step_time_kv = GROUP.derived(
     "step_time_kv", r"T_{\text{KV}}", "ms", "Time to load the batch's KV cache from HBM (always memory-bound).",
     Q_STEP, kv_cache_bytes / (n_chips * hbm_bandwidth))
@@ -39,13 +38,13 @@ step_time_params = GROUP.derived(
     param_bytes / (n_chips * hbm_bandwidth))
 step_time = GROUP.derived(
     "step_time", r"T_{\text{step}}", "ms", "Decode step time: KV load plus the larger of FLOPs and parameter load.",
-    Q_STEP, step_time_kv + Max(step_time_flops, step_time_params))
+    Q_STEP, step_time_kv + Max(step_time_flops, step_time_params), label="Time per decode step (per output token)")
 tokens_per_second = GROUP.derived(
     "tokens_per_second", r"\text{TPS}", "token/s", "Tokens the whole slice emits per second.", Q_STEP,
-    decode_tokens_per_step / step_time)
+    decode_tokens_per_step / step_time, label="Output tokens per second (one replica)")
 tokens_per_second_per_chip = GROUP.derived(
     "tokens_per_second_per_chip", r"\text{TPS}_{\text{chip}}", "token/s/chip", "Tokens per second per chip.",
-    Q_STEP, tokens_per_second / n_chips)
+    Q_STEP, tokens_per_second / n_chips, label="Output tokens per second per chip")
 decode_time = GROUP.derived(
     "decode_time", r"T_{\text{decode}}", "s", "Time to generate a whole sequence at this step time.", Q_LAT,
     step_time * decode_length / one("token/sequence"))
@@ -53,8 +52,7 @@ qps_per_chip = GROUP.derived(
     "qps_per_chip", r"\text{QPS}_{\text{chip}}", "sequence/s/chip",
     "Sequences finished per second per chip for the decode length.",
     "seed: Thinking about throughput, Q: queries per chip", batch_size / (decode_time * n_chips))
-step_time_at_max_batch = GROUP.derived(
+step_time_at_max_batch = GROUP.at(
     "step_time_at_max_batch", r"T_{\text{step}}(B_{\max})", "ms",
-    "Step time with the largest batch that fits in HBM.", Q_LAT,
-    at(step_time, batch_size, max_batch_size), basis=(step_time, max_batch_size),
-    rederive=lambda keep: at(step_time, batch_size, max_batch_size, keep))
+    "Step time with the largest batch that fits in HBM.", Q_LAT, step_time, {batch_size: max_batch_size},
+    requires=())

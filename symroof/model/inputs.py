@@ -1,17 +1,22 @@
-"""Inputs: the model's config, the chip's datasheet, and the serving scenario."""
+"""Inputs: the model's config, the chip's datasheet, and the serving scenario.
+
+Every input of the model is declared here; default rules that need derived
+quantities (``n_chips`` defaults to the smallest slice) are attached where
+those are declared.
+"""
 
 from __future__ import annotations
 
 import sympy
 
-from ..quantity import Group, Select, one
+from ..declare import Group, one
 
 MODEL = Group("model", "Model")
 HARDWARE = Group("hardware", "Hardware")
 SCENARIO = Group("scenario", "Scenario")
 
 #: Bytes per stored value of each dtype a scenario may choose.
-DTYPE_BYTES: dict[str, sympy.Rational] = {
+DTYPE_BYTES: dict[str, sympy.Expr] = {
     "bf16": sympy.Integer(2),
     "fp8": sympy.Integer(1),
     "int8": sympy.Integer(1),
@@ -21,70 +26,104 @@ DTYPES = tuple(DTYPE_BYTES)
 CONFIG = "model config (catalog)"
 
 # --- Model config (seed: the LLaMA 3-70B hyperparameter table) ---
-n_layers = MODEL.input("n_layers", "L", "", "Transformer layers.", CONFIG, integer=True)
-d_model = MODEL.input("d_model", "D", "", "Residual stream width.", CONFIG, integer=True)
-d_ff = MODEL.input("d_ff", "F", "", "MLP hidden width.", CONFIG, integer=True)
-n_heads = MODEL.input("n_heads", "N", "", "Query heads.", CONFIG, integer=True)
+n_layers = MODEL.input("n_layers", "L", "", "Transformer layers.", CONFIG, integer=True, plausible=(1, 1000))
+d_model = MODEL.input("d_model", "D", "", "Residual stream width.", CONFIG, integer=True, plausible=(16, 1e6))
+d_ff = MODEL.input("d_ff", "F", "", "MLP hidden width.", CONFIG, integer=True, plausible=(16, 1e7))
+n_heads = MODEL.input("n_heads", "N", "", "Query heads.", CONFIG, integer=True, plausible=(1, 10_000))
 n_kv_heads = MODEL.input("n_kv_heads", "K", "", "Key/value heads (grouped-query attention).", CONFIG,
-                         integer=True)
-d_head = MODEL.input("d_head", "H", "", "Width of one attention head (d_qkv).", CONFIG, integer=True)
-vocab_size = MODEL.input("vocab_size", "V", "", "Vocabulary size (embedding rows).", CONFIG, integer=True)
+                         integer=True, plausible=(1, 10_000))
+d_head = MODEL.input("d_head", "H", "", "Width of one attention head (d_qkv).", CONFIG, integer=True,
+                     plausible=(8, 10_000))
+vocab_size = MODEL.input("vocab_size", "V", "", "Vocabulary size (embedding rows).", CONFIG, integer=True,
+                         plausible=(1, 1e7))
 
 # --- Hardware (catalog: one datasheet per chip) ---
 DATASHEET = "chip datasheet (catalog)"
-hbm_capacity = HARDWARE.input("hbm_capacity", r"M_{\text{HBM}}", "GB/chip", "HBM capacity of one chip.",
-                              DATASHEET)
-hbm_bandwidth = HARDWARE.input("hbm_bandwidth", r"W_{\text{hbm}}", "byte/s/chip",
-                               "HBM bandwidth of one chip.", DATASHEET)
+hbm_capacity = HARDWARE.input("hbm_capacity", r"M_{\text{HBM}}", "GB/chip", "HBM capacity of one chip.", DATASHEET,
+                              plausible=(1, 10_000), label="HBM per chip")
+hbm_bandwidth = HARDWARE.input("hbm_bandwidth", r"W_{\text{hbm}}", "byte/s/chip", "HBM bandwidth of one chip.",
+                               DATASHEET, plausible=(1e10, 1e14), label="HBM bandwidth per chip")
 ici_bandwidth = HARDWARE.input(
     "ici_bandwidth", r"W_{\text{ici}}", "byte/s",
     "Interconnect bandwidth of one chip along one mesh axis, both directions (the seed's convention).",
-    DATASHEET)
+    DATASHEET, plausible=(1e8, 1e14))
+_RATE = (1e11, 1e17)
 chip_flops_bf16 = HARDWARE.input("chip_flops_bf16", r"C_{\text{bf16}}", "FLOP/s/chip",
-                                 "Dense bf16 FLOP rate of one chip.", DATASHEET)
+                                 "Dense bf16 FLOP rate of one chip.", DATASHEET, plausible=_RATE)
 chip_flops_fp8 = HARDWARE.input("chip_flops_fp8", r"C_{\text{fp8}}", "FLOP/s/chip",
-                                "Dense fp8 FLOP rate of one chip.", DATASHEET)
+                                "Dense fp8 FLOP rate of one chip.", DATASHEET, plausible=_RATE)
 chip_flops_int8 = HARDWARE.input("chip_flops_int8", r"C_{\text{int8}}", "FLOP/s/chip",
-                                 "Dense int8 OP rate of one chip.", DATASHEET)
+                                 "Dense int8 OP rate of one chip.", DATASHEET, plausible=_RATE)
 chip_flops_int4 = HARDWARE.input("chip_flops_int4", r"C_{\text{int4}}", "FLOP/s/chip",
-                                 "Dense int4 OP rate of one chip.", DATASHEET)
+                                 "Dense int4 OP rate of one chip.", DATASHEET, plausible=_RATE)
 chip_price = HARDWARE.input("chip_price", r"\$_{\text{chip}}", "USD/hour/chip",
-                            "On-demand list price of one chip for one hour.", "cloud price list (catalog)")
+                            "On-demand list price of one chip for one hour.", "cloud price list (catalog)",
+                            plausible=(0.01, 1000), label="Price per chip-hour")
+SLICES = "chip datasheet: the slice sizes the chip is sold in (catalog)"
+smallest_slice = HARDWARE.input(
+    "smallest_slice", r"Y_{\min}", "chip", "Fewest chips a serving slice can have (4 for TPU v4 and v5p).",
+    SLICES, default=1 * one("chip"), integer=True, plausible=(1, 256))
+smallest_multichip_slice = HARDWARE.input(
+    "smallest_multichip_slice", r"Y_{\min}^{>1}", "chip",
+    "Fewest chips of a slice with more than one chip (4 on TPUs: a 2x2; 2 on GPUs).",
+    SLICES, default=2 * one("chip"), integer=True, plausible=(2, 256))
 
 # --- Scenario ---
 SEED = "seed: Serving analysis"
-batch_size = SCENARIO.input("batch_size", "B", "sequence", "Sequences decoded together in one step.",
-                            f"{SEED} (batch 32 example)", default=32 * one("sequence"))
-context_length = SCENARIO.input("context_length", "S", "token/sequence",
-                                "Tokens of KV cache each sequence holds.",
-                                f"{SEED} (8192 example)", default=8192 * one("token/sequence"))
+# A batch may be fractional: under continuous batching it is the average number of sequences per step, and
+# thresholds are continuous roots. Where whole sequences are meant, the model rounds (max_batch_size).
+batch_size = SCENARIO.input("batch_size", "B", "sequence", "Sequences decoded together in one step (on average).",
+                            f"{SEED} (batch 32 example)", default=32 * one("sequence"),
+                            label="Batch (sequences per decode step)")
+context_length = SCENARIO.input("context_length", "S", "token/sequence", "Tokens of KV cache each sequence holds.",
+                                f"{SEED} (8192 example)", default=8192 * one("token/sequence"),
+                                label="Context length")
 weight_dtype = SCENARIO.choice("weight_dtype", r"\text{dtype}_{w}", DTYPES, "How weights are stored.",
-                               "assumption", default="bf16")
+                               "assumption", default="bf16", label="Weight precision", choice_list="dtype_choices")
 kv_dtype = SCENARIO.choice("kv_dtype", r"\text{dtype}_{kv}", DTYPES, "How the KV cache is stored.",
-                           "assumption", default="bf16")
+                           "assumption", default="bf16", label="KV cache precision", choice_list="dtype_choices")
 compute_dtype = SCENARIO.choice("compute_dtype", r"\text{dtype}_{c}", DTYPES,
                                 "Arithmetic of the matmuls; picks the chip's FLOP rate.", "assumption",
-                                default="bf16")
+                                default="bf16", label="Matmul precision", choice_list="compute_dtype_choices")
 weight_bytes_per_param = SCENARIO.input(
-    "weight_bytes_per_param", r"b_{w}", "byte/parameter", "Bytes per stored weight.",
-    "set by weight_dtype", default=Select(weight_dtype, *DTYPE_BYTES.values()) * one("byte/parameter"))
+    "weight_bytes_per_param", r"b_{w}", "byte/parameter", "Bytes per stored weight.", "set by weight_dtype",
+    default=SCENARIO.select(weight_dtype, DTYPE_BYTES) * one("byte/parameter"))
 kv_bytes_per_value = SCENARIO.input(
     "kv_bytes_per_value", r"b_{kv}", "byte/token", "Bytes per cached K or V element of one token.",
-    "set by kv_dtype", default=Select(kv_dtype, *DTYPE_BYTES.values()) * one("byte/token"))
+    "set by kv_dtype", default=SCENARIO.select(kv_dtype, DTYPE_BYTES) * one("byte/token"))
 activation_bytes_per_value = SCENARIO.input(
     "activation_bytes_per_value", r"b_{a}", "byte/token",
-    "Bytes per activation element of one token sent over the interconnect.",
-    "set by compute_dtype", default=Select(compute_dtype, *DTYPE_BYTES.values()) * one("byte/token"))
+    "Bytes per activation element of one token sent over the interconnect.", "set by compute_dtype",
+    default=SCENARIO.select(compute_dtype, DTYPE_BYTES) * one("byte/token"))
 chip_flops = SCENARIO.input(
     "chip_flops", "C", "FLOP/s/chip", "FLOP rate of one chip in the compute dtype.",
     "set by compute_dtype from the chip's rates",
-    default=Select(compute_dtype, chip_flops_bf16, chip_flops_fp8, chip_flops_int8, chip_flops_int4))
+    default=SCENARIO.select(compute_dtype, {"bf16": chip_flops_bf16, "fp8": chip_flops_fp8,
+                                            "int8": chip_flops_int8, "int4": chip_flops_int4}),
+    label="FLOP rate per chip")
+n_chips = SCENARIO.input(
+    "n_chips", "Y", "chip", "Chips serving the model, all model-parallel; defaults to the smallest slice.",
+    "assumption (seed: pure model parallelism)", integer=True, label="Chips per replica")  # rule: memory.py
 prefill_length = SCENARIO.input("prefill_length", "P", "token/sequence", "Prompt tokens of a sequence.",
-                                "seed: What about prefill? (8192)", default=8192 * one("token/sequence"))
+                                "seed: What about prefill? (8192)", default=8192 * one("token/sequence"),
+                                label="Prompt length")
 decode_length = SCENARIO.input("decode_length", "G", "token/sequence", "Generated tokens of a sequence.",
-                               "seed: Thinking about throughput (median 512)",
-                               default=512 * one("token/sequence"))
+                               "seed: Thinking about throughput (median 512)", default=512 * one("token/sequence"),
+                               label="Generated tokens per request")
 prefill_mfu = SCENARIO.input("prefill_mfu", r"\text{MFU}", "", "Fraction of peak FLOPs prefill achieves.",
                              "seed: What about prefill? (40%)", default=sympy.Rational(2, 5), at_most=1)
 model_axes = SCENARIO.input("model_axes", "M_Y", "", "Mesh axes the model is sharded over.",
                             "seed: sharding question (2 axes)", default=sympy.Integer(2), integer=True)
+target_step_time = SCENARIO.input(
+    "target_step_time", r"T_{\text{target}}", "ms", "Per-token latency target: the longest acceptable decode step.",
+    "seed: worked problem 3 (15 ms / token)", default=15 * one("ms"), label="Latency target per output token")
+prefill_servers = SCENARIO.input(
+    "prefill_servers", r"S_{P}", "", "Prefill servers feeding one generate server (same chips each).",
+    "seed: What about prefill?, disaggregated serving", default=sympy.Integer(1))
+utilisation = SCENARIO.input(
+    "utilisation", "U", "", "Fraction of the roofline throughput achieved in practice.",
+    "assumption; seed: real numbers may be about half the roofline", default=sympy.Rational(1, 2), at_most=1,
+    label="Utilisation (share of the roofline achieved)")
+target_request_rate = SCENARIO.input(
+    "target_request_rate", r"\lambda", "sequence/s", "Requests (sequences) per second to serve.", "assumption",
+    default=100 * one("sequence/s"), label="Requests per second to serve")

@@ -7,7 +7,7 @@ T_math = 2BDF / (Y C).
 
 from __future__ import annotations
 
-from ..quantity import Group, one
+from ..declare import Group, one
 from .decode import decode_tokens_per_step, flops_per_param_token
 from .inputs import (
     activation_bytes_per_value,
@@ -17,9 +17,9 @@ from .inputs import (
     hbm_bandwidth,
     ici_bandwidth,
     model_axes,
+    n_chips,
     weight_bytes_per_param,
 )
-from .memory import n_chips
 
 GROUP = Group("parallelism", "Parallelism")
 Q_SHARD = "seed: Serving analysis, Q: sharding on a 4x8"

@@ -10,22 +10,13 @@ from __future__ import annotations
 
 import sympy
 
-from ..quantity import Group, one
-from ..solve import solved
+from ..declare import Group, one
 from .decode import decode_time, step_time, step_time_flops, step_time_kv, step_time_params
-from .inputs import SCENARIO, batch_size, context_length
-from .memory import n_chips
+from .inputs import batch_size, context_length, n_chips, prefill_servers, target_step_time
 from .parallelism import matmul_time_hbm, matmul_time_ici, matmul_time_math
 from .prefill import prefill_time
 
 GROUP = Group("thresholds", "Thresholds")
-
-target_step_time = SCENARIO.input(
-    "target_step_time", r"T_{\text{target}}", "ms", "Per-token latency target: the longest acceptable decode step.",
-    "seed: worked problem 3 (15 ms / token)", default=15 * one("ms"))
-prefill_servers = SCENARIO.input(
-    "prefill_servers", r"S_{P}", "", "Prefill servers feeding one generate server (same chips each).",
-    "seed: What about prefill?, disaggregated serving", default=sympy.Integer(1))
 
 prefill_rate = GROUP.derived(
     "prefill_rate", r"R_{P}", "sequence/s", "Sequences the prefill servers of one generate server prefill per second.",
@@ -34,53 +25,54 @@ generate_rate = GROUP.derived(
     "generate_rate", r"R_{G}", "sequence/s", "Sequences one generate server finishes per second.",
     "seed: What about prefill?, disaggregated serving", batch_size / decode_time)
 
-critical_batch_size = solved(
-    GROUP, "critical_batch_size", "B^{*}", "sequence",
+critical_batch_size = GROUP.solved(
+    "critical_batch_size", "B^{*}", "sequence",
     "Batch at which decode matmuls turn compute-bound: FLOPs time equals parameter-load time.",
     "seed: Thinking about throughput, Q: batch for compute-bound matmuls (240 / 120 / 240)",
     sympy.Eq(step_time_flops, step_time_params), batch_size,
-    regime="below it parameter loading bounds the MLP (memory-bound); above it FLOPs do")
-max_model_parallelism = solved(
-    GROUP, "max_model_parallelism", "Y^{*}", "chip",
+    regime="below it parameter loading bounds the MLP (memory-bound); above it FLOPs do",
+    label="Critical batch (compute-bound above it)")
+max_model_parallelism = GROUP.solved(
+    "max_model_parallelism", "Y^{*}", "chip",
     "Largest model-parallel degree before a matmul's ICI time exceeds its FLOPs time.",
     "seed: Serving analysis, Q: ICI bound Y > F M_Y / 2200 (about 26 on v5e, 2 axes)",
     sympy.Eq(matmul_time_math, matmul_time_ici), n_chips,
     regime="compute-bound matmuls (batch at or above critical_batch_size)")
-max_model_parallelism_small_batch = solved(
-    GROUP, "max_model_parallelism_small_batch", r"Y^{*}_{\text{small }B}", "chip",
+max_model_parallelism_small_batch = GROUP.solved(
+    "max_model_parallelism_small_batch", r"Y^{*}_{\text{small }B}", "chip",
     "Largest model-parallel degree before a matmul's ICI time exceeds its weight-load time.",
     "seed: sharding question, Y = F / (8 B) = 56 at batch 64",
     sympy.Eq(matmul_time_hbm, matmul_time_ici), n_chips,
     regime="memory-bound matmuls (batch below critical_batch_size)")
-batch_size_for_step_time = solved(
-    GROUP, "batch_size_for_step_time", r"B_{T}", "sequence",
+batch_size_for_step_time = GROUP.solved(
+    "batch_size_for_step_time", r"B_{T}", "sequence",
     "Largest batch whose decode step meets the latency target (unrounded).",
     "seed: worked problem 3 (15 ms / token)",
     sympy.Eq(step_time, target_step_time), batch_size, combine="min",
     regime="exact in both regimes: step_time grows with batch_size, so the root is the smaller regime root; "
            "0 when even the parameter load misses the target",
     post=lambda root: sympy.Max(0, root))
-chips_for_step_time = solved(
-    GROUP, "chips_for_step_time", r"Y_{T}", "chip",
+chips_for_step_time = GROUP.solved(
+    "chips_for_step_time", r"Y_{T}", "chip",
     "Fewest whole chips whose parameter load alone meets the latency target.",
     "seed: worked problem 3; takeaway: parameter load bounds decode latency from below",
     sympy.Eq(step_time_params, target_step_time), n_chips,
     regime="a lower bound: ignores KV loading and FLOPs time",
     post=lambda root: sympy.ceiling(root / one("chip")) * one("chip"))
-kv_dominance_context_length = solved(
-    GROUP, "kv_dominance_context_length", r"S_{\text{KV}>\text{param}}", "token/sequence",
+kv_dominance_context_length = GROUP.solved(
+    "kv_dominance_context_length", r"S_{\text{KV}>\text{param}}", "token/sequence",
     "Context length beyond which loading the batch's KV costs more than loading the parameters.",
     "seed: latency breakdown, KV loading dominates at long context",
     sympy.Eq(step_time_kv, step_time_params), context_length,
     regime="at the given batch size")
-kv_flops_crossover_context_length = solved(
-    GROUP, "kv_flops_crossover_context_length", r"S_{\text{KV}>\text{FLOPs}}", "token/sequence",
+kv_flops_crossover_context_length = GROUP.solved(
+    "kv_flops_crossover_context_length", r"S_{\text{KV}>\text{FLOPs}}", "token/sequence",
     "Context length beyond which KV loading takes longer than the FLOPs, at any batch.",
     "seed: latency breakdown, 'at every sequence length above 2048 KV loading costs more than FLOPs'",
     sympy.Eq(step_time_kv, step_time_flops), context_length,
     regime="any batch size (the batch cancels)")
-prefill_to_generate_ratio = solved(
-    GROUP, "prefill_to_generate_ratio", r"P{:}G", "",
+prefill_to_generate_ratio = GROUP.solved(
+    "prefill_to_generate_ratio", r"P{:}G", "",
     "Prefill servers per generate server that keep both saturated.",
     "seed: What about prefill?, Q: prefill:generate ratio (about 3)",
     sympy.Eq(prefill_rate, generate_rate), prefill_servers,

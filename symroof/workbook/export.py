@@ -1,27 +1,35 @@
-"""Writing workbooks: atomically, and never over a planner's edits without being told."""
+"""Writing workbooks: atomically, and never over a planner's work without being told.
+
+Before replacing a workbook, symroof compares it with what it wrote (the
+digests and input values in its metadata sheet): edited inputs, inputs that
+hold a planner's values carried over by an earlier ``--keep-inputs``, and any
+other change (a sheet added, a note typed, a formula overwritten) each refuse
+the export with one sentence saying what differs. ``--keep-inputs`` carries
+edited inputs over (and keeps protecting them); ``--force`` overwrites.
+"""
 
 from __future__ import annotations
 
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import openpyxl
-from openpyxl.utils.exceptions import InvalidFileException
-
 from .. import catalog
 from ..errors import InputError, SymroofError
-from ..evaluate import Evaluation, parse_overrides
+from ..evaluation import Evaluation, parse_overrides
 from ..files import atomic_write, write_text_atomically
+from . import metadata
 from . import template as templates
-from .writer import build, cell_map, generated_inputs, meta
+from .writer import write
 
 #: The catalog's featured pairs, exported by ``symroof export --all``.
 FEATURED = [
     ("llama-3-70b", "tpu-v5e"), ("llama-3-70b", "tpu-v5p"), ("llama-3-70b", "h100"), ("llama-3-70b", "h200"),
     ("llama-3-8b", "tpu-v5e"), ("llama-3-405b", "tpu-v5e"),
 ]
+EDITABLE = ("input", "rule")
 
 
 class WorkbookEdited(SymroofError):
@@ -29,52 +37,103 @@ class WorkbookEdited(SymroofError):
 
 
 def default_path(model: str, hardware: str, template: str) -> Path:
-    return Path(f"{Path(model).stem}_{Path(hardware).stem}_{template}.xlsx")
+    return Path(f"{Path(model).stem}_{Path(hardware).stem}_{Path(template).stem}.xlsx")
 
 
-def current_inputs(path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """(values now in the input cells, values as generated, metadata) of an existing symroof workbook."""
+@dataclass
+class Differences:
+    """How an existing symroof workbook differs from what symroof wrote."""
+
+    edited: dict[str, Any] = field(default_factory=dict)  # input name -> value now in its cell
+    kept: dict[str, Any] = field(default_factory=dict)  # inputs holding a planner's values carried over before
+    other: list[str] = field(default_factory=list)  # everything else, in words
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return {**self.kept, **self.edited}
+
+
+def differences(path: Path) -> Differences:
+    """What a planner changed in the workbook at ``path`` since symroof wrote it."""
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         wb = openpyxl.load_workbook(path)  # defusedxml guards the XML when installed
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, InvalidFileException) as exc:
         raise WorkbookEdited(f"{path}: exists and is not a readable workbook ({exc}); use --force to replace it") \
             from None
     try:
-        cells = cell_map(wb)
-        info = meta(wb)
+        recorded = metadata.read(wb)
     except SymroofError:
         raise WorkbookEdited(f"{path}: exists and is not a symroof workbook; use --force to replace it") from None
-    generated = generated_inputs(wb)
-    now = {}
-    for c in cells:
-        if c.kind in ("input", "rule"):
-            now[c.name] = wb[c.sheet][c.cell].value
-    return now, generated, info
-
-
-def edits(now: Mapping[str, Any], generated: Mapping[str, Any]) -> dict[str, Any]:
-    """Inputs whose cells no longer hold what was generated (a rule cell typed over counts too)."""
-    out = {}
-    for name, value in now.items():
-        if name in generated:
-            if value != generated[name]:
-                out[name] = value
-        elif not (isinstance(value, str) and value.startswith("=")):
-            out[name] = value  # a default rule replaced by a number
+    out = Differences()
+    editable: set[tuple[str, str]] = set()
+    for c in recorded.cells:
+        if c.kind not in EDITABLE:
+            continue
+        editable.add((c.sheet, c.cell))
+        if c.sheet not in wb.sheetnames:
+            continue
+        now = wb[c.sheet][c.cell].value
+        if c.kind == "input":
+            if now != c.generated and not (isinstance(now, int | float) and isinstance(c.generated, int | float)
+                                           and float(now) == float(c.generated)):
+                out.edited[c.name] = now
+            elif c.kept:
+                out.kept[c.name] = now
+        elif not (isinstance(now, str) and now.startswith("=")):
+            out.edited[c.name] = now  # a default rule typed over with a number
+    sheets = [s for s in wb.sheetnames if s != metadata.SHEET]
+    added = [s for s in sheets if s not in recorded.digests]
+    removed = [s for s in recorded.digests if s not in sheets]
+    out.other += [f"sheet {s!r} was added" for s in added] + [f"sheet {s!r} was removed" for s in removed]
+    for sheet, rows in recorded.digests.items():
+        if sheet not in sheets:
+            continue
+        now = _digests(wb[sheet], {cell for s, cell in editable if s == sheet})
+        changed = sorted(r for r in set(rows) | set(now) if rows.get(r, "") != now.get(r, ""))
+        if changed:
+            shown = ", ".join(str(r + 1) for r in changed[:6]) + (", ..." if len(changed) > 6 else "")
+            out.other.append(f"sheet {sheet!r} row{'s' if len(changed) > 1 else ''} {shown} changed")
     return out
 
 
-def write_atomically(wb, path: Path) -> None:
-    """Save a workbook atomically: a crash leaves the old file intact."""
-    atomic_write(path, wb.save)
+def _digests(ws, skip: set[str]) -> dict[int, str]:
+    rows: dict[int, list] = {}
+    for row in ws.iter_rows():
+        for c in row:
+            if c.value is None or c.coordinate in skip:
+                continue
+            rows.setdefault(c.row - 1, []).append((c.column - 1, c.value))
+    return {r: metadata.row_digest(cells) for r, cells in rows.items()}
+
+
+def _refusal(path: Path, diff: Differences, keep_inputs: bool) -> str | None:
+    """The sentence refusing to replace the workbook, or None when it may be replaced."""
+    if diff.other:
+        what = "; ".join(diff.other[:4]) + ("; ..." if len(diff.other) > 4 else "")
+        lost = "--keep-inputs carries input cells only, so these would be lost" if keep_inputs else \
+            "a new export would lose them"
+        return f"{path}: differs from what symroof wrote ({what}); {lost}: use --force to overwrite"
+    if keep_inputs:
+        return None
+    if diff.edited:
+        return (f"{path}: input cells were edited ({', '.join(sorted(diff.edited))}); use --keep-inputs to carry "
+                "them into the new workbook or --force to overwrite them")
+    if diff.kept:
+        return (f"{path}: input cells hold a planner's values carried over earlier ({', '.join(sorted(diff.kept))}); "
+                "use --keep-inputs to keep them or --force to overwrite them")
+    return None
 
 
 def export(model: str, hardware: str, template: str = "engineering", overrides: Mapping[str, Any] | None = None,
            out: str | Path | None = None, force: bool = False, keep_inputs: bool = False) -> Path:
     """Write the workbook of ``model`` on ``hardware`` and return its path.
 
-    Refuses to replace a workbook whose input cells were edited unless
-    ``force`` (overwrite) or ``keep_inputs`` (carry the edited values over).
+    Refuses to replace a workbook that differs from what symroof wrote unless
+    ``force`` (overwrite) or, when only input cells differ, ``keep_inputs``
+    (carry the edited values over, and keep protecting them).
     """
     path = Path(out) if out is not None else default_path(model, hardware, template)
     if path.suffix.lower() != ".xlsx":
@@ -82,22 +141,32 @@ def export(model: str, hardware: str, template: str = "engineering", overrides: 
     tpl = templates.load(template)
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
     raw = dict(overrides or {})
+    kept: set[str] = set()
     if path.exists() and not force:
-        now, generated, _ = current_inputs(path)
-        changed = edits(now, generated)
-        if changed and not keep_inputs:
-            raise WorkbookEdited(
-                f"{path}: input cells were edited ({', '.join(sorted(changed))}); use --keep-inputs to carry "
-                "them into the new workbook or --force to overwrite them")
+        diff = differences(path)
+        refusal = _refusal(path, diff, keep_inputs)
+        if refusal:
+            raise WorkbookEdited(refusal)
         if keep_inputs:
-            for name, value in changed.items():
-                raw.setdefault(name, value)
-    ev = Evaluation(m, h, parse_overrides(raw, "--set " if not keep_inputs else f"{path}: "))
-    if tpl.name == "finance" and "chip_price" in ev.unavailable:
-        raise InputError(f"{h.id} has no chip_price in the catalog; the finance workbook needs one "
-                         "(--set chip_price=...)")
-    wb, _ = build(ev, tpl)
-    write_atomically(wb, path)
+            for name, value in diff.inputs.items():
+                if name not in raw:
+                    raw[name] = value
+                    kept.add(name)
+    parsed = parse_overrides(raw, "--set " if not kept else f"{path}: ")
+    sources = {}
+    if tpl.hold:
+        base = Evaluation(m, h, parsed)
+        for name in tpl.hold:
+            if name not in parsed and name not in base.unavailable:
+                parsed[name] = base.base[name]
+                sources[name] = f"held at export: its default ({base.formula_text(name) or 'value'}) at the " \
+                                "scenario's defaults"
+    ev = Evaluation(m, h, parsed, rules=tpl.rules, sources=sources)
+    for name in tpl.requires:
+        if name in ev.unavailable:
+            raise InputError(f"{h.id} has no {name} in the catalog; the {tpl.name} workbook needs one "
+                             f"(--set {name}=...)")
+    atomic_write(path, lambda tmp: write(ev, tpl, tmp, frozenset(kept), raw))
     return path
 
 
@@ -122,9 +191,11 @@ def _readme(folder: Path, jobs) -> None:
     """``sheets/README.md``: what each generated workbook is."""
     lines = ["# Generated workbooks", "",
              "Written by `symroof export --all`; do not edit here (a test fails when they are stale).",
-             "Each is live: change the blue input cells and every sheet recomputes in Excel or LibreOffice.",
+             "Each is live: change the blue input cells and every sheet recomputes in Excel or LibreOffice;",
+             "each formula cell also stores its value, so previews and pandas show numbers.",
              "Scenario: the catalog's defaults (bf16 weights, KV and FLOPs, batch 32, 8192-token context,",
-             "the smallest power-of-two slice that holds parameters and KV).", "",
+             "the smallest slice that holds parameters and KV). The finance page prices the batch that",
+             "meets the latency target and fits in HBM.", "",
              "| file | model | chip | template |", "|---|---|---|---|"]
     for model, hardware, tpl in jobs:
         m, h = catalog.load("model", model), catalog.load("hardware", hardware)

@@ -1,132 +1,113 @@
-"""Lay out a template as a live-formula workbook for one evaluation.
+"""Writing a template as a live-formula workbook, with each formula's value cached beside it.
 
 Each quantity has one row and one workbook-scoped defined name (its public
 name) on the cell that holds its value, in the unit ``symroof eval`` reports.
-Formulas work in base units internally: the unit factors of every reference and
-of the result come from the pint registry and are folded into the formula.
+Formulas come from :func:`symroof.lower.excel_expr` (the one lowering path)
+and :mod:`symroof.printing.excel`; every formula cell also carries the value
+symroof computed, so viewers that do not calculate (file previews, pandas,
+openpyxl ``data_only``) show numbers, while Excel and LibreOffice recalculate.
+
+Everything written goes through :meth:`Book.put`, which records it for the
+digests that let a later export see what a planner changed.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Mapping
 
 import numpy
 import sympy
-from openpyxl import Workbook
-from openpyxl.chart import Reference, ScatterChart, Series
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.workbook.defined_name import DefinedName
-from openpyxl.worksheet.datavalidation import DataValidation
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from .. import __version__
-from ..compile import numeric
+from ..declare import REGISTRY, Kind, formula
 from ..errors import SymroofError
-from ..evaluate import Evaluation
+from ..evaluation import FORMULA, RULE, Evaluation
+from ..lower import excel_expr, in_reporting_units, numeric, through
 from ..printing.excel import MAX_FORMULA_LENGTH, excel_formula
-from ..quantity import REGISTRY, Quantity, shown
-from ..sensitivity import elasticity_formulas
-from ..symbolic import formula_for, inline
+from ..printing.numpy import codegen
+from ..sentences import excel as excel_sentence
+from ..sentences import names as sentence_names
+from ..sentences import pieces
+from ..sentences import render as render_sentence
+from . import formats as F
+from . import metadata
+from .layout import Block, place
 from .names import check_names
 from .template import Sheet, Template, TemplateError
 
-META_SHEET = "_symroof"
 LISTS_SHEET = "Lists"
 HELPERS_SHEET = "Helpers"
 MAX_SWEEP_ROWS = 512
-HEADER = ["Name", "Symbol", "Value", "Unit", "Description", "Source", "Formula"]
-INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
-RULE_FILL = PatternFill("solid", fgColor="FDF8E6")
-HEAD_FILL = PatternFill("solid", fgColor="D9E1F2")
-INPUT_FONT = Font(color="0000FF")
-BOLD = Font(bold=True)
+ENGINEERING = ("Name", "Symbol", "Value", "Unit", "Description", "Source", "Formula")
+PLAIN = ("Name", "Item", "Value", "Unit", "What it is", "Source")
+SOLVED = ("Solved from", "Holds when")
+VALUE_COL = 2  # column C holds every quantity's value (its defined name)
+NOT_FEASIBLE = "not feasible"  # what a result shows while a condition it requires fails
 
 
-@dataclass(frozen=True)
-class CellInfo:
-    """What a generated cell holds, for checks and for carrying a planner's edits."""
+class Book:
+    """The workbook being written, with the bookkeeping formulas and digests need."""
 
-    sheet: str
-    cell: str
-    kind: str  # input, rule, derived, elasticity, sweep, sweep_input, helper
-    name: str
-    detail: str = ""  # elasticity: the input; sweep: the batch-size cell
-
-
-def plain_symbol(display: str) -> str:
-    """A LaTeX display symbol as plain text (``T_{\\text{step}}`` -> ``T_step``)."""
-    text = display
-    for cmd in ("\\text", "\\operatorname", "\\mathrm"):
-        text = text.replace(cmd, "")
-    for a, b in (("\\max", "max"), ("\\min", "min"), ("\\lambda", "λ"), ("\\$", "$"), ("{", ""), ("}", ""),
-                 ("\\", "")):
-        text = text.replace(a, b)
-    return text
-
-
-def set_text(cell, value: str) -> None:
-    """Write outside text as text: a leading =, +, - or @ never becomes a formula."""
-    cell.value = value
-    cell.data_type = "s"
-
-
-def factor(q: Quantity) -> sympy.Expr:
-    """Base units per reporting unit, exact where it can be (1e9 -> 1000000000)."""
-    return _factor(q.name)
-
-
-@cache
-def _factor(name: str) -> sympy.Expr:
-    return sympy.nsimplify(REGISTRY.get(name).factor, rational=True)
-
-
-def to_display(expr: sympy.Expr, unit_of: Quantity | None) -> sympy.Expr:
-    """``expr`` (base units) over cells in reporting units, giving ``unit_of``'s reporting unit."""
-    expr = numeric(expr)
-    subs = {}
-    for s in expr.free_symbols:
-        q = REGISTRY.by_symbol(s)
-        if not q.categorical and q.factor != 1:
-            subs[s] = factor(q) * s
-    expr = expr.xreplace(subs)
-    expr = expr / factor(unit_of) if unit_of is not None and unit_of.factor != 1 else expr
-    return expr.replace(lambda e: isinstance(e, (sympy.Max, sympy.Min)), _common_factor_out)
-
-
-def _common_factor_out(node: sympy.Expr) -> sympy.Expr:
-    """``Max(a/1000, b/1000)`` as ``Max(a, b)/1000``: unit factors shared by every branch, pulled out."""
-    coeffs = [a.as_coeff_Mul()[0] for a in node.args]
-    c = coeffs[0]
-    if c == 1 or not c.is_positive or any(x != c for x in coeffs):
-        return node
-    return c * type(node)(*(a / c for a in node.args))
-
-
-class _Book:
-    """The workbook being written, with the bookkeeping formulas need."""
-
-    def __init__(self, ev: Evaluation, template: Template) -> None:
+    def __init__(self, ev: Evaluation, template: Template, filename: str, kept: frozenset[str] = frozenset()) -> None:
         self.ev = ev
         self.template = template
-        self.wb = Workbook()
-        self.wb.remove(self.wb.active)
-        self.cells: list[CellInfo] = []
-        self.pins = frozenset(n for n, o in ev.origin.items() if o == "set")
-        self.placed: dict[str, tuple[str, int]] = {}
+        self.kept = kept
+        self.wb = xlsxwriter.Workbook(filename, {"strings_to_numbers": False, "strings_to_formulas": False,
+                                                 "strings_to_urls": False, "nan_inf_to_errors": True})
+        self.cells: list[metadata.CellInfo] = []
+        self.content: dict[str, dict[int, list[tuple[int, object]]]] = {}
+        self.where: dict[str, tuple[str, int]] = {}
+        self._formats: dict[tuple, object] = {}
         self.helpers = None
-        self._display: dict = {}
+        self.helper_row = 0
+        self.helper_values: dict[sympy.Dummy, float | None] = {}
+
+    # --- cells ---
+    def fmt(self, *parts: dict, num: str | None = None):
+        key = (tuple(tuple(sorted(p.items())) for p in parts), num)
+        if key not in self._formats:
+            props: dict = {}
+            for p in parts:
+                props.update(p)
+            if num:
+                props["num_format"] = num
+            self._formats[key] = self.wb.add_format(props)
+        return self._formats[key]
+
+    def put(self, ws, row: int, col: int, value, fmt=None, *, cached=None, editable: bool = False) -> None:
+        """Write one cell: text as text (never a formula), numbers, booleans, or ``=formula`` with its value."""
+        if isinstance(value, Formula):
+            ws.write_formula(row, col, value.text, fmt, _cached(cached))
+            content = value.text
+        elif isinstance(value, bool):
+            ws.write_boolean(row, col, value, fmt)
+            content = value
+        elif isinstance(value, int | float | numpy.number):
+            ws.write_number(row, col, float(value), fmt)
+            content = float(value)
+        elif value is None or value == "":
+            if fmt is not None:
+                ws.write_blank(row, col, None, fmt)
+            return
+        else:
+            ws.write_string(row, col, str(value), fmt)
+            content = str(value)
+        if not editable:
+            self.content.setdefault(ws.name, {}).setdefault(row, []).append((col, content))
+
+    def cell(self, ws, row: int, col: int, kind: str, name: str = "", detail: str = "", generated=None,
+             kept: bool = False) -> str:
+        address = xl_rowcol_to_cell(row, col)
+        self.cells.append(metadata.CellInfo(ws.name, address, kind, name, detail, generated, kept))
+        return address
 
     # --- formulas ---
-    def formula(self, expr: sympy.Expr, unit_of: Quantity | None, names: dict | None = None) -> str:
-        """The Excel formula of ``expr``, split into helper cells if it is too long."""
-        key = (expr, unit_of.name if unit_of is not None else None)
-        if key not in self._display:
-            self._display[key] = to_display(expr, unit_of)
-        expr = self._display[key]
-        available = {REGISTRY.get(n).symbol for n in self.placed}
-        return self._fit(expr, dict(names or {}), available)
+    def formula(self, expr: sympy.Expr, names: Mapping | None = None) -> Formula:
+        """The Excel formula of ``expr`` (reporting units already), split into helper cells if too long."""
+        available = {REGISTRY.get(n).symbol for n in self.where}
+        return Formula(self._fit(expr, dict(names or {}), available))
 
     def _fit(self, expr: sympy.Expr, names: dict, available: set) -> str:
         """Print ``expr``; while too long, move its largest part into a helper cell."""
@@ -140,312 +121,411 @@ class _Book:
             else:
                 raise SymroofError(f"a formula of {len(text)} characters cannot be split to fit one Excel cell")
             helper = sympy.Dummy("helper")
-            names[helper] = self._helper(self._fit(part, names, available))
+            self.helper_values[helper] = self._value_of(part, names)
+            names[helper] = self._helper(self._fit(part, names, available), self.helper_values[helper])
             available = available | {helper}
             expr = expr.xreplace({part: helper}) if compound else expr.func(helper, *expr.args[len(part.args):])
             text = excel_formula(expr, names, available)
         return text
 
-    def _helper(self, formula: str) -> str:
+    def _value_of(self, expr: sympy.Expr, names: dict) -> float | None:
+        """A helper cell's value at the operating point (reporting units), for its cached result."""
+        point = {}
+        for s in expr.free_symbols:
+            if isinstance(s, sympy.Dummy) and self.helper_values.get(s) is not None:
+                point[s] = sympy.Float(self.helper_values[s], 17)
+            elif s not in names and s.name in self.ev.base and not REGISTRY.get(s.name).categorical:
+                point[s] = sympy.Float(float(self.ev.magnitude(s.name)), 17)
+            else:
+                return None  # a reference to a sweep row, or a choice: the spreadsheet computes it
+        try:
+            value = float(expr.xreplace(point).evalf(17))
+        except TypeError:
+            return None
+        return value
+
+    def _helper(self, text: str, value) -> str:
         if self.helpers is None:
-            self.helpers = self.wb.create_sheet(HELPERS_SHEET)
-            self.helpers["A1"] = "Helper cells for formulas longer than Excel's 8,192 characters."
-        row = self.helpers.max_row + 1
-        self.helpers.cell(row, 2, formula)
-        self.cells.append(CellInfo(HELPERS_SHEET, f"B{row}", "helper", ""))
-        return f"'{HELPERS_SHEET}'!$B${row}"
+            self.helpers = self.wb.add_worksheet(HELPERS_SHEET)
+            self.put(self.helpers, 0, 0, "Helper cells for formulas longer than Excel's 8,192 characters.")
+            self.helper_row = 1
+        row = self.helper_row
+        self.helper_row += 1
+        self.put(self.helpers, row, 1, Formula(text), cached=value)
+        self.cell(self.helpers, row, 1, "helper")
+        return f"'{HELPERS_SHEET}'!$B${row + 1}"
 
 
-def _placement(template: Template, ev: Evaluation) -> list[tuple[Sheet, str, list[str]]]:
-    """(sheet, section title, names) in order, each available quantity placed exactly once."""
-    available = set(ev.names())
-    placed: set[str] = set()
-    out = []
+class Formula(str):
+    """A cell formula (with its leading ``=``)."""
+
+    @property
+    def text(self) -> str:
+        return str(self)
+
+
+def _cached(value):
+    if value is None:
+        return ""  # no value known: an empty result makes spreadsheets compute it
+    if isinstance(value, bool | str):
+        return value
+    value = float(value)
+    return value if numpy.isfinite(value) else "#NUM!"
+
+
+# --- the workbook -----------------------------------------------------------------------------------------------
+
+def write(ev: Evaluation, template: Template, filename: str, kept: frozenset[str] = frozenset(),
+          overrides: Mapping | None = None) -> list[metadata.CellInfo]:
+    """Write the workbook of ``ev`` laid out by ``template`` to ``filename``; returns the generated cells."""
+    book = Book(ev, template, filename, kept)
+    available = set(ev.computable())
+    status = [s.name for s in ev.table if s.says and s.name in available
+              and all(n in available for sentence in s.says for n in sentence_names(sentence))]
+    blocks, where = place(template, ev.table, available, len(status))
+    lists = _choice_lists(ev, set(where))
+    check_names(list(where) + list(lists))
+    book.where = where
+    sheets = {s.name: book.wb.add_worksheet(s.name) for s in template.sheets}
     for sheet in template.sheets:
-        if sheet.kind != "rows":
-            continue
-        for sec in sheet.sections:
-            names = [n for n in sec.names if n in available]
-            twice = [n for n in names if n in placed]
-            if twice:
-                raise TemplateError(f"{template.path}: {twice[0]} is placed twice")
-            placed.update(names)
-            out.append((sheet, sec.title, names))
-    rest = [s for s in template.sheets if s.rest]
-    if rest:
-        for group in dict.fromkeys(q.group for q in REGISTRY if q.kind != "constant"):
-            names = [q.name for q in REGISTRY if q.group == group and q.name in available and q.name not in placed]
-            if names:
-                placed.update(names)
-                out.append((rest[0], group.capitalize(), names))
-    for name in available - placed:
-        users = [q.name for q in REGISTRY if q.name in placed and REGISTRY.get(name) in q.dependencies]
-        if users:
-            raise TemplateError(f"{template.path}: does not place {name}, which {users[0]} needs")
-    return out
-
-
-def build(ev: Evaluation, template: Template) -> tuple[Workbook, list[CellInfo]]:
-    """The workbook for ``ev`` laid out by ``template``, and what each generated cell holds."""
-    book = _Book(ev, template)
-    layout = _placement(template, ev)
-    check_names([n for _, _, names in layout for n in names] + ["dtype_choices", "compute_dtype_choices"])
-    sheets = {s.name: book.wb.create_sheet(s.name) for s in template.sheets}
-    rows: dict[str, int] = {}
-    for sheet in template.sheets:  # titles, notes and headers first, so rows are known before formulas
+        _heading(book, sheets[sheet.name], sheet, sheet is template.sheets[0], status)
+    _lists(book, lists)
+    for name, (sheet, row) in where.items():
+        book.wb.define_name(name, f"='{sheet}'!${xl_col_to_name(VALUE_COL)}${row + 1}")
+    for block in blocks:
+        _block(book, sheets[block.sheet.name], block, lists)
+    for sheet in template.sheets:
         ws = sheets[sheet.name]
-        ws["A1"] = f"{template.title}: {ev.model.name} on {ev.hardware.name}" if sheet is template.sheets[0] \
-            else sheet.name
-        ws["A1"].font = Font(bold=True, size=14)
-        if sheet.note:
-            set_text(ws["A2"], sheet.note)
-        rows[sheet.name] = 3
-    # allocate every quantity's row before writing any formula
-    plan = []
-    for sheet, title, names in layout:
-        r = rows[sheet.name] + 1
-        plan.append((sheet, title, r, names))
-        for i, name in enumerate(names):
-            book.placed[name] = (sheet.name, r + 2 + i)
-        rows[sheet.name] = r + 2 + len(names)
-    _lists(book)
-    for name, (sheet_name, row) in book.placed.items():
-        book.wb.defined_names[name] = DefinedName(name, attr_text=f"'{sheet_name}'!$C${row}")
-    for sheet, title, r, names in plan:
-        _section(book, sheets[sheet.name], title, r, names, thresholds=sheet.name == "Thresholds")
-    for sheet in template.sheets:
         if sheet.kind == "sensitivities":
-            _sensitivities(book, sheets[sheet.name], sheet)
+            _sensitivities(book, ws, sheet)
         elif sheet.kind == "sweep":
-            _sweep(book, sheets[sheet.name], sheet)
-    for ws in sheets.values():
-        for col, width in zip("ABCDEFGHI", (30, 16, 18, 16, 60, 50, 60, 50, 50), strict=False):
-            ws.column_dimensions[col].width = width
-    _meta(book)
-    book.wb.calculation.fullCalcOnLoad = True
-    return book.wb, book.cells
+            _sweep(book, ws, sheet)
+        _page(ws, sheet)
+    meta = book.wb.add_worksheet(metadata.SHEET)
+    meta.hide()
+    info = {"generator": f"symroof {__version__}", "model": ev.model.id, "hardware": ev.hardware.id,
+            "template": template.name, "rules": dict(ev.rules),
+            "overrides": {k: v for k, v in (overrides or {}).items()}}
+    digests = {sheet: {row: metadata.row_digest(cells) for row, cells in rows.items()}
+               for sheet, rows in book.content.items()}
+    for s in template.sheets:
+        digests.setdefault(s.name, {})
+    metadata.write(meta, info, book.cells, digests, lambda ws, r, c, v: ws.write_string(r, c, str(v)))
+    book.wb.close()
+    return book.cells
 
 
-def _lists(book: _Book) -> None:
-    """Drop-down choices on a hidden sheet, reached through defined names."""
-    ws = book.wb.create_sheet(LISTS_SHEET)
-    ws.sheet_state = "hidden"
-    dtypes = REGISTRY.get("weight_dtype").choices
-    compute = REGISTRY.get("compute_dtype")
-    chip_flops = REGISTRY.get("chip_flops")
-    if book.ev.origin.get("chip_flops") == "set":
-        usable = list(compute.choices)
-    else:
-        select = chip_flops.expr
-        usable = [c for c, opt in zip(compute.choices, select.options, strict=True)
-                  if all(s.name in book.placed for s in opt.free_symbols)]
-    for col, (name, values) in enumerate((("dtype_choices", dtypes), ("compute_dtype_choices", usable)), 1):
-        ws.cell(1, col, name)
-        for i, v in enumerate(values):
-            ws.cell(2 + i, col, v)
-        letter = get_column_letter(col)
-        book.wb.defined_names[name] = DefinedName(
-            name, attr_text=f"'{LISTS_SHEET}'!${letter}$2:${letter}${1 + len(values)}")
-
-
-def _header(ws, row: int, extra: list[str]) -> None:
-    for col, text in enumerate(HEADER + extra, 1):
-        c = ws.cell(row, col, text)
-        c.font = BOLD
-        c.fill = HEAD_FILL
-
-
-def _validation(ws, q: Quantity, cell) -> None:
-    where = f"{q.name} ({q.unit or 'a plain number'})"
-    if q.categorical:
-        list_name = "compute_dtype_choices" if q.name == "compute_dtype" else "dtype_choices"
-        dv = DataValidation(type="list", formula1=list_name, allow_blank=False,
-                            error=f"{q.name} must be one of the listed dtypes.")
-    elif q.at_most is not None:
-        dv = DataValidation(type="decimal", operator="between", formula1="0.000000001", formula2=str(q.at_most),
-                            error=f"{where} must be above 0 and at most {q.at_most:g}.")
-    else:
-        dv = DataValidation(type="whole" if q.integer else "decimal", operator="greaterThan", formula1="0",
-                            error=f"{where} must be a positive {'whole ' if q.integer else ''}number.")
-    dv.showErrorMessage = True
-    dv.errorTitle = "symroof: invalid input"
-    dv.promptTitle = q.name
-    dv.prompt = q.description[:255]
-    dv.showInputMessage = True
-    ws.add_data_validation(dv)
-    dv.add(cell)
-
-
-def _section(book: _Book, ws, title: str, r: int, names: list[str], thresholds: bool) -> None:
+def _heading(book: Book, ws, sheet: Sheet, first: bool, status: list[str]) -> None:
     ev = book.ev
-    ws.cell(r, 1, title).font = Font(bold=True, size=12)
-    extra = ["Solved from", "Holds when"] if thresholds else []
-    _header(ws, r + 1, extra)
-    for i, name in enumerate(names):
+    title = f"{book.template.title}: {ev.model.name} on {ev.hardware.name}" if first else sheet.name
+    book.put(ws, 0, 0, title, book.fmt(F.TITLE))
+    if sheet.note:
+        book.put(ws, 1, 0, sheet.note, book.fmt(F.NOTE))
+    if not sheet.status:
+        return
+    col = 1 if sheet.layout == "plain" else 0
+    for i, name in enumerate(status):  # what each yes/no quantity says, live (declared in the model)
+        row = 2 + i
+        yes, no = ev.table.specs[name].says
+        branches = [excel_sentence(yes), excel_sentence(no)]
+        if len(branches[0]) + len(branches[1]) + len(name) + 6 > MAX_FORMULA_LENGTH:
+            branches = [_sentence_in_helpers(book, t) for t in (yes, no)]
+        text = Formula(f"=IF({name},{branches[0]},{branches[1]})")
+        holds = ev.holds(name)
+        book.put(ws, row, col, text, book.fmt(F.STATUS_GOOD if holds else F.STATUS_BAD), cached=ev.says(name))
+        book.cell(ws, row, col, "status", name)
+        ws.conditional_format(row, col, row, col, {"type": "formula", "criteria": f"=NOT({name})",
+                                                   "format": book.fmt(F.STATUS_BAD)})
+        ws.conditional_format(row, col, row, col, {"type": "formula", "criteria": f"={name}",
+                                                   "format": book.fmt(F.STATUS_GOOD)})
+
+
+def _sentence_in_helpers(book: Book, sentence: str) -> str:
+    """A sentence too long for one formula, built in helper cells; returns the reference to use."""
+    parts = pieces(sentence)
+    refs, chunk, size = [], [], 0
+    for expr, text in parts + [("", "")]:
+        if (not expr or size + len(expr) + 1 > MAX_FORMULA_LENGTH - 2) and chunk:
+            body = "&".join(e for e, _ in chunk)
+            refs.append(book._helper("=" + body, render_sentence("".join(t for _, t in chunk), book.ev.magnitude)))
+            chunk, size = [], 0
+        if expr:
+            chunk.append((expr, text))
+            size += len(expr) + 1
+    return "&".join(refs)
+
+
+def _choice_lists(ev: Evaluation, placed: set[str]) -> dict[str, list[str]]:
+    """Each placed categorical input's drop-down list: the choices every placed formula can use.
+
+    A choice is left out when a placed formula or default rule selects, for it,
+    a quantity that has no value here (fp8 on a chip with no fp8 rate).
+    """
+    from ..declare import Select
+
+    lists: dict[str, list[str]] = {}
+    for name in placed:
+        s = ev.table.specs[name]
+        if not s.categorical:
+            continue
+        usable = list(s.choices)
+        for other in placed:
+            if ev.provenance.get(other) not in (FORMULA, RULE) or other in ev.rules:
+                continue
+            for sel in formula(REGISTRY.get(other), ev.pins, ev.mode).atoms(Select):
+                if sel.key.name == name:
+                    usable = [c for c in usable if all(x.name in placed for x in sel.choose(c).free_symbols)]
+        previous = lists.get(s.choice_list)
+        if previous is not None and previous != usable:
+            raise TemplateError(f"the drop-down list {s.choice_list} is shared by inputs with different choices")
+        lists[s.choice_list] = usable
+    return dict(sorted(lists.items(), key=lambda kv: _first_use(ev, kv[0])))
+
+
+def _first_use(ev: Evaluation, list_name: str) -> int:
+    for i, s in enumerate(ev.table):
+        if s.choice_list == list_name:
+            return i
+    return 0
+
+
+def _lists(book: Book, lists: dict[str, list[str]]) -> None:
+    """Drop-down choices on a hidden sheet, reached through defined names."""
+    ws = book.wb.add_worksheet(LISTS_SHEET)
+    ws.hide()
+    for col, (name, values) in enumerate(lists.items()):
+        book.put(ws, 0, col, name)
+        for i, v in enumerate(values):
+            book.put(ws, 1 + i, col, v)
+        letter = xl_col_to_name(col)
+        book.wb.define_name(name, f"='{LISTS_SHEET}'!${letter}$2:${letter}${1 + len(values)}")
+
+
+def _header(book: Book, ws, row: int, columns: tuple[str, ...]) -> None:
+    for col, text in enumerate(columns):
+        book.put(ws, row, col, text, book.fmt(F.HEAD))
+
+
+def _validation(book: Book, ws, row: int, s, lists: dict) -> None:
+    where = f"{s.name} ({s.unit_short or 'a plain number'})"
+    if s.categorical:
+        options = {"validate": "list", "source": f"={s.choice_list}",
+                   "error_message": f"{s.name} must be one of the listed choices."}
+    elif s.at_most is not None:
+        options = {"validate": "decimal", "criteria": "between", "minimum": 1e-9, "maximum": s.at_most,
+                   "error_message": f"{where} must be above 0 and at most {s.at_most:g}."}
+    else:
+        options = {"validate": "integer" if s.integer else "decimal", "criteria": ">", "value": 0,
+                   "error_message": f"{where} must be a positive {'whole ' if s.integer else ''}number."}
+    options.update({"error_title": "symroof: invalid input", "input_title": s.name[:32],
+                    "input_message": s.description[:255], "show_error": True, "show_input": True})
+    ws.data_validation(row, VALUE_COL, row, VALUE_COL, options)
+
+
+def _number_format(s, value, editable: bool) -> str | None:
+    return F.number_format(s.unit_text, s.unit_short, value, integer=s.integer,
+                           fraction=s.at_most == 1 and not s.unit_text, editable=editable)
+
+
+def _block(book: Book, ws, block: Block, lists: dict) -> None:
+    ev = book.ev
+    plain = block.sheet.layout == "plain"
+    solved = not plain and any(ev.table.specs[n].solved for n in block.names)
+    columns = (PLAIN if plain else ENGINEERING) + (SOLVED if solved else ())
+    book.put(ws, block.row, 0 if not plain else 1, block.title, book.fmt(F.SECTION))
+    if block.note:
+        book.put(ws, block.row + 1, 1 if plain else 0, block.note, book.fmt(F.CAVEAT))
+    _header(book, ws, block.first - 1, columns)
+    for i, name in enumerate(block.names):
+        row = block.first + i
+        s = ev.table.specs[name]
         q = REGISTRY.get(name)
-        row = r + 2 + i
-        origin = ev.origin[name]
-        set_text(ws.cell(row, 1), name)
-        set_text(ws.cell(row, 2), plain_symbol(q.display))
-        set_text(ws.cell(row, 4), f"{q.unit:~P}" if str(q.unit) != "dimensionless" else "")
-        set_text(ws.cell(row, 5), q.description)
-        set_text(ws.cell(row, 6), ev.source(name))
-        cell = ws.cell(row, 3)
-        rule = origin == "default" and q.has_rule
-        if q.kind == "derived" and origin != "set":
-            cell.value = book.formula(formula_for(q.name, book.pins), q)
-            set_text(ws.cell(row, 7), f"{name} = {q.formula_text()}")
+        origin = ev.provenance.get(name, FORMULA)
+        needs = [r for r in s.requires if r in book.where]
+        held = all(ev.holds(r) is not False for r in needs)
+        value = ev.magnitude(name) if name in ev.base else "#DIV/0!"
+        if s.boolean:
+            value = bool(value)
+        unit = F.unit_words(s.unit_short) if plain else s.unit_short
+        book.put(ws, row, 0, name, book.fmt(F.NAME) if plain else None)
+        if plain:
+            book.put(ws, row, 1, s.title)
+            book.put(ws, row, 3, unit)
+            book.put(ws, row, 4, s.description, book.fmt(F.WRAP))
+            book.put(ws, row, 5, ev.source(name))
+        else:
+            book.put(ws, row, 1, _plain_symbol(s.display))
+            book.put(ws, row, 3, unit)
+            book.put(ws, row, 4, s.description)
+            book.put(ws, row, 5, ev.source(name))
+        if origin == FORMULA and q.kind == Kind.DERIVED:
+            text = book.formula(excel_expr(q, pins=ev.pins, mode=ev.mode))
+            if needs:  # a result that means nothing when a condition fails says so, instead of a number or #DIV/0!
+                text = Formula(f'=IF(AND({",".join(needs)}),{text[1:]},"{NOT_FEASIBLE}")')
+                value = value if held else NOT_FEASIBLE
+            book.put(ws, row, VALUE_COL, text, book.fmt(F.DERIVED, num=_number_format(s, value, False)), cached=value)
+            if not plain:
+                book.put(ws, row, 6, f"{name} = {ev.formula_text(name)}")
             kind = "derived"
-        elif rule:
-            cell.value = book.formula(q.expr, q)
-            cell.fill, cell.font = RULE_FILL, INPUT_FONT
-            set_text(ws.cell(row, 7), f"default: {name} = {q.formula_text()}")
-            _validation(ws, q, cell)
+        elif origin == RULE:
+            if name in ev.rules:
+                expr = REGISTRY.get(ev.rules[name]).symbol
+                rule_text = ev.rules[name]
+            else:
+                expr = excel_expr(q, pins=ev.pins, mode=ev.mode)
+                rule_text = s.formula_text(ev.mode)
+            book.put(ws, row, VALUE_COL, book.formula(expr), book.fmt(F.RULE, num=_number_format(s, value, True)),
+                     cached=value, editable=True)
+            if not plain:
+                book.put(ws, row, 6, f"default: {name} = {rule_text}")
+            _validation(book, ws, row, s, lists)
             kind = "rule"
         else:
-            value = ev.magnitude(name)
-            if q.categorical:
-                set_text(cell, value)
-            else:
-                cell.value = float(value)
-            cell.fill, cell.font = INPUT_FILL, INPUT_FONT
-            set_text(ws.cell(row, 7), "input" if q.kind == "input" else "pinned (set on export)")
-            _validation(ws, q, cell)
+            num = None if s.categorical else _number_format(s, value, True)
+            book.put(ws, row, VALUE_COL, value, book.fmt(F.INPUT, num=num), editable=True)
+            if not plain:
+                book.put(ws, row, 6, "input" if s.kind == "input" else "pinned (set on export)")
+            _validation(book, ws, row, s, lists)
             kind = "input"
-        if thresholds and q.derivation is not None:
-            eq = q.derivation
-            set_text(ws.cell(row, 8), f"{sympy.sstr(shown(eq.lhs))} = {sympy.sstr(shown(eq.rhs))}, for {q.unknown}")
-            set_text(ws.cell(row, 9), q.regime or "")
-        ws.cell(row, 7).alignment = Alignment(wrap_text=False)
-        book.cells.append(CellInfo(ws.title, f"C{row}", kind, name))
+        if solved and s.solved:
+            book.put(ws, row, 7, s.equation.replace(", solved for ", ", for "))
+            book.put(ws, row, 8, s.regime or "")
+        if needs and kind == "derived":  # struck through in red while a condition it needs fails
+            ws.conditional_format(row, VALUE_COL, row, VALUE_COL, {
+                "type": "formula", "criteria": f"=NOT(AND({','.join(needs)}))", "format": book.fmt(F.INFEASIBLE)})
+        generated = None
+        if kind == "input":
+            generated = value if isinstance(value, str | bool) else float(numpy.asarray(value))
+        book.cell(ws, row, VALUE_COL, kind, name, generated=generated, kept=name in book.kept)
 
 
-def _sensitivities(book: _Book, ws, sheet: Sheet) -> None:
+def _plain_symbol(display: str) -> str:
+    """A LaTeX display symbol as plain text (``T_{\\text{step}}`` -> ``T_step``)."""
+    text = display
+    for cmd in ("\\text", "\\operatorname", "\\mathrm"):
+        text = text.replace(cmd, "")
+    for a, b in (("\\max", "max"), ("\\min", "min"), ("\\lambda", "λ"), ("\\$", "$"), ("{", ""), ("}", ""),
+                 ("\\", "")):
+        text = text.replace(a, b)
+    return text
+
+
+def _sensitivities(book: Book, ws, sheet: Sheet) -> None:
+    from ..sensitivity import elasticities, elasticity_formulas
+
     ev = book.ev
-    row = 4
+    row = 3
     for name in sheet.quantities:
-        if name not in book.placed:
+        if name not in book.where or ev.kind(name) != "derived":
             continue
-        ws.cell(row, 1, f"Elasticities of {name}").font = Font(bold=True, size=12)
-        _header(ws, row + 1, [])
+        values = {e.wrt: e.value for e in elasticities(ev, name)}
+        book.put(ws, row, 0, f"Elasticities of {name}", book.fmt(F.SECTION))
+        _header(book, ws, row + 1, ENGINEERING)
         row += 2
-        for wrt, formula in elasticity_formulas(ev, name):
-            if wrt not in book.placed:
+        for wrt, expr in elasticity_formulas(ev, name):
+            if wrt not in book.where:
                 continue
-            set_text(ws.cell(row, 1), f"e({name}, {wrt})")
-            set_text(ws.cell(row, 2), f"d ln {name} / d ln {wrt}")
-            ws.cell(row, 3).value = book.formula(formula, None)
-            set_text(ws.cell(row, 5), f"1% more {wrt} changes {name} by about this many %.")
-            set_text(ws.cell(row, 6), "symroof: sympy derivative of the formula")
-            book.cells.append(CellInfo(ws.title, f"C{row}", "elasticity", name, wrt))
+            book.put(ws, row, 0, f"e({name}, {wrt})")
+            book.put(ws, row, 1, f"d ln {name} / d ln {wrt}")
+            book.put(ws, row, VALUE_COL, book.formula(in_reporting_units(numeric(expr), None)),
+                     book.fmt(F.DERIVED, num="+0.000;-0.000;0"), cached=values[wrt])
+            book.put(ws, row, 4, f"1% more {wrt} changes {name} by about this many %.")
+            book.put(ws, row, 5, "symroof: sympy derivative of the formula")
+            book.cell(ws, row, VALUE_COL, "elasticity", name, wrt)
             row += 1
         row += 1
 
 
-def _sweep(book: _Book, ws, sheet: Sheet) -> None:
+SERIES_COLOURS = ("#1F77B4", "#D62728", "#2CA02C", "#FF7F0E", "#9467BD", "#8C564B")
+
+
+def _sweep(book: Book, ws, sheet: Sheet) -> None:
     ev = book.ev
     vary = REGISTRY.get(sheet.vary)
-    cols = [n for n in sheet.quantities if n in book.placed]
-    top = 4
-    headers = [vary.name, "fits in HBM"] + cols
-    for col, text in enumerate(headers, 1):
-        q = REGISTRY.get(text) if text in REGISTRY else None
-        c = ws.cell(top, col, f"{text} [{q.unit:~P}]" if q is not None and str(q.unit) != "dimensionless" else text)
-        c.font, c.fill = BOLD, HEAD_FILL
-    largest = ev.magnitude("max_batch_size") if "max_batch_size" in ev.base else 1
+    cols = [n for n in sheet.quantities if n in book.where]
+    top = 3
+    headers = [vary.name] + cols
+    for col, text in enumerate(headers):
+        s = ev.table.specs[text]
+        label = f"{text} [{s.unit_short}]" if s.unit_short else text
+        book.put(ws, top, col, label, book.fmt(F.HEAD))
+    largest = ev.magnitude(sheet.rows_to) if sheet.rows_to in ev.base else 1
     count = int(min(max(1, largest), MAX_SWEEP_ROWS))
-    exprs = {n: inline(REGISTRY.get(n).symbol, vary.symbol, book.pins) for n in cols}
+    batches = numpy.arange(1.0, count + 1)
+    exprs = {n: numeric(through(REGISTRY.get(n), vary.symbol, ev.pins, ev.mode)) for n in cols}
+    values = _sweep_values(ev, exprs, vary, batches)
+    cell_formats = {}
     for i in range(count):
         row = top + 1 + i
-        ref = f"$A{row}"
-        cell = ws.cell(row, 1, float(i + 1))
-        cell.fill, cell.font = INPUT_FILL, INPUT_FONT
-        book.cells.append(CellInfo(ws.title, f"A{row}", "sweep_input", vary.name))
-        ws.cell(row, 2, f"={ref}<=max_batch_size" if "max_batch_size" in book.placed else "=TRUE")
-        book.cells.append(CellInfo(ws.title, f"B{row}", "sweep_fits", vary.name, ref))
+        ref = f"$A{row + 1}"
+        book.put(ws, row, 0, float(i + 1), book.fmt(F.INPUT, num="#,##0"))
+        book.cell(ws, row, 0, "sweep_input", vary.name, generated=float(i + 1))
         for j, n in enumerate(cols):
-            q = REGISTRY.get(n)
-            ws.cell(row, 3 + j, book.formula(exprs[n], q, {vary.symbol: ref}))
-            book.cells.append(CellInfo(ws.title, f"{get_column_letter(3 + j)}{row}", "sweep", n, ref))
-    last = top + count
+            s = ev.table.specs[n]
+            value = values[n][i]
+            if s.boolean:
+                value = bool(value)
+            if n not in cell_formats:
+                cell_formats[n] = book.fmt(F.DERIVED, num=_number_format(s, values[n][count // 2], False))
+            text = book.formula(in_reporting_units(exprs[n], REGISTRY.get(n)), {vary.symbol: ref})
+            book.put(ws, row, 1 + j, text, cell_formats[n], cached=value)
+            book.cell(ws, row, 1 + j, "sweep", n, ref)
+    first, last = top + 1, top + count
     for k, chart in enumerate(sheet.charts):
-        sc = ScatterChart()
-        sc.title = chart.title
-        sc.style = 13
-        xcol = headers.index(chart.x) + 1
-        sc.x_axis.title = ws.cell(top, xcol).value
-        sc.y_axis.title = ", ".join(chart.y)
+        c = book.wb.add_chart({"type": "scatter", "subtype": "straight_with_markers"})
+        c.set_title({"name": chart.title})
+        xcol = headers.index(chart.x)
+        for m, y in enumerate(chart.y):
+            ycol = headers.index(y)
+            colour = SERIES_COLOURS[m % len(SERIES_COLOURS)]
+            c.add_series({"name": ev.table.specs[y].title,
+                          "categories": [ws.name, first, xcol, last, xcol],
+                          "values": [ws.name, first, ycol, last, ycol],
+                          "line": {"color": colour, "width": 1.5},
+                          "marker": {"type": "circle", "size": 3, "border": {"color": colour},
+                                     "fill": {"color": colour}}})
+        xs, ys = ev.table.specs[chart.x], [ev.table.specs[y] for y in chart.y]
+        c.set_x_axis({"name": chart.x_title or f"{xs.title} ({xs.unit_short})", "major_gridlines": {"visible": True}})
+        y_axis = {"name": chart.y_title or f"{ys[0].title} ({ys[0].unit_short})", "major_gridlines": {"visible": True}}
         if chart.log_y:
-            sc.y_axis.scaling.logBase = 10
-        xref = Reference(ws, min_col=xcol, min_row=top + 1, max_row=last)
-        for y in chart.y:
-            ycol = headers.index(y) + 1
-            series = Series(Reference(ws, min_col=ycol, min_row=top, max_row=last), xref, title_from_data=True)
-            series.marker.symbol = "circle"
-            series.marker.size = 4
-            sc.series.append(series)
-        sc.x_axis.delete = False
-        sc.y_axis.delete = False
-        sc.height, sc.width = 9, 16
-        ws.add_chart(sc, f"{get_column_letter(len(headers) + 2)}{top + k * 20}")
+            y_axis["log_base"] = 10
+        c.set_y_axis(y_axis)
+        c.set_legend({"position": "right"})
+        c.set_size({"width": 760, "height": 380})
+        ws.insert_chart(top + k * 21, len(headers) + 1, c)
 
 
-def _meta(book: _Book) -> None:
-    """A hidden sheet recording what was generated: for staleness checks and --keep-inputs."""
-    ws = book.wb.create_sheet(META_SHEET)
-    ws.sheet_state = "hidden"
-    ev = book.ev
-    info = {"generator": f"symroof {__version__}", "model": ev.model.id, "hardware": ev.hardware.id,
-            "template": book.template.name}
-    for i, (k, v) in enumerate(info.items(), 1):
-        ws.cell(i, 1, k)
-        set_text(ws.cell(i, 2), v)
-    row = len(info) + 2
-    for col, text in enumerate(("sheet", "cell", "kind", "name", "detail", "generated value"), 1):
-        ws.cell(row, col, text)
-    for c in book.cells:
-        row += 1
-        for col, text in enumerate((c.sheet, c.cell, c.kind, c.name, c.detail), 1):
-            set_text(ws.cell(row, col), text)
-        if c.kind == "input":
-            value = ev.magnitude(c.name)
-            set_text(ws.cell(row, 6), json.dumps(value if isinstance(value, str) else float(numpy.asarray(value))))
+def _sweep_values(ev: Evaluation, exprs: dict, vary, batches: numpy.ndarray) -> dict[str, numpy.ndarray]:
+    """Each sweep column's value per row (reporting units), for the cached results."""
+    if not exprs:
+        return {}
+    args = sorted({s for e in exprs.values() for s in e.free_symbols}, key=lambda s: s.name)
+    func = codegen(args, list(exprs.values()), "_sheet_sweep")
+    point = [batches * vary.factor if a == vary.symbol else numpy.float64(ev.base[a.name]) for a in args]
+    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        results = func(*point)
+    return {n: numpy.broadcast_to(numpy.asarray(r, dtype=float), batches.shape) / REGISTRY.get(n).factor
+            for n, r in zip(exprs, results, strict=True)}
 
 
-def cell_map(wb) -> list[CellInfo]:
-    """The generated cells recorded in a workbook's metadata sheet."""
-    if META_SHEET not in wb.sheetnames:
-        raise SymroofError("not a symroof workbook (no metadata sheet)")
-    ws = wb[META_SHEET]
-    out = []
-    started = False
-    for row in ws.iter_rows(values_only=True):
-        if row and row[0] == "sheet":
-            started = True
-            continue
-        if started and row and row[0]:
-            out.append(CellInfo(row[0], row[1], row[2], row[3] or "", row[4] or ""))
-    return out
-
-
-def meta(wb) -> dict[str, str]:
-    """The metadata of a symroof workbook (model, hardware, template, generator)."""
-    if META_SHEET not in wb.sheetnames:
-        raise SymroofError("not a symroof workbook (no metadata sheet)")
-    out = {}
-    for row in wb[META_SHEET].iter_rows(values_only=True):
-        if row and row[0] == "sheet":  # the cell map starts here
-            break
-        if row and row[0]:
-            out[row[0]] = row[1]
-    return out
-
-
-def generated_inputs(wb) -> dict[str, object]:
-    """Input values as generated (JSON in the metadata), by quantity name."""
-    ws = wb[META_SHEET]
-    out = {}
-    for row in ws.iter_rows(values_only=True):
-        if row and len(row) >= 6 and row[2] == "input" and row[5] is not None:
-            out[row[3]] = json.loads(row[5])
-    return out
+def _page(ws, sheet: Sheet) -> None:
+    """Column widths and print setup."""
+    if sheet.kind == "rows" and sheet.layout == "plain":
+        ws.set_column(0, 0, 24, None, {"hidden": True})
+        ws.set_column(1, 1, 52)
+        ws.set_column(2, 2, 16)
+        ws.set_column(3, 3, 22)
+        ws.set_column(4, 4, 60)
+        ws.set_column(5, 5, 40)
+    elif sheet.kind == "sweep":
+        ws.set_column(0, 20, 18)
+    else:
+        for col, width in enumerate((34, 16, 18, 16, 60, 50, 60, 50, 50)):
+            ws.set_column(col, col, width)
+    ws.set_landscape()
+    ws.repeat_rows(0, 1)
+    ws.hide_gridlines(0)
+    if sheet.print == "one-page":
+        ws.fit_to_pages(1, 1)
+    else:
+        ws.fit_to_pages(1, 0)

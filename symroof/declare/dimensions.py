@@ -12,8 +12,9 @@ import sympy
 from pint.util import UnitsContainer
 from sympy.codegen.cfunctions import log2
 
-from .errors import UnitError
-from .quantity import REGISTRY, Select
+from ..errors import UnitError
+from .functions import Select
+from .quantity import REGISTRY, Quantity
 
 Dim = UnitsContainer
 NONE = UnitsContainer()
@@ -39,8 +40,7 @@ def _dimensionless_arg(node: sympy.Basic) -> Dim:
         d = dimension_of(a)
         if d != NONE:
             raise UnitError(
-                f"{type(node).__name__} needs a dimensionless argument, got {format_dimension(d)} in {node}"
-            )
+                f"{type(node).__name__} needs a dimensionless argument, got {format_dimension(d)} in {node}")
     return NONE
 
 
@@ -69,13 +69,18 @@ def _pow(node: sympy.Pow) -> Dim:
 
 def _piecewise(node: sympy.Piecewise) -> Dim:
     for _, cond in node.args:
-        if isinstance(cond, sympy.core.relational.Relational):
-            _same(cond, cond.args)
+        _condition(cond)
     return _same(node, [e for e, _ in node.args])
 
 
-def _select(node: Select) -> Dim:
-    return _same(node, node.options)
+def _condition(cond: sympy.Basic) -> Dim:
+    """A relation compares like with like; ``&``, ``|`` and ``~`` combine relations."""
+    if isinstance(cond, sympy.core.relational.Relational):
+        _same(cond, cond.args)
+    elif isinstance(cond, sympy.logic.boolalg.BooleanFunction):
+        for a in cond.args:
+            _condition(a)
+    return NONE
 
 
 RULES: dict[type, Callable[[sympy.Basic], Dim]] = {
@@ -88,13 +93,16 @@ RULES: dict[type, Callable[[sympy.Basic], Dim]] = {
     sympy.Max: lambda node: _same(node, node.args),
     sympy.Min: lambda node: _same(node, node.args),
     sympy.Piecewise: _piecewise,
-    sympy.core.relational.Relational: lambda node: (_same(node, node.args), NONE)[1],
-    Select: _select,
+    sympy.core.relational.Relational: _condition,
+    sympy.logic.boolalg.BooleanFunction: _condition,
+    sympy.logic.boolalg.BooleanAtom: lambda node: NONE,
+    Select: lambda node: _same(node, node.options),
     sympy.ceiling: _dimensionless_arg,
     sympy.floor: _dimensionless_arg,
     sympy.log: _dimensionless_arg,
     log2: _dimensionless_arg,
     sympy.exp: _dimensionless_arg,
+    sympy.LambertW: _dimensionless_arg,
 }
 
 
@@ -105,3 +113,16 @@ def dimension_of(expr: sympy.Basic) -> Dim:
         if rule is not None:
             return rule(expr)
     raise UnitError(f"cannot check the units of {type(expr).__name__} in {expr}")
+
+
+def check_units(q: Quantity) -> None:
+    """Raise :class:`UnitError` unless ``q``'s formula has the dimensions of its unit."""
+    try:
+        have = dimension_of(q.expr)
+    except UnitError as exc:
+        raise UnitError(f"formula {q.name}: {exc}") from None
+    want = q.unit.dimensionality
+    if have != want:
+        raise UnitError(
+            f"formula {q.name} has units of {format_dimension(have)} "
+            f"but is declared in {q.unit or 'dimensionless'} ({format_dimension(want)})")

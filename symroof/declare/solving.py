@@ -13,10 +13,14 @@ from dataclasses import dataclass
 
 import sympy
 
+from ..errors import UnitError
 from .dimensions import dimension_of
-from .errors import UnitError
-from .quantity import REGISTRY, Group, shown
-from .symbolic import depends_on, inline
+from .quantity import REGISTRY, Kind, shown
+from .rewrite import depends_on, inline
+
+
+class NoRoot(UnitError):
+    """The equation has no single positive root in some regime (a pin can leave it so)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ def _sites(expr: sympy.Expr, target: sympy.Symbol, keep: frozenset[str],
     seen = {} if seen is None else seen
     for s in expr.free_symbols:
         q = REGISTRY.by_symbol(s)
-        if q.kind != "derived" or q.name in seen or q.name in keep or not depends_on(q.expr, target):
+        if q.kind != Kind.DERIVED or q.name in seen or q.name in keep or not depends_on(q.expr, target):
             continue
         nodes = [m for m in q.expr.atoms(sympy.Max, sympy.Min)
                  if any(depends_on(a, target) or a == target for a in m.args)]
@@ -53,7 +57,8 @@ def _condition(node: sympy.Basic, pick: sympy.Expr) -> str:
     return f"{sympy.sstr(shown(pick))} {op} {', '.join(others)}"
 
 
-def regimes(equation: sympy.Eq, unknown: sympy.Symbol, keep: frozenset[str] = frozenset()) -> list[Regime]:
+@REGISTRY.cached
+def regimes(equation: sympy.Eq, unknown: sympy.Symbol, keep: frozenset[str] = frozenset()) -> tuple[Regime, ...]:
     """Every regime's positive root of ``equation`` for ``unknown``; names in ``keep`` are not opened."""
     if dimension_of(equation.lhs) != dimension_of(equation.rhs):
         raise UnitError(f"the two sides of {equation} have different units")
@@ -73,30 +78,9 @@ def regimes(equation: sympy.Eq, unknown: sympy.Symbol, keep: frozenset[str] = fr
                             "solve the unrounded quantity and round the result")
         roots = [r for r in sympy.solve(f, unknown) if r.is_positive is not False]
         if len(roots) != 1:
-            raise UnitError(f"{equation} has {len(roots)} positive roots for {unknown} in regime {conditions}")
+            where = f" when {' and '.join(conditions)}" if conditions else ""
+            raise NoRoot(f"{sympy.sstr(shown(equation.lhs))} = {sympy.sstr(shown(equation.rhs))} has "
+                         f"{'no' if not roots else len(roots)} positive solution{'' if len(roots) == 1 else 's'} "
+                         f"for {unknown}{where}")
         out.append(Regime(sympy.factor(sympy.simplify(roots[0])), tuple(conditions)))
-    return out
-
-
-def solved(group: Group, name: str, display: str, unit: str, description: str, source: str,
-           equation: sympy.Eq, unknown: sympy.Symbol, *, regime: str, combine: str = "only",
-           post=None) -> sympy.Symbol:
-    """Declare a threshold: the root of ``equation`` for ``unknown``, unit-checked like any formula.
-
-    ``combine="only"`` takes the single regime there is; ``"min"`` takes the
-    smallest regime root, which is the exact root when the equation's left side
-    minus its right side increases with ``unknown`` (each Max is at least each
-    of its branches). ``post`` rounds the root (``ceiling``), if needed.
-    """
-    if combine not in ("only", "min"):
-        raise ValueError(f"unknown combine {combine!r}")
-
-    def derive(keep: frozenset[str] = frozenset()) -> sympy.Expr:
-        found = regimes(equation, unknown, keep)
-        if combine == "only" and len(found) != 1:
-            raise UnitError(f"{name}: {len(found)} regimes; choose how to combine them")
-        root = found[0].root if combine == "only" else sympy.Min(*(r.root for r in found))
-        return post(root) if post is not None else root
-
-    return group.derived(name, display, unit, description, source, derive(), regime=regime,
-                         derivation=equation, unknown=unknown, rederive=derive)
+    return tuple(out)

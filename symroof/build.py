@@ -1,0 +1,139 @@
+"""Deriving everything once: the closed forms, texts and numeric code of every quantity.
+
+The command line must start at once, so nothing it runs may call sympy's
+solver. This module turns the declarations into a plain Python module (the
+*derivation cache*): each quantity's metadata, its formula as text and LaTeX
+in each mode, its solved regimes, and the numpy source of the function that
+computes it from its direct dependencies. :mod:`symroof.runtime` loads it.
+
+Where it lives, keyed by a hash of the declaring source files and the sympy
+version (:func:`symroof.runtime.key`):
+
+- ``symroof/_derived.py``, committed and shipped in the package, regenerated
+  with ``python -m symroof.build`` (a test fails when it is stale);
+- otherwise (declarations edited, or another sympy) the user cache,
+  ``$SYMROOF_CACHE`` or ``$XDG_CACHE_HOME/symroof`` (``~/.cache/symroof``),
+  rebuilt on first use; where nothing is writable, in memory only.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from pprint import pformat
+
+import sympy
+
+from . import model as _model  # noqa: F401  (declares every quantity)
+from .build_format import FORMAT
+from .declare import BOUND, ESTIMATE, MODES, REGISTRY, Kind, Quantity, formula, shown
+from .declare.quantity import bypassed, default_text, latex, symbol_names, text, to_mode
+from .declare.solving import regimes
+from .lower import lowered
+from .model import GROUPS
+from .printing.numpy import function_source
+
+
+def function_name(name: str, mode: str, rule: bool = False) -> str:
+    return f"_{'rule' if rule else 'f'}_{mode}_{name}"
+
+
+def _unit_short(q: Quantity) -> str:
+    return f"{q.unit:~P}" if str(q.unit) != "dimensionless" else ""
+
+
+def spec(q: Quantity) -> dict:
+    """Everything the runtime needs to know about ``q``, as plain data."""
+    out = {
+        "name": q.name, "display": q.display, "unit": "" if str(q.unit) == "dimensionless" else str(q.unit),
+        "unit_short": _unit_short(q), "factor": q.factor, "description": q.description, "source": q.source,
+        "group": q.group, "kind": q.kind.value, "label": q.label, "title": q.title, "integer": q.integer,
+        "at_most": q.at_most, "plausible": list(q.plausible) if q.plausible else None,
+        "choices": list(q.choices) if q.choices else None, "default_choice": q.default_choice,
+        "boolean": q.boolean, "neutral": q.neutral, "choice_list": q.choice_list, "requires": list(q.requires),
+        "says": list(q.says) if q.says else None, "regime": q.regime,
+        "deps": [d.name for d in q.dependencies if d.kind != Kind.CONSTANT],
+        "opened": sorted(bypassed(q)) if q.kind == Kind.DERIVED else [],
+        "default": None, "default_text": None, "formula": {}, "latex": {}, "code": {},
+        "equation": None, "equation_latex": None, "unknown": None, "regimes": [],
+    }
+    if q.kind == Kind.CONSTANT:
+        out["value"] = q.value
+        return out
+    out["latex"] = {m: latex(q, frozenset(), m) for m in MODES}
+    if q.kind == Kind.INPUT:
+        if q.expr is not None:
+            out["default_text"] = default_text(q)
+            if q.has_rule:
+                out["default"] = "rule"
+                out["formula"] = {m: text(q, frozenset(), m) for m in MODES}
+                out["code"] = {m: function_name(q.name, m, rule=True) for m in _modes(q)}
+            else:
+                out["default"] = float(lowered(q))
+        return out
+    out["formula"] = {m: text(q, frozenset(), m) for m in MODES}
+    out["code"] = {m: function_name(q.name, m) for m in _modes(q)}
+    if q.derivation is not None:
+        eq = q.derivation
+        names = symbol_names()
+        out["equation"] = (f"{sympy.sstr(shown(to_mode(eq.lhs, BOUND)))} = "
+                           f"{sympy.sstr(shown(to_mode(eq.rhs, BOUND)))}, solved for {q.unknown}")
+        out["equation_latex"] = [sympy.latex(shown(to_mode(side, BOUND)), symbol_names=names)
+                                 for side in (eq.lhs, eq.rhs)]
+        out["unknown"] = q.unknown.name
+        out["regimes"] = [[sympy.sstr(shown(to_mode(r.root, BOUND))), r.text]
+                          for r in regimes(eq, q.unknown)]
+    return out
+
+
+def _modes(q: Quantity) -> tuple[str, ...]:
+    """The modes whose code differs: bound always; estimate where an estimate factor enters."""
+    return MODES if formula(q, frozenset(), ESTIMATE) != formula(q, frozenset(), BOUND) else (BOUND,)
+
+
+def source(key: str) -> str:
+    """The derivation cache as Python source."""
+    specs, functions = [], []
+    for q in REGISTRY:
+        s = spec(q)
+        specs.append(s)
+        for mode, fname in list(s["code"].items()):
+            functions.append(function_source(fname, lowered(q, frozenset(), mode)))
+        if s["code"] and ESTIMATE not in s["code"]:
+            s["code"][ESTIMATE] = s["code"][BOUND]  # the same formula in both modes
+    groups = [(g.name, g.title) for g in GROUPS]
+    lines = [
+        '"""The derivation cache: generated by ``python -m symroof.build``; do not edit."""',
+        "# fmt: off",
+        "# ruff: noqa",
+        f"FORMAT = {FORMAT}",
+        f"KEY = {key!r}",
+        f"GROUPS = {groups!r}",
+        f"SPECS = {pformat(specs, width=120, sort_dicts=False)}",
+        "",
+        *functions,
+        f"COUNT = {len(specs)}",
+        "COMPLETE = True",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+PACKAGE_FILE = Path(__file__).with_name("_derived.py")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m symroof.build``: regenerate ``symroof/_derived.py``."""
+    from .files import write_text_atomically
+    from .runtime import key
+
+    text_ = source(key())
+    write_text_atomically(text_, PACKAGE_FILE)
+    count = len(re.findall(r"^def ", text_, flags=re.M))
+    print(f"{PACKAGE_FILE}: {len(REGISTRY)} quantities, {count} functions", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

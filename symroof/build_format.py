@@ -1,0 +1,3 @@
+"""The derivation cache's layout version (bump it when :func:`symroof.build.spec` changes shape)."""
+
+FORMAT = 1
