@@ -13,10 +13,11 @@ from __future__ import annotations
 
 __version__ = "0.2.0"
 
-from .errors import CatalogError, InputError, SymroofError, UnitError
+from .errors import CatalogError, InputError, SolveError, SymroofError, UnitError
 
 __all__ = [
-    "CatalogError", "Evaluation", "InputError", "Q_", "Quantity", "REGISTRY", "SymroofError", "UnitError",
+    "CatalogError", "Evaluation", "InputError", "Q_", "Quantity", "REGISTRY", "SolveError", "SymroofError",
+    "UnitError",
     "evaluate", "formula", "quantities", "symbol", "ureg",
 ]
 

@@ -2,7 +2,7 @@
 # fmt: off
 # ruff: noqa
 FORMAT = 1
-KEY = 'd6b2f347cfa6a5816503cbf5c58d1f0a3a92decf2d41952f4f8569789541bda6'
+KEY = 'bffe68b543077809e3932c3c116d8532dd9b14fc798c95113c742288cd22b409'
 GROUPS = [('model', 'Model'), ('hardware', 'Hardware'), ('scenario', 'Scenario'), ('memory', 'Memory'), ('decode', 'Decode'), ('prefill', 'Prefill'), ('parallelism', 'Parallelism'), ('serving', 'Serving & cost'), ('thresholds', 'Thresholds'), ('planning', 'Planning')]
 SPECS = [{'name': 'n_layers',
   'display': 'L',
@@ -1756,8 +1756,8 @@ SPECS = [{'name': 'n_layers',
   'requires': [],
   'says': ["Fits in HBM: weights plus KV cache need {total_memory_bytes:,.0f} GB of the {n_chips:,.0f}-chip slice's "
            '{hbm_total_bytes:,.0f} GB.',
-           'DOES NOT FIT: parameters plus KV cache do not fit in HBM: they need {total_memory_bytes:,.0f} GB, the '
-           '{n_chips:,.0f}-chip slice has {hbm_total_bytes:,.0f} GB.'],
+           'DOES NOT FIT: parameters plus KV cache do not fit in HBM; the point needs {total_memory_bytes:,.0f} GB, '
+           'the {n_chips:,.0f}-chip slice has {hbm_total_bytes:,.0f} GB.'],
   'regime': None,
   'deps': ['hbm_total_bytes', 'total_memory_bytes'],
   'opened': [],

@@ -15,3 +15,7 @@ class CatalogError(SymroofError):
 
 class UnitError(SymroofError):
     """A formula's dimensions do not match its declared unit, or do not combine."""
+
+
+class SolveError(SymroofError):
+    """An equation has no single positive root for its unknown (a pin can leave it so)."""

@@ -23,10 +23,12 @@ from pathlib import Path
 from types import ModuleType
 
 from .errors import InputError, SymroofError
+from .generated import NAMESPACE
 
 PACKAGE = Path(__file__).resolve().parent
 #: What the derivation cache is derived from: change any of these and it is rebuilt.
-SOURCES = ("declare", "model", "lower.py", "build.py", "printing/numpy.py", "units.txt", "units.py")
+SOURCES = ("declare", "model", "lower.py", "build.py", "build_format.py", "printing/numpy.py", "generated.py",
+           "units.txt", "units.py")
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,20 +200,14 @@ def _from_file(path: Path, name: str) -> ModuleType | None:
 
 def _from_source(text: str, name: str) -> ModuleType:
     module = ModuleType(name)
-    from .printing.numpy import NAMESPACE
-
     module.__dict__.update(NAMESPACE)
     exec(compile(text, f"<{name}>", "exec"), module.__dict__)  # noqa: S102 - source symroof printed itself
     return module
 
 
 def _with_namespace(module: ModuleType) -> ModuleType:
-    import numpy
-
-    from .printing.numpy import _no_option
-
-    module.__dict__.setdefault("numpy", numpy)
-    module.__dict__.setdefault("_no_option", _no_option)
+    for name, value in NAMESPACE.items():
+        module.__dict__.setdefault(name, value)
     return module
 
 

@@ -20,9 +20,6 @@ with resources.as_file(resources.files(__package__) / "units.txt") as _path:
 
 Q_ = ureg.Quantity
 
-#: Each dimension's base unit: numbers are carried in these units internally.
-BASE_UNITS = ("second", "byte", "FLOP", "token", "sequence", "chip", "parameter", "USD")
-
 # Spellings that pint would silently misread; caught before pint sees them.
 _MISREAD = {
     "FLOPS": "write FLOP/s for a rate (pint reads FLOPS as a plural of FLOP)",

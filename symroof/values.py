@@ -1,4 +1,8 @@
-"""Reading user-given values (command line, API, catalog) into base-unit numbers."""
+"""Reading user-given values (command line, API, catalog) into base-unit numbers.
+
+``q`` is anything that describes a quantity: a runtime :class:`symroof.runtime.Spec`
+or a declared :class:`symroof.declare.Quantity` (name, unit, factor, choices, limits).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,12 @@ from numbers import Real
 import pint
 
 from .errors import InputError
-from .quantity import Quantity
 from .units import parse_unit, ureg
 
 NUMBER_RE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
 
 
-def parse_value(q: Quantity, raw: object, where: str) -> float | str:
+def parse_value(q, raw: object, where: str) -> float | str:
     """The base-unit magnitude (or the choice) of ``raw`` for quantity ``q``.
 
     ``raw`` is a number (in ``q``'s unit), a pint quantity, or text such as
@@ -55,7 +58,7 @@ def parse_value(q: Quantity, raw: object, where: str) -> float | str:
     return value
 
 
-def _convert(q: Quantity, magnitude: float, unit: pint.Unit, where: str) -> float:
+def _convert(q, magnitude: float, unit: pint.Unit, where: str) -> float:
     """``magnitude unit`` in base units, after checking it has ``q``'s dimensions."""
     want = q.unit.dimensionality
     have = unit.dimensionality
@@ -70,7 +73,7 @@ def _convert(q: Quantity, magnitude: float, unit: pint.Unit, where: str) -> floa
     return float(ureg.Quantity(magnitude, unit).to_base_units().magnitude)
 
 
-def _check_range(q: Quantity, magnitude: float, base: float, where: str) -> None:
+def _check_range(q, magnitude: float, base: float, where: str) -> None:
     if not math.isfinite(magnitude):
         raise InputError(f"{where}: {magnitude} is not a finite number")
     if magnitude <= 0:

@@ -83,3 +83,37 @@ def test_featured_h100_and_405b_recalculate_cleanly(lo):
     for name in ("llama-3-70b_h100_engineering.xlsx", "llama-3-405b_tpu-v5e_finance.xlsx"):
         path = sheets / name
         compare(_no_error_cells(path, lo(path)), expected_values(path))
+
+
+def _pdf_pages(path) -> int:
+    import re
+
+    return len(re.findall(rb"/Type\s*/Page[^s]", path.read_bytes()))
+
+
+def test_finance_page_prints_on_one_page(lo_pdf, tmp_path):
+    """The committed finance workbooks, rendered to PDF by LibreOffice: the Finance sheet is one page."""
+    from pathlib import Path
+
+    sheets = Path(__file__).resolve().parents[1] / "sheets"
+    for source in sorted(sheets.glob("*_finance.xlsx")):
+        wb = openpyxl.load_workbook(source)
+        for ws in wb.worksheets:
+            if ws.title != "Finance":
+                ws.sheet_state = "hidden"  # hidden sheets are not printed...
+                ws.print_area = None  # ...unless they name a print range
+        only = tmp_path / source.name
+        wb.save(only)
+        pdf = lo_pdf(only)
+        assert _pdf_pages(pdf) == 1, f"{source.name}: the Finance page prints on {_pdf_pages(pdf)} pages"
+
+
+@pytest.fixture(scope="module")
+def lo_pdf(tmp_path_factory):
+    if soffice() is None:
+        if os.environ.get("CI"):
+            pytest.fail("LibreOffice (soffice) is missing in CI: .ci/run must install libreoffice-calc-nogui")
+        pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
+    profile = tmp_path_factory.mktemp("lo-profile-pdf")
+    out = tmp_path_factory.mktemp("lo-pdf")
+    return lambda path: recalculate(path, out, profile, convert_to="pdf")

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import InputError
-from .common import add_set, parse_sets
+from .common import add_set, parse_sets, warn
 
 
 def cmd_export(args: argparse.Namespace) -> str:
@@ -21,7 +21,7 @@ def cmd_export(args: argparse.Namespace) -> str:
     if not (args.model and args.hardware):
         raise InputError("give MODEL HARDWARE, or --all")
     path = workbook_export.export(args.model, args.hardware, args.template, parse_sets(args.set), args.output,
-                                  force=args.force, keep_inputs=args.keep_inputs)
+                                  force=args.force, keep_inputs=args.keep_inputs, warn=warn)
     return str(path)
 
 
@@ -44,8 +44,11 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", metavar="PATH",
                    help="the file to write (default MODEL_HARDWARE_TEMPLATE.xlsx); with --all, the folder")
     p.add_argument("--all", action="store_true", help="export the catalog's featured pairs into sheets/")
-    p.add_argument("--force", action="store_true", help="overwrite a workbook whose input cells were edited")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite a workbook that differs from what symroof wrote (edited inputs, added sheets or "
+                        "notes, overwritten formulas)")
     p.add_argument("--keep-inputs", action="store_true",
-                   help="carry the edited input cells of the existing workbook into the new one")
+                   help="carry the edited input cells of the existing workbook into the new one (and keep "
+                        "protecting them on later exports)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_export)

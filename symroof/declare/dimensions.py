@@ -45,6 +45,8 @@ def _dimensionless_arg(node: sympy.Basic) -> Dim:
 
 
 def _symbol(node: sympy.Symbol) -> Dim:
+    if node not in REGISTRY.symbols():
+        raise UnitError(f"symbol {node} is not a declared symroof quantity, so its units are unknown")
     return REGISTRY.by_symbol(node).unit.dimensionality
 
 

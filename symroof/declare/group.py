@@ -12,7 +12,7 @@ import re
 
 import sympy
 
-from ..errors import UnitError
+from ..errors import SolveError
 from ..units import parse_unit, ureg
 from .dimensions import check_units
 from .functions import Select, make_select
@@ -118,7 +118,7 @@ class Group:
         def derive(keep: frozenset[str] = frozenset()) -> sympy.Expr:
             found = regimes(equation, unknown, keep)
             if combine == "only" and len(found) != 1:
-                raise UnitError(f"{name}: {len(found)} regimes; choose how to combine them")
+                raise SolveError(f"{name}: {len(found)} regimes; choose how to combine them")
             root = found[0].root if combine == "only" else sympy.Min(*(r.root for r in found))
             return post(root) if post is not None else root
 

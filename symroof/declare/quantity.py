@@ -22,7 +22,7 @@ from functools import cache
 import pint
 import sympy
 
-from ..errors import InputError, UnitError
+from ..errors import InputError, SymroofError
 from ..kinds import Kind, Origin  # noqa: F401  (Origin re-exported)
 from ..units import base_factor
 
@@ -176,11 +176,15 @@ class Registry:
         except KeyError:
             raise InputError(f"unknown quantity {name!r}{suggest(name, self._by_name)}") from None
 
+    def symbols(self):
+        """Every declared symbol (a view)."""
+        return self._by_symbol.keys()
+
     def by_symbol(self, symbol: sympy.Symbol) -> Quantity:
         try:
             return self._by_symbol[symbol]
         except KeyError:
-            raise UnitError(f"symbol {symbol} is not a declared symroof quantity") from None
+            raise SymroofError(f"symbol {symbol} is not a declared symroof quantity") from None
 
 
 REGISTRY = Registry()

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import sympy
 
-from ..errors import UnitError
+from ..errors import SolveError, UnitError
 from .dimensions import dimension_of
 from .quantity import REGISTRY, Kind, shown
 from .rewrite import depends_on, inline
 
 
-class NoRoot(UnitError):
+class NoRoot(SolveError):
     """The equation has no single positive root in some regime (a pin can leave it so)."""
 
 
@@ -74,7 +74,7 @@ def regimes(equation: sympy.Eq, unknown: sympy.Symbol, keep: frozenset[str] = fr
         f = (inline(equation.lhs, unknown, keep, chosen, open_products=True)
              - inline(equation.rhs, unknown, keep, chosen, open_products=True))
         if f.has(sympy.ceiling, sympy.floor):
-            raise UnitError(f"cannot solve {equation} for {unknown} through a ceiling or floor: "
+            raise SolveError(f"cannot solve {equation} for {unknown} through a ceiling or floor: "
                             "solve the unrounded quantity and round the result")
         roots = [r for r in sympy.solve(f, unknown) if r.is_positive is not False]
         if len(roots) != 1:

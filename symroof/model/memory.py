@@ -70,8 +70,8 @@ fits_in_hbm = GROUP.derived(
     Q_TOTAL, sympy.LessThan(total_memory_bytes, hbm_total_bytes), boolean=True, label="Fits in HBM",
     says=("Fits in HBM: weights plus KV cache need {total_memory_bytes:,.0f} GB of the {n_chips:,.0f}-chip slice's "
           "{hbm_total_bytes:,.0f} GB.",
-          "DOES NOT FIT: parameters plus KV cache do not fit in HBM: they need {total_memory_bytes:,.0f} GB, the "
-          "{n_chips:,.0f}-chip slice has {hbm_total_bytes:,.0f} GB."))
+          "DOES NOT FIT: parameters plus KV cache do not fit in HBM; the point needs {total_memory_bytes:,.0f} GB, "
+          "the {n_chips:,.0f}-chip slice has {hbm_total_bytes:,.0f} GB."))
 memory_chips = GROUP.solved(
     "memory_chips", r"N_{\text{mem}}", "chip", "Chips whose HBM parameters plus KV fill, unrounded.",
     Q_TOTAL, sympy.Eq(hbm_total_bytes, total_memory_bytes), n_chips, regime="always (a fraction of a chip)")

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy
 import sympy
 from sympy.printing.numpy import NumPyPrinter
+
+from ..generated import NAMESPACE
 
 
 class ArrayPrinter(NumPyPrinter):
@@ -61,14 +62,6 @@ class RuntimePrinter(ArrayPrinter):
         for choice, option in reversed(expr.pairs):
             text = f'({self._print(option)} if {key} == "{choice}" else {text})'
         return text
-
-
-def _no_option(key: str, choice: str):
-    raise KeyError(f"{key}: no option for {choice!r}")
-
-
-#: What the generated code may refer to.
-NAMESPACE = {"numpy": numpy, "_no_option": _no_option}
 
 
 def function_source(name: str, expr: sympy.Expr) -> str:

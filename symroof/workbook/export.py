@@ -11,7 +11,7 @@ edited inputs over (and keeps protecting them); ``--force`` overwrites.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,12 +128,14 @@ def _refusal(path: Path, diff: Differences, keep_inputs: bool) -> str | None:
 
 
 def export(model: str, hardware: str, template: str = "engineering", overrides: Mapping[str, Any] | None = None,
-           out: str | Path | None = None, force: bool = False, keep_inputs: bool = False) -> Path:
+           out: str | Path | None = None, force: bool = False, keep_inputs: bool = False,
+           warn: Callable[[list[str]], None] | None = None) -> Path:
     """Write the workbook of ``model`` on ``hardware`` and return its path.
 
     Refuses to replace a workbook that differs from what symroof wrote unless
     ``force`` (overwrite) or, when only input cells differ, ``keep_inputs``
-    (carry the edited values over, and keep protecting them).
+    (carry the edited values over, and keep protecting them). ``warn`` receives the operating point's
+    warnings (it does not fit, the plan misses its target, a pin contradicts its formula).
     """
     path = Path(out) if out is not None else default_path(model, hardware, template)
     if path.suffix.lower() != ".xlsx":
@@ -166,6 +168,8 @@ def export(model: str, hardware: str, template: str = "engineering", overrides: 
         if name in ev.unavailable:
             raise InputError(f"{h.id} has no {name} in the catalog; the {tpl.name} workbook needs one "
                              f"(--set {name}=...)")
+    if warn is not None:
+        warn(ev.warnings())
     atomic_write(path, lambda tmp: write(ev, tpl, tmp, frozenset(kept), raw))
     return path
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import math
 
-INPUT = {"font_color": "#0000FF", "bg_color": "#FFF2CC", "border": 1, "border_color": "#BFBFBF"}
-RULE = {"font_color": "#0000FF", "bg_color": "#FDF8E6", "border": 1, "border_color": "#D9D9D9"}
-DERIVED = {}
+INPUT = {"font_color": "#0000FF", "bg_color": "#FFF2CC", "border": 1, "border_color": "#BFBFBF", "valign": "top"}
+RULE = {"font_color": "#0000FF", "bg_color": "#FDF8E6", "border": 1, "border_color": "#D9D9D9", "valign": "top"}
+DERIVED = {"valign": "top"}
+LABEL = {"valign": "top"}
 HEAD = {"bold": True, "bg_color": "#D9E1F2", "border": 1, "border_color": "#BFBFBF", "text_wrap": True,
         "valign": "top"}
 TITLE = {"bold": True, "font_size": 14}
 SECTION = {"bold": True, "font_size": 12}
 NOTE = {"italic": True, "font_color": "#595959", "text_wrap": True, "valign": "top"}
-CAVEAT = {"italic": True, "font_color": "#9C0006", "text_wrap": True, "valign": "top"}
+CAVEAT = {"italic": True, "font_color": "#9C0006"}
+CAVEAT_NOTE = {"italic": True, "font_color": "#595959"}
 NAME = {"font_color": "#808080", "font_size": 8}
 TEXT = {"text_wrap": False}
 WRAP = {"text_wrap": True, "valign": "top"}
@@ -28,7 +30,7 @@ STATUS_GOOD = {"bold": True, "font_color": "#006100", "bg_color": "#C6EFCE"}
 INFEASIBLE = {"font_color": "#9C0006", "font_strikeout": True}
 
 _LADDER = ((1e15, "P", ",,,,,"), (1e12, "T", ",,,,"), (1e9, "G", ",,,"), (1e6, "M", ",,"), (1e3, "k", ","))
-_SCALABLE = ("B", "FLOP", "tok")  # units whose decimal prefixes read naturally
+_SCALABLE = ("B", "FLOP")  # units whose decimal prefixes read naturally (kB, TB/s, PFLOP)
 
 
 def _decimals(value: float) -> str:
@@ -53,7 +55,7 @@ def number_format(unit: str, unit_short: str, value, *, integer: bool = False, f
         if abs(value) >= 1000:
             return '"$"#,##0'
         return '"$"#,##0.00' if abs(value) >= 0.01 or value == 0 else '"$"0.0000'
-    if integer:
+    if integer or (abs(value) >= 1 and float(value).is_integer() and abs(value) < 1e7):
         return "#,##0"
     if not editable and unit_short and unit_short.split("/")[0].strip() in _SCALABLE:
         for size, prefix, commas in _LADDER:

@@ -43,6 +43,7 @@ MAX_SWEEP_ROWS = 512
 ENGINEERING = ("Name", "Symbol", "Value", "Unit", "Description", "Source", "Formula")
 PLAIN = ("Name", "Item", "Value", "Unit", "What it is", "Source")
 SOLVED = ("Solved from", "Holds when")
+PLAIN_WIDTHS = (24, 50, 16, 22, 60, 44)
 VALUE_COL = 2  # column C holds every quantity's value (its defined name)
 NOT_FEASIBLE = "not feasible"  # what a result shows while a condition it requires fails
 
@@ -200,7 +201,7 @@ def write(ev: Evaluation, template: Template, filename: str, kept: frozenset[str
             _sensitivities(book, ws, sheet)
         elif sheet.kind == "sweep":
             _sweep(book, ws, sheet)
-        _page(ws, sheet)
+        _page(book, ws, sheet)
     meta = book.wb.add_worksheet(metadata.SHEET)
     meta.hide()
     info = {"generator": f"symroof {__version__}", "model": ev.model.id, "hardware": ev.hardware.id,
@@ -218,12 +219,12 @@ def write(ev: Evaluation, template: Template, filename: str, kept: frozenset[str
 def _heading(book: Book, ws, sheet: Sheet, first: bool, status: list[str]) -> None:
     ev = book.ev
     title = f"{book.template.title}: {ev.model.name} on {ev.hardware.name}" if first else sheet.name
-    book.put(ws, 0, 0, title, book.fmt(F.TITLE))
+    col = 1 if sheet.layout == "plain" else 0  # a plain page hides column A (the public names)
+    book.put(ws, 0, col, title, book.fmt(F.TITLE))
     if sheet.note:
-        book.put(ws, 1, 0, sheet.note, book.fmt(F.NOTE))
+        book.put(ws, 1, col, sheet.note, book.fmt(F.NOTE if sheet.layout != "plain" else F.CAVEAT_NOTE))
     if not sheet.status:
         return
-    col = 1 if sheet.layout == "plain" else 0
     for i, name in enumerate(status):  # what each yes/no quantity says, live (declared in the model)
         row = 2 + i
         yes, no = ev.table.specs[name].says
@@ -349,10 +350,14 @@ def _block(book: Book, ws, block: Block, lists: dict) -> None:
         unit = F.unit_words(s.unit_short) if plain else s.unit_short
         book.put(ws, row, 0, name, book.fmt(F.NAME) if plain else None)
         if plain:
-            book.put(ws, row, 1, s.title)
-            book.put(ws, row, 3, unit)
+            book.put(ws, row, 1, s.title, book.fmt(F.LABEL))
+            book.put(ws, row, 3, unit, book.fmt(F.LABEL))
             book.put(ws, row, 4, s.description, book.fmt(F.WRAP))
-            book.put(ws, row, 5, ev.source(name))
+            book.put(ws, row, 5, ev.source(name), book.fmt(F.WRAP))
+            lines = max(_lines(s.title, PLAIN_WIDTHS[1]), _lines(s.description, PLAIN_WIDTHS[4]),
+                        _lines(ev.source(name), PLAIN_WIDTHS[5]))
+            if lines > 1:  # spreadsheets do not grow rows for wrapped text on their own
+                ws.set_row(row, 15 * lines)
         else:
             book.put(ws, row, 1, _plain_symbol(s.display))
             book.put(ws, row, 3, unit)
@@ -397,6 +402,11 @@ def _block(book: Book, ws, block: Block, lists: dict) -> None:
         if kind == "input":
             generated = value if isinstance(value, str | bool) else float(numpy.asarray(value))
         book.cell(ws, row, VALUE_COL, kind, name, generated=generated, kept=name in book.kept)
+
+
+def _lines(text: str, width: int) -> int:
+    """About how many lines ``text`` wraps to in a column ``width`` characters wide."""
+    return max(1, -(-len(text) // max(1, int(width * 1.1))))
 
 
 def _plain_symbol(display: str) -> str:
@@ -508,23 +518,25 @@ def _sweep_values(ev: Evaluation, exprs: dict, vary, batches: numpy.ndarray) -> 
             for n, r in zip(exprs, results, strict=True)}
 
 
-def _page(ws, sheet: Sheet) -> None:
-    """Column widths and print setup."""
+def _page(book: Book, ws, sheet: Sheet) -> None:
+    """Column widths and print setup: the used columns only, landscape, title rows on every page."""
     if sheet.kind == "rows" and sheet.layout == "plain":
-        ws.set_column(0, 0, 24, None, {"hidden": True})
-        ws.set_column(1, 1, 52)
-        ws.set_column(2, 2, 16)
-        ws.set_column(3, 3, 22)
-        ws.set_column(4, 4, 60)
-        ws.set_column(5, 5, 40)
+        for col, width in enumerate(PLAIN_WIDTHS):
+            ws.set_column(col, col, width, None, {"hidden": True} if col == 0 else None)
     elif sheet.kind == "sweep":
         ws.set_column(0, 20, 18)
     else:
         for col, width in enumerate((34, 16, 18, 16, 60, 50, 60, 50, 50)):
             ws.set_column(col, col, width)
+    rows = book.content.get(ws.name, {})
+    last_row = max(rows, default=0)
+    last_col = max((c for cells in rows.values() for c, _ in cells), default=0)
+    if sheet.kind == "rows":
+        last_col = min(last_col, (len(PLAIN) if sheet.layout == "plain" else len(ENGINEERING) + len(SOLVED)) - 1)
+    ws.print_area(0, 0, last_row, last_col)
     ws.set_landscape()
     ws.repeat_rows(0, 1)
-    ws.hide_gridlines(0)
+    ws.hide_gridlines(1)  # gridlines on screen, not on paper
     if sheet.print == "one-page":
         ws.fit_to_pages(1, 1)
     else:
