@@ -18,6 +18,7 @@ version (:func:`symroof.runtime.key`):
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -27,10 +28,10 @@ import sympy
 
 from . import model as _model  # noqa: F401  (declares every quantity)
 from .build_format import FORMAT
-from .declare import BOUND, ESTIMATE, MODES, REGISTRY, Kind, Quantity, formula, shown
+from .declare import BOUND, ESTIMATE, MODES, REGISTRY, Kind, Quantity, Select, formula, shown
 from .declare.quantity import bypassed, default_text, latex, symbol_names, text, to_mode
 from .declare.solving import regimes
-from .lower import lowered
+from .lower import lowered, resolve
 from .model import GROUPS
 from .printing.numpy import function_source
 
@@ -51,12 +52,13 @@ def spec(q: Quantity) -> dict:
         "group": q.group, "kind": q.kind.value, "label": q.label, "title": q.title, "integer": q.integer,
         "at_most": q.at_most, "plausible": list(q.plausible) if q.plausible else None,
         "choices": list(q.choices) if q.choices else None, "default_choice": q.default_choice,
-        "boolean": q.boolean, "neutral": q.neutral, "choice_list": q.choice_list, "requires": list(q.requires),
+        "boolean": q.boolean, "neutral": q.neutral, "choice_list": q.choice_list, "structural": q.structural,
+        "nonnegative": q.nonnegative, "formula_for": {}, "requires": list(q.requires),
         "says": list(q.says) if q.says else None, "regime": q.regime,
         "deps": [d.name for d in q.dependencies if d.kind != Kind.CONSTANT],
         "opened": sorted(bypassed(q)) if q.kind == Kind.DERIVED else [],
         "default": None, "default_text": None, "formula": {}, "latex": {}, "code": {},
-        "equation": None, "equation_latex": None, "unknown": None, "regimes": [],
+        "equation": None, "equation_latex": None, "unknown": None, "regimes": [], "regimes_for": {}, "per": q.per,
     }
     if q.kind == Kind.CONSTANT:
         out["value"] = q.value
@@ -73,6 +75,7 @@ def spec(q: Quantity) -> dict:
                 out["default"] = float(lowered(q))
         return out
     out["formula"] = {m: text(q, frozenset(), m) for m in MODES}
+    out["formula_for"] = structural_texts(q)
     out["code"] = {m: function_name(q.name, m) for m in _modes(q)}
     if q.derivation is not None:
         eq = q.derivation
@@ -82,8 +85,45 @@ def spec(q: Quantity) -> dict:
         out["equation_latex"] = [sympy.latex(shown(to_mode(side, BOUND)), symbol_names=names)
                                  for side in (eq.lhs, eq.rhs)]
         out["unknown"] = q.unknown.name
-        out["regimes"] = [[sympy.sstr(shown(to_mode(r.root, BOUND))), r.text]
-                          for r in regimes(eq, q.unknown)]
+        out["regimes"] = regime_texts(q, frozenset(), BOUND, defaults().get(q.per))
+        out["regimes_for"] = {f"{q.per}={c}": regime_texts(q, frozenset(), BOUND, c)
+                              for c in (REGISTRY.get(q.per).choices if q.per else ()) if c not in q.unsolved}
+    return out
+
+
+def defaults() -> dict[str, str]:
+    """The default structure: the choice of each structural input when a model does not say (dense, gqa)."""
+    return {q.name: q.default_choice for q in REGISTRY if q.structural}
+
+
+def regime_texts(q: Quantity, keep: frozenset[str], mode: str, choice: str | None = None) -> list[list[str]]:
+    """``[closed form, holds when]`` of each regime of a solved threshold; one solved per structural choice
+    gives the regimes of ``choice`` (none when that choice's value is given, not solved)."""
+    eq = q.derivation
+    if q.per is None:
+        return [[sympy.sstr(shown(to_mode(r.root, mode))), r.text] for r in regimes(eq, q.unknown, keep)]
+    if choice in q.unsolved:
+        return []
+    return [[sympy.sstr(shown(to_mode(r.root, mode))), r.text]
+            for r in regimes(eq, q.unknown, keep, ((q.per, choice),))]
+
+
+def structural_key(mode: str, choices: dict[str, str]) -> str:
+    """``bound|mlp=dense``: how texts that depend on a model's structure are filed."""
+    return "|".join([mode, *(f"{k}={v}" for k, v in sorted(choices.items()))])
+
+
+def structural_texts(q: Quantity, pins: frozenset[str] = frozenset()) -> dict[str, str]:
+    """``q``'s formula text for each structural choice it selects on (a dense model reads the dense formula)."""
+    keys = sorted({sel.key.name for m in MODES for sel in formula(q, pins, m).atoms(Select)
+                   if REGISTRY.get(sel.key.name).structural})
+    if not keys:
+        return {}
+    out = {}
+    for combo in itertools.product(*(REGISTRY.get(k).choices for k in keys)):
+        choices = dict(zip(keys, combo, strict=True))
+        for m in MODES:
+            out[structural_key(m, choices)] = sympy.sstr(shown(resolve(formula(q, pins, m), choices)))
     return out
 
 
@@ -103,6 +143,7 @@ def source(key: str) -> str:
         if s["code"] and ESTIMATE not in s["code"]:
             s["code"][ESTIMATE] = s["code"][BOUND]  # the same formula in both modes
     groups = [(g.name, g.title) for g in GROUPS]
+    closed = {q.name: sympy.srepr(q.expr) for q in REGISTRY if q.derivation is not None}
     lines = [
         '"""The derivation cache: generated by ``python -m symroof.build``; do not edit."""',
         "# fmt: off",
@@ -111,6 +152,8 @@ def source(key: str) -> str:
         f"KEY = {key!r}",
         f"GROUPS = {groups!r}",
         f"SPECS = {pformat(specs, width=120, sort_dicts=False)}",
+        "# each solved threshold's closed form (sympy srepr): declaring the model reads these instead of solving",
+        f"CLOSED_FORMS = {pformat(closed, width=120)}",
         "",
         *functions,
         f"COUNT = {len(specs)}",

@@ -1,3 +1,3 @@
 """The derivation cache's layout version (bump it when :func:`symroof.build.spec` changes shape)."""
 
-FORMAT = 1
+FORMAT = 3

@@ -153,7 +153,8 @@ class Evaluation:
             keep = s.opened & self.pins
             if keep:
                 try:
-                    func, self.formulas[s.name] = pinned_function(s.name, keep, self.mode)
+                    func, self.formulas[s.name] = pinned_function(s.name, keep, self.mode,
+                                                                  tuple(sorted(self._structure().items())))
                 except SymroofError as exc:  # a pin leaves the equation without a root
                     raise _Unavailable(f"cannot be derived with {', '.join(sorted(keep))} pinned: {exc}") from None
             else:
@@ -169,6 +170,9 @@ class Evaluation:
             raise _Unavailable("not finite here: a denominator is zero (for instance no batch fits or meets the "
                                "latency target)")
         return result, origin
+
+    def _structure(self) -> dict[str, str]:
+        return {s.name: self._value(s) for s in self.table if s.structural}
 
     # --- reading results ---
     @property
@@ -233,7 +237,12 @@ class Evaluation:
             return self.formulas[name]
         if name in self.rules and self.provenance.get(name) == RULE:
             return self.rules[name]
-        return self.table.get(name).formula_text(self.mode)
+        return self.table.get(name).formula_text(self.mode, self.structure)
+
+    @property
+    def structure(self) -> dict[str, str]:
+        """The model's structural choices (attention kind, dense or MoE)."""
+        return {s.name: self.base[s.name] for s in self.table if s.structural and s.name in self.base}
 
     def shows_rule(self, name: str) -> bool:
         """Derived quantities, and inputs that took their default rule, show a formula."""

@@ -151,11 +151,14 @@ def _common_factor_out(node: sympy.Expr) -> sympy.Expr:
 
 
 def excel_expr(q: Quantity | None, expr: sympy.Expr | None = None, pins: Pins = frozenset(),
-               mode: str = "bound") -> sympy.Expr:
+               mode: str = "bound", structure: Mapping[str, str] | None = None) -> sympy.Expr:
     """What a workbook cell prints: ``q``'s formula (or ``expr`` in base units, giving ``q``'s unit),
-    constants as numbers, references and result in reporting units. Selects stay (printed as IF)."""
-    base = numeric(formula(q, pins, mode) if expr is None else expr)
-    return in_reporting_units(base, q)
+    constants as numbers, references and result in reporting units. The model's structural choices
+    (``structure``: dense or MoE) are fixed; other Selects stay (printed as IF)."""
+    base = formula(q, pins, mode) if expr is None else expr
+    if structure:
+        base = resolve(base, structure)
+    return in_reporting_units(numeric(base), q)
 
 
 def through(q: Quantity, target: sympy.Symbol, pins: Pins = frozenset(), mode: str = "bound") -> sympy.Expr:

@@ -54,6 +54,9 @@ class Spec:
     boolean: bool
     neutral: float | None
     choice_list: str | None
+    structural: bool
+    nonnegative: bool
+    formula_for: dict[str, str]
     requires: tuple[str, ...]
     says: tuple[str, str] | None
     regime: str | None
@@ -68,6 +71,8 @@ class Spec:
     equation_latex: tuple[str, str] | None
     unknown: str | None
     regimes: tuple[tuple[str, str], ...]
+    regimes_for: dict[str, list]
+    per: str | None
     value: float | None = None
     users: tuple[str, ...] = field(default=())
 
@@ -101,7 +106,13 @@ class Spec:
 
         return parse_unit(self.unit_text) if self.unit_text else ureg.dimensionless
 
-    def formula_text(self, mode: str = "bound") -> str | None:
+    def formula_text(self, mode: str = "bound", choices: dict[str, str] | None = None) -> str | None:
+        """The formula as text; with the model's structural choices, the branch that applies to it."""
+        if self.formula_for and choices:
+            used = {part.split("=")[0] for key in self.formula_for for part in key.split("|")[1:]}
+            key = "|".join([mode, *(f"{k}={v}" for k, v in sorted(choices.items()) if k in used)])
+            if key in self.formula_for:
+                return self.formula_for[key]
         return self.formula.get(mode) if self.formula else None
 
 
@@ -213,19 +224,28 @@ def _with_namespace(module: ModuleType) -> ModuleType:
 
 @cache
 def _packaged_or_cached() -> Table:
+    module = existing()
+    if module is not None:
+        return Table(module)
+    want = key()
+    return _rebuild(want, cache_folder() / f"derived-{want[:20]}.py")
+
+
+def existing() -> ModuleType | None:
+    """A fresh derivation cache that is already there (packaged, or in the user cache), or None; never builds."""
     want = key()
     try:
         packaged = importlib.import_module("symroof._derived")
         if _valid(packaged, want):
-            return Table(_with_namespace(packaged))
+            return _with_namespace(packaged)
     except Exception:  # noqa: BLE001, S110 - stale or corrupt: fall through to the user cache
         pass
     path = cache_folder() / f"derived-{want[:20]}.py"
     if path.is_file():
         module = _from_file(path, "symroof_derived_cache")
         if module is not None and _valid(_with_namespace(module), want):
-            return Table(module)
-    return _rebuild(want, path)
+            return module
+    return None
 
 
 def _rebuild(want: str, path: Path) -> Table:
@@ -274,15 +294,19 @@ def _live(generation: int) -> Table:
 # --- formulas derived again around pins ------------------------------------------------------------------------
 
 @cache
-def pinned_function(name: str, keep: frozenset[str], mode: str) -> tuple[Callable, str]:
+def pinned_function(name: str, keep: frozenset[str], mode: str,
+                    structure: tuple[tuple[str, str], ...] = ()) -> tuple[Callable, str]:
     """The function and formula text of ``name`` derived again with the quantities in ``keep`` pinned.
 
-    Needs sympy (the closed form is solved again); cached for the process.
+    Needs sympy (the closed form is solved again); cached for the process. The
+    text is the branch of the model's ``structure`` (dense or MoE).
     """
-    from .declare import REGISTRY
-    from .declare.quantity import text
-    from .lower import lowered
+    import sympy
+
+    from .declare import REGISTRY, formula, shown
+    from .lower import lowered, resolve
     from .printing.numpy import compile_function
 
     q = REGISTRY.get(name)
-    return compile_function(f"_pinned_{name}", lowered(q, keep, mode)), text(q, keep, mode)
+    text = sympy.sstr(shown(resolve(formula(q, keep, mode), dict(structure))))
+    return compile_function(f"_pinned_{name}", lowered(q, keep, mode)), text

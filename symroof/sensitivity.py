@@ -18,7 +18,7 @@ from . import model as _model  # noqa: F401  (declares every quantity)
 from .declare import REGISTRY, Kind, formula
 from .errors import InputError
 from .evaluation import Evaluation
-from .lower import numeric, opened
+from .lower import numeric, opened, resolve
 from .printing.numpy import codegen
 
 
@@ -27,7 +27,8 @@ def _opened(name: str, ev: Evaluation) -> sympy.Expr:
     q = REGISTRY.get(name)
     if q.kind != Kind.DERIVED or name in ev.pins:
         raise InputError(f"{name} is an input here; sensitivities are of derived quantities")
-    return opened(q, ev.pins, ev.mode)
+    choices = {n: v for n, v in ev.base.items() if ev.table.specs[n].categorical}
+    return resolve(opened(q, ev.pins, ev.mode), choices)  # dtypes and the model's structure, as evaluated
 
 
 @REGISTRY.cached
@@ -109,6 +110,8 @@ def active_bounds(ev: Evaluation, name: str) -> list[Bound]:
             if any(s.name not in ev.base for s in node.free_symbols):
                 continue
             branches = tuple((sympy.sstr(a), _value(a, ev) / q.factor) for a in node.args)
+            if len({v for _, v in branches}) == 1:
+                continue  # every branch equal here (no sliding window shorter than the context): nothing bounds
             pick = max if isinstance(node, sympy.Max) else min
             active = pick(branches, key=lambda b: b[1])[0]
             out.append(Bound(q.name, "max" if isinstance(node, sympy.Max) else "min", branches, active,

@@ -76,8 +76,9 @@ def _convert(q, magnitude: float, unit: pint.Unit, where: str) -> float:
 def _check_range(q, magnitude: float, base: float, where: str) -> None:
     if not math.isfinite(magnitude):
         raise InputError(f"{where}: {magnitude} is not a finite number")
-    if magnitude <= 0:
-        raise InputError(f"{where}: must be positive, got {magnitude:g}")
+    if magnitude < 0 or (magnitude == 0 and not getattr(q, "nonnegative", False)):
+        raise InputError(f"{where}: must be {'zero or more' if getattr(q, 'nonnegative', False) else 'positive'}, "
+                         f"got {magnitude:g}")
     display = base / q.factor
     if q.integer and abs(display - round(display)) > 1e-9 * max(1.0, abs(display)):
         raise InputError(f"{where}: must be a whole number, got {display:g}")

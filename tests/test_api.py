@@ -62,7 +62,8 @@ def test_latex_for_jupyter():
     latex = symroof.formula("step_time")._repr_latex_()
     assert latex.startswith("$T_{\\text{step}} = ") and "\\max" in latex
     # unit-carrying constants show as the seed writes them: 2 B N / (Y C)
-    assert symroof.formula("step_flops").latex() == r"F_{\text{step}} = 2 B_{\text{tok}} N_{\text{param}}"
+    # issue 11: FLOPs count the parameters a token uses (all of them in a dense model)
+    assert symroof.formula("step_flops").latex() == r"F_{\text{step}} = 2 N_{\text{active}} B_{\text{tok}}"
 
 
 def test_warning_when_memory_does_not_fit():

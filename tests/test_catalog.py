@@ -9,7 +9,10 @@ from symroof.errors import CatalogError
 
 from .conftest import ev, value
 
-MODELS = ["llama-3-8b", "llama-3-70b", "llama-3-405b"]
+MODELS = ["llama-3-8b", "llama-3-70b", "llama-3-405b",  # the seed's, and those issue 11 adds:
+          "deepseek-v3", "qwen3-235b-a22b", "qwen3-30b-a3b", "qwen3-32b", "llama-4-scout", "llama-4-maverick",
+          "gpt-oss-120b", "gpt-oss-20b", "mixtral-8x7b", "gemma-3-27b", "llama-3.1-8b", "llama-3.1-70b",
+          "llama-3.1-405b", "llama-3.3-70b"]
 CHIPS = ["tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "h100", "h200", "b200"]
 
 
@@ -106,7 +109,9 @@ vocab_size = 100
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda t: t.replace("d_model = 64", "d_model = 65"), r"model.toml: d_model \(65\) != n_heads \* d_head"),
+    # d_model may differ from n_heads * d_head (Gemma 3, Qwen3); what contradicts itself is refused:
+    (lambda t: t + 'mlp = "moe"\nn_experts = 8\nn_experts_per_token = 9\n',
+     r"model.toml: n_experts_per_token \(9\) is more than n_experts \(8\)"),
     (lambda t: t.replace("n_kv_heads = 2", "n_kv_heads = 3"), r"not a multiple of n_kv_heads"),
     (lambda t: t.replace("n_layers = 2", "n_layers = 2.5"), r"model.toml: n_layers: must be a whole number"),
     (lambda t: t.replace("n_layers = 2", 'n_layers = "2 GB"'), r"model.toml: n_layers: gigabyte does not measure"),

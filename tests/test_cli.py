@@ -75,8 +75,12 @@ def test_unavailable_quantities_are_explained(cli):
 
 def test_list(cli):
     status, out, _ = cli("list", "models")
-    assert status == 0 and [line.split()[0] for line in out.splitlines()] == ["llama-3-405b", "llama-3-70b",
-                                                                             "llama-3-8b"]
+    ids = [line.split()[0] for line in out.splitlines()]
+    assert status == 0 and ids == sorted(ids)
+    # the seed's three, and the models issue 11 adds
+    assert {"llama-3-405b", "llama-3-70b", "llama-3-8b", "deepseek-v3", "qwen3-235b-a22b", "qwen3-30b-a3b",
+            "qwen3-32b", "llama-4-scout", "llama-4-maverick", "gpt-oss-120b", "gpt-oss-20b", "mixtral-8x7b",
+            "gemma-3-27b", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.3-70b"} == set(ids)
     status, out, _ = cli("list", "hardware")
     assert status == 0 and "tpu-v5e" in out and "h100" in out
     status, out, _ = cli("list", "quantities", "--format", "json")
@@ -98,7 +102,8 @@ def test_explain(cli):
     (["eval", "llama-3-70b", "tpu-v5e", "--set", "batch_size=3x"], "--set batch_size: unknown unit 'x'"),
     (["eval", "llama-3-70b", "tpu-v5e", "--set", "batch_size=abc"], "--set batch_size: 'abc' is not a number"),
     (["eval", "llama-3-70b", "tpu-v5e", "--set", "hbm_bandwidth=16 GB"], "gigabyte does not measure hbm_bandwidth"),
-    (["eval", "llama-3-70b", "tpu-v5e", "--set", "weight_dtype=fp4"], "'fp4' is not one of bf16, fp8, int8, int4"),
+    (["eval", "llama-3-70b", "tpu-v5e", "--set", "weight_dtype=fp2"],
+     "'fp2' is not one of bf16, fp8, int8, int4, fp4, mxfp4"),
     (["eval", "llama-3-70b", "tpu-v5e", "--set", "batch_size"], "expected NAME=VALUE"),
     (["eval", "llama-3-70b", "tpu-v5e", "--set", "prefill_mfu=1.5"], "must be at most 1"),
     (["eval", "llama-3-70b", "tpu-v5e", "--set", "chip_flops=3 TFLOPS"], "write FLOP/s"),

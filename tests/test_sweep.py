@@ -158,7 +158,7 @@ def test_cli_sweep_csv_and_json(cli, tmp_path):
     (["--vary", "batch_size=1:x"], "is not a range"),
     (["--vary", "step_time=1,2"], "only inputs vary"),
     (["--vary", "batch_size=1", "--quantities", "step_tme"], "unknown quantity 'step_tme'"),
-    (["--vary", "weight_dtype=fp4"], "'fp4' is not one of"),
+    (["--vary", "weight_dtype=fp2"], "'fp2' is not one of"),
 ])
 def test_cli_sweep_errors(cli, argv, message):
     status, _, err = cli("sweep", "llama-3-70b", "tpu-v5e", *argv)

@@ -69,6 +69,16 @@ def load(kind: str, ref: str) -> Entry:
     return _parse(kind, path)
 
 
+def check_file(kind: str, path: Path, shown_as: str | None = None) -> Entry:
+    """Load a catalog file, naming it ``shown_as`` in errors (a temporary file being written)."""
+    try:
+        return _parse(kind, path)
+    except CatalogError as exc:
+        if shown_as is None:
+            raise
+        raise CatalogError(str(exc).replace(str(path), shown_as)) from None
+
+
 def _parse(kind: str, path: Path) -> Entry:
     where = str(path)
     try:
@@ -135,10 +145,20 @@ def _check_plausible(spec, base: float, where: str) -> None:
                            f"({lo:g} to {hi:g}{unit}); check the number and its unit")
 
 
-def _check_model(v: dict[str, float], where: str) -> None:
-    if v["d_model"] != v["n_heads"] * v["d_head"]:
-        raise CatalogError(
-            f"{where}: d_model ({v['d_model']:g}) != n_heads * d_head ({v['n_heads']:g} * {v['d_head']:g})")
-    if v["n_heads"] % v["n_kv_heads"]:
+def _check_model(v: dict, where: str) -> None:
+    """Refuse a model whose numbers contradict each other, naming the key."""
+    get = lambda name, default: v.get(name, default)  # noqa: E731
+    layers = v["n_layers"]
+    if get("attention", "gqa") == "gqa" and v["n_heads"] % v["n_kv_heads"]:
         raise CatalogError(
             f"{where}: n_heads ({v['n_heads']:g}) is not a multiple of n_kv_heads ({v['n_kv_heads']:g})")
+    experts, k = get("n_experts", 1), get("n_experts_per_token", 1)
+    if k > experts:
+        raise CatalogError(f"{where}: n_experts_per_token ({k:g}) is more than n_experts ({experts:g})")
+    if get("mlp", "dense") == "dense" and experts > 1:
+        raise CatalogError(f"{where}: n_experts is {experts:g} but mlp is dense; set mlp = \"moe\"")
+    for key in ("n_dense_layers", "n_sliding_layers"):
+        if get(key, 0) > layers:
+            raise CatalogError(f"{where}: {key} ({v[key]:g}) is more than n_layers ({layers:g})")
+    if get("attention", "gqa") == "mla" and not (get("kv_lora_rank", 0) > 0 and get("qk_rope_head_dim", 0) > 0):
+        raise CatalogError(f"{where}: attention is mla but kv_lora_rank or qk_rope_head_dim is missing or 0")

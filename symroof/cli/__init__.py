@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import SymroofError
-from . import evaluation, sweeps, thresholds, workbooks
+from . import evaluation, models, sweeps, thresholds, workbooks
 
 EPILOG = """examples:
   symroof eval llama-3-70b tpu-v5e
@@ -26,16 +26,18 @@ EPILOG = """examples:
   symroof sweep llama-3-70b tpu-v5e --vary batch_size=1:512 --vary context_length=2048,8192,32768
   symroof plot frontier -o frontier.png
   symroof list hardware
+  symroof import-model config.json -o my-model.toml && symroof eval my-model.toml h100
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="symroof", description="Symbolic roofline models of LLM serving (LLaMA 3 on TPUs and GPUs).",
+        prog="symroof", description="Symbolic roofline models of LLM serving: dense and mixture-of-experts models on "
+                                    "TPUs and GPUs.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"symroof {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (evaluation, thresholds, workbooks, sweeps):
+    for module in (evaluation, thresholds, workbooks, sweeps, models):
         module.register(sub)
     return parser
 

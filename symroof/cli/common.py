@@ -66,11 +66,16 @@ def operating_point(args: argparse.Namespace, name: str):
         else:
             raise InputError(f"{ref!r} is neither a catalog model nor a chip; give MODEL HARDWARE")
         other = "hardware" if kind == "model" else "model"
-        needs = {d for d in reachable(name) if table().specs[d].group == other}
-        if needs:
-            raise InputError(f"{name} depends on the {other} ({', '.join(sorted(needs))}): give MODEL HARDWARE")
         given = catalog.load(kind, ref)
         model, hardware = (given, catalog.empty("hardware")) if kind == "model" else (catalog.empty("model"), given)
+        ev = Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "))
+        if name in ev.unavailable:  # it needs what was not given (without a model: a dense one's structure)
+            t = table()
+            needs = sorted(d for d in reachable(name) if t.specs[d].group == other and d in ev.unavailable
+                           and t.specs[d].kind == "input")
+            raise InputError(f"{name} depends on the {other} ({', '.join(needs) or 'its values'}): "
+                             "give MODEL HARDWARE")
+        return ev
     return Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "))
 
 

@@ -14,19 +14,26 @@ def _where(ev) -> str:
     return " on ".join(i for i in (ev.model.id, ev.hardware.id) if i)
 
 
-def _regimes(s, ev) -> list[tuple[str, str]]:
+def _structure(s, ev) -> dict[str, str]:
+    """The structural choices the answer is for: the model's, or the default (dense) when none is given."""
+    from ..runtime import table
+
+    if ev is not None and ev.model.id:
+        return ev.structure
+    return {x.name: x.default_choice for x in table() if x.structural}
+
+
+def _regimes(s, ev, structure: dict[str, str]) -> list[tuple[str, str]]:
     """(closed form, holds when) per regime, derived again where pins require."""
     keep = s.opened & ev.pins if ev is not None else frozenset()
     if not keep:
-        return [tuple(r) for r in s.regimes]
-    import sympy
+        if s.per is None:
+            return [tuple(r) for r in s.regimes]
+        return [tuple(r) for r in s.regimes_for.get(f"{s.per}={structure[s.per]}", [])]
+    from ..build import regime_texts
+    from ..declare import REGISTRY
 
-    from ..declare import REGISTRY, shown
-    from ..declare.quantity import to_mode
-    from ..declare.solving import regimes
-
-    q = REGISTRY.get(s.name)
-    return [(sympy.sstr(shown(to_mode(r.root, ev.mode))), r.text) for r in regimes(q.derivation, q.unknown, keep)]
+    return [tuple(r) for r in regime_texts(REGISTRY.get(s.name), keep, ev.mode, structure.get(s.per))]
 
 
 def cmd_solve(args: argparse.Namespace) -> str:
@@ -38,45 +45,66 @@ def cmd_solve(args: argparse.Namespace) -> str:
         solved_names = ", ".join(x.name for x in t if x.solved)
         raise InputError(f"{s.name} is not a solved threshold; solved ones: {solved_names}")
     ev = operating_point(args, s.name)
+    structure = _structure(s, ev)
     value = None
-    closed = s.formula_text()
+    closed = s.formula_text("bound", structure)
     if ev is not None:
         if s.name in ev.unavailable:
             raise InputError(f"{s.name} is unavailable: {ev.unavailable[s.name]}")
         value = ev.magnitude(s.name)
-        closed = ev.formula_text(s.name)
+        closed = ev.formula_text(s.name) if ev.model.id else closed
         warn(ev.warnings())
-    found = _regimes(s, ev)
+    found = _regimes(s, ev, structure)
+    others = {}  # the closed form for the other structures (an MoE model's, when this is a dense one)
+    if s.per is not None:
+        for choice in t.get(s.per).choices:
+            if choice != structure.get(s.per):
+                others[f"{s.per}={choice}"] = s.formula_text("bound", {**structure, s.per: choice})
     if args.format == "json":
         entry = {"value": value, "unit": s.unit_text, "kind": "derived", "formula": closed, "source": s.source,
                  "closed_form": closed, "equation": s.equation, "regime": s.regime,
-                 "regimes": [{"closed_form": c, "holds_when": h} for c, h in found]}
+                 "regimes": [{"closed_form": c, "holds_when": h} for c, h in found],
+                 "structure": structure if s.per else {}, "other_structures": others}
         return json.dumps({"model": (ev.model.id or None) if ev else None,
                            "hardware": (ev.hardware.id or None) if ev else None,
                            "quantities": {s.name: entry}}, indent=2)
     if args.format == "latex":
         lhs, rhs = s.equation_latex
-        lines = [f"{lhs} = {rhs}", s.latex["bound"] if ev is None or not (s.opened & ev.pins) else
-                 _pinned_latex(s.name, ev)]
+        lines = [f"{lhs} = {rhs}", _latex(s.name, ev, structure)]
         if value is not None:
             lines.append(rf"{s.display} = {value:.4g}\ \text{{{s.unit_short}}}")
         return "\n".join(lines)
+    shape = ", ".join(f"{k} = {v}" for k, v in structure.items() if k == s.per)
     lines = [f"{s.name}: {s.description}",
              f"  from:        {s.equation}",
-             f"  closed form: {s.name} = {closed}",
+             f"  closed form: {s.name} = {closed}" + (f"  (for {shape})" if shape else ""),
              f"  holds when:  {s.regime}"]
     if len(found) > 1:
         for c, h in found:
             lines.append(f"  regime:      {c}  when {h}")
+    for key, text in others.items():
+        lines.append(f"  for {key.replace('=', ' = ')}: {s.name} = {text}")
     if ev is not None:
         lines.append(f"  value:       {value:.4g} {s.unit_short}  ({_where(ev)})")
     return "\n".join(lines)
 
 
-def _pinned_latex(name: str, ev) -> str:
-    from ..declare import REGISTRY
+def _latex(name: str, ev, structure: dict[str, str]) -> str:
+    """``symbol = closed form`` in LaTeX for the structure (and pins) of the answer."""
+    from ..runtime import table
 
-    return REGISTRY.get(name).latex(ev.pins, ev.mode)
+    s = table().get(name)
+    pins = ev.pins if ev is not None else frozenset()
+    if not s.per and not (s.opened & pins):
+        return s.latex["bound"]
+    import sympy
+
+    from ..declare import REGISTRY, formula, shown
+    from ..declare.quantity import symbol_names
+    from ..lower import resolve
+
+    expr = shown(resolve(formula(REGISTRY.get(name), frozenset(s.opened & pins), "bound"), structure))
+    return f"{s.display} = {sympy.latex(expr, symbol_names=symbol_names())}"
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> str:

@@ -11,18 +11,22 @@ from __future__ import annotations
 import re
 
 import sympy
+from sympy.codegen.cfunctions import log2
+from sympy.core.symbol import Str
 
 from ..errors import SolveError
 from ..units import parse_unit, ureg
 from .dimensions import check_units
-from .functions import Select, make_select
+from .functions import Select, make_select  # noqa: F401  (Select re-exported)
 from .quantity import REGISTRY, Kind, Quantity
-from .rewrite import at
+from .rewrite import at, structural_on_path
 from .solving import regimes
 
 
-def _symbol(name: str) -> sympy.Symbol:
-    return sympy.Symbol(name, positive=True)
+def _symbol(name: str, nonnegative: bool = False) -> sympy.Symbol:
+    # positive symbols let sympy simplify Max(x, 0) to x; a quantity that may be 0 is only nonnegative,
+    # so Eq(x, 0) and x < 1 stay conditions instead of folding to False
+    return sympy.Symbol(name, nonnegative=True) if nonnegative else sympy.Symbol(name, positive=True)
 
 
 def _unit(unit: str):
@@ -49,16 +53,16 @@ class Group:
     def input(self, name: str, display: str, unit: str, description: str, source: str, *,
               default: sympy.Expr | None = None, integer: bool = False, at_most: float | None = None,
               plausible: tuple[float, float] | None = None, label: str | None = None,
-              neutral: float | None = None) -> sympy.Symbol:
+              neutral: float | None = None, nonnegative: bool = False) -> sympy.Symbol:
         """A numeric input; ``default`` is the rule (or number) used when nothing sets it.
 
         ``neutral`` declares an estimate factor: the value (1 for an efficiency,
         0 for an overhead) at which the formulas give the chapter's bound.
         """
         return self._add(Quantity(
-            name, _symbol(name), display, _unit(unit), description, source, self.name, Kind.INPUT,
+            name, _symbol(name, nonnegative), display, _unit(unit), description, source, self.name, Kind.INPUT,
             expr=None if default is None else sympy.sympify(default), integer=integer, at_most=at_most,
-            plausible=plausible, label=label, neutral=neutral))
+            plausible=plausible, label=label, neutral=neutral, nonnegative=nonnegative))
 
     def set_default(self, symbol: sympy.Symbol, default: sympy.Expr) -> None:
         """Give an input declared earlier its default rule (one that needs quantities declared after it)."""
@@ -68,17 +72,20 @@ class Group:
         check_units(REGISTRY.replace(q.name, expr=sympy.sympify(default)))
 
     def choice(self, name: str, display: str, choices: tuple[str, ...], description: str, source: str, *,
-               default: str, label: str | None = None, choice_list: str | None = None) -> sympy.Symbol:
+               default: str, label: str | None = None, choice_list: str | None = None,
+               structural: bool = False) -> sympy.Symbol:
         """A categorical input (a dtype): one of ``choices``, never a number.
 
         ``choice_list`` names the workbook drop-down list it offers (inputs with
-        the same choices may share one); by default ``<name>_choices``.
+        the same choices may share one); by default ``<name>_choices``. A
+        ``structural`` choice is part of a model's architecture (dense or MoE):
+        thresholds are solved once per choice, and a workbook fixes it at export.
         """
         if default not in choices:
             raise ValueError(f"{name}: default {default!r} is not one of its choices")
         return self._add(Quantity(name, _symbol(name), display, ureg.dimensionless, description, source,
                                   self.name, Kind.INPUT, choices=tuple(choices), default_choice=default,
-                                  label=label, choice_list=choice_list or f"{name}_choices"))
+                                  label=label, choice_list=choice_list or f"{name}_choices", structural=structural))
 
     def constant(self, name: str, display: str, value: float, unit: str, description: str,
                  source: str) -> sympy.Symbol:
@@ -104,27 +111,54 @@ class Group:
 
     def solved(self, name: str, display: str, unit: str, description: str, source: str, equation: sympy.Eq,
                unknown: sympy.Symbol, *, regime: str, combine: str = "only", post=None,
-               label: str | None = None) -> sympy.Symbol:
+               label: str | None = None, per: sympy.Symbol | None = None,
+               otherwise: dict[str, sympy.Expr] | None = None) -> sympy.Symbol:
         """A threshold: the root of ``equation`` for ``unknown``, derived by sympy in closed form.
 
         ``combine="only"`` takes the single regime there is; ``"min"`` takes the
         smallest regime root, which is the exact root when the equation's left
         side minus its right side increases with ``unknown`` (each Max is at
-        least each of its branches). ``post`` rounds the root, if needed.
+        least each of its branches). ``post`` rounds the root, if needed. With
+        ``per`` (a structural choice, dense or MoE), the equation is solved once
+        per choice and the threshold selects the root of the model's choice;
+        ``otherwise`` gives the value for choices where the equation does not
+        apply (a dense model has no experts to saturate). ``combine="max"``
+        takes the largest regime root: right when the unknown's side is a Min
+        of increasing branches (KV that stops growing at a sliding window).
         """
-        if combine not in ("only", "min"):
+        if combine not in ("only", "min", "max"):
             raise ValueError(f"unknown combine {combine!r}")
 
-        def derive(keep: frozenset[str] = frozenset()) -> sympy.Expr:
-            found = regimes(equation, unknown, keep)
+        def root_of(keep: frozenset[str], choices: dict[str, str]) -> sympy.Expr:
+            found = regimes(equation, unknown, keep, tuple(sorted(choices.items())))
             if combine == "only" and len(found) != 1:
                 raise SolveError(f"{name}: {len(found)} regimes; choose how to combine them")
-            root = found[0].root if combine == "only" else sympy.Min(*(r.root for r in found))
+            if combine == "only":
+                root = found[0].root
+            else:
+                roots = list(dict.fromkeys(r.root for r in found))
+                root = roots[0] if len(roots) == 1 else (sympy.Min if combine == "min" else sympy.Max)(*roots)
             return post(root) if post is not None else root
 
-        return self.derived(name, display, unit, description, source, derive(), label=label, regime=regime,
+        if per is None:  # a structural choice on the way to the unknown (dense or MoE) is solved per choice
+            found = structural_on_path(equation, unknown)
+            if len(found) > 1:
+                raise SolveError(f"{name}: several structural choices on the way to {unknown}; give per=")
+            per = next(iter(found), None)
+
+        def derive(keep: frozenset[str] = frozenset()) -> sympy.Expr:
+            if per is None:
+                return root_of(keep, {})
+            key = REGISTRY.by_symbol(per)
+            given = otherwise or {}
+            return make_select(per, {c: sympy.sympify(given[c]) if c in given else root_of(keep, {key.name: c})
+                                     for c in key.choices})
+
+        return self.derived(name, display, unit, description, source, solved_before(name) or derive(),
+                            label=label, regime=regime,
                             derivation=equation, unknown=unknown, rederive=derive,
-                            basis=tuple(sorted(equation.free_symbols, key=str)))
+                            basis=tuple(sorted(equation.free_symbols, key=str)),
+                            per=None if per is None else per.name, unsolved=tuple(otherwise or ()))
 
     def at(self, name: str, display: str, unit: str, description: str, source: str, of: sympy.Symbol,
            where: dict[sympy.Symbol, sympy.Expr], *, label: str | None = None,
@@ -142,6 +176,32 @@ class Group:
         if set(options) != set(q.choices):
             raise ValueError(f"select on {q.name}: options {sorted(options)} do not match choices {list(q.choices)}")
         return make_select(key, {c: options[c] for c in q.choices})
+
+
+def solved_before(name: str) -> sympy.Expr | None:
+    """The closed form of ``name`` from a fresh derivation cache, if there is one (no solving then).
+
+    The cache is keyed by a hash of these very sources and the sympy version, so
+    its closed forms are what solving would give; a stale cache is not read.
+    """
+    from .. import runtime
+
+    module = _cache_module(runtime)
+    text = getattr(module, "CLOSED_FORMS", {}).get(name) if module is not None else None
+    if text is None:
+        return None
+    namespace = {k: getattr(sympy, k) for k in dir(sympy) if not k.startswith("_")}
+    namespace.update(Select=Select, Str=Str, log2=log2)
+    return eval(text, namespace)  # noqa: S307 - text symroof wrote into its own cache, checked by its key
+
+
+_CACHE: list = []
+
+
+def _cache_module(runtime):
+    if not _CACHE:
+        _CACHE.append(runtime.existing())
+    return _CACHE[0]
 
 
 CONSTANTS = Group("constants", "Constants")

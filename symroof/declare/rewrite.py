@@ -60,3 +60,25 @@ def at(expr: sympy.Expr, where: dict[sympy.Symbol, sympy.Expr], keep: frozenset[
     for target in where:
         expr = inline(expr, target, keep)
     return expr.xreplace(where)
+
+
+def structural_on_path(equation: sympy.Eq, target: sympy.Symbol) -> set[sympy.Symbol]:
+    """Keys of structural choices (dense or MoE) whose ``Select`` lies on the way from ``equation`` to ``target``.
+
+    Such an equation has a different shape per choice, so it is solved once per choice.
+    """
+    from .functions import Select
+
+    found: set[sympy.Symbol] = set()
+    seen: set[str] = set()
+    todo = list(equation.free_symbols)
+    while todo:
+        q = REGISTRY.by_symbol(todo.pop())
+        if q.kind != Kind.DERIVED or q.name in seen or not depends_on(q.expr, target):
+            continue
+        seen.add(q.name)
+        for sel in q.expr.atoms(Select):
+            if REGISTRY.by_symbol(sel.key).structural and any(depends_on(o, target) for o in sel.options):
+                found.add(sel.key)
+        todo.extend(q.expr.free_symbols)
+    return found

@@ -15,6 +15,7 @@ import sympy
 
 from ..errors import SolveError, UnitError
 from .dimensions import dimension_of
+from .functions import Select
 from .quantity import REGISTRY, Kind, shown
 from .rewrite import depends_on, inline
 
@@ -57,26 +58,64 @@ def _condition(node: sympy.Basic, pick: sympy.Expr) -> str:
     return f"{sympy.sstr(shown(pick))} {op} {', '.join(others)}"
 
 
+def _choose(expr: sympy.Expr, choices: dict[str, str]) -> sympy.Expr:
+    """``expr`` with each ``Select`` on a key in ``choices`` replaced by that choice's option."""
+    if not choices:
+        return expr
+    return expr.replace(lambda e: isinstance(e, Select) and e.key.name in choices,
+                        lambda e: e.choose(choices[e.key.name]))
+
+
+def _solve(f: sympy.Expr, unknown: sympy.Symbol) -> list[sympy.Expr]:
+    """``sympy.solve(f, unknown)``, with every part of ``f`` free of the unknown first named by a positive
+    placeholder: the solver then sees ``a B + c - d q^B`` instead of pages of model parameters (seconds, not
+    minutes, for the MoE roots), and the placeholders are put back in the roots."""
+    names: dict[sympy.Expr, sympy.Symbol] = {}
+
+    def abstract(e: sympy.Expr) -> sympy.Expr:
+        if not e.has(unknown):
+            if e.is_Number:
+                return e
+            if e not in names:
+                names[e] = sympy.Symbol(f"_c{len(names)}", positive=e.is_positive is True or None,
+                                        negative=e.is_negative is True or None, real=True)
+            return names[e]
+        if not e.args:
+            return e
+        return e.func(*(abstract(a) for a in e.args))
+
+    g = abstract(f)
+    back = {v: k for k, v in names.items()}
+    return [r.xreplace(back) for r in sympy.solve(g, unknown, simplify=False, check=False)]
+
+
 @REGISTRY.cached
-def regimes(equation: sympy.Eq, unknown: sympy.Symbol, keep: frozenset[str] = frozenset()) -> tuple[Regime, ...]:
-    """Every regime's positive root of ``equation`` for ``unknown``; names in ``keep`` are not opened."""
+def regimes(equation: sympy.Eq, unknown: sympy.Symbol, keep: frozenset[str] = frozenset(),
+            choices: tuple[tuple[str, str], ...] = ()) -> tuple[Regime, ...]:
+    """Every regime's positive root of ``equation`` for ``unknown``; names in ``keep`` are not opened.
+
+    ``choices`` fixes structural choices (``(("mlp", "moe"),)``) before solving.
+    """
     if dimension_of(equation.lhs) != dimension_of(equation.rhs):
         raise UnitError(f"the two sides of {equation} have different units")
+    # every formula as the structural choices make it (a dense model's step loads param_bytes)
+    structural = {q.name: _choose(q.expr, dict(choices)) for q in REGISTRY
+                  if choices and q.kind == Kind.DERIVED and q.expr.has(Select)}
     sites = {**_sites(equation.lhs, unknown, keep), **_sites(equation.rhs, unknown, keep)}
     points = [(name, node) for name, nodes in sites.items() for node in nodes]
     out = []
     for picks in itertools.product(*(node.args for _, node in points)):
-        chosen: dict[str, sympy.Expr] = {}
+        chosen: dict[str, sympy.Expr] = dict(structural)
         conditions = []
         for (name, node), pick in zip(points, picks, strict=True):
             chosen[name] = chosen.get(name, REGISTRY.get(name).expr).xreplace({node: pick})
             conditions.append(_condition(node, pick))
-        f = (inline(equation.lhs, unknown, keep, chosen, open_products=True)
-             - inline(equation.rhs, unknown, keep, chosen, open_products=True))
+        f = _choose(inline(equation.lhs, unknown, keep, chosen, open_products=True)
+                    - inline(equation.rhs, unknown, keep, chosen, open_products=True), dict(choices))
         if f.has(sympy.ceiling, sympy.floor):
             raise SolveError(f"cannot solve {equation} for {unknown} through a ceiling or floor: "
                             "solve the unrounded quantity and round the result")
-        roots = [r for r in sympy.solve(f, unknown) if r.is_positive is not False]
+        roots = [r for r in _solve(f, unknown) if r.is_positive is not False]
         if len(roots) != 1:
             where = f" when {' and '.join(conditions)}" if conditions else ""
             raise NoRoot(f"{sympy.sstr(shown(equation.lhs))} = {sympy.sstr(shown(equation.rhs))} has "

@@ -9,8 +9,18 @@ from __future__ import annotations
 from sympy import Max
 
 from ..declare import Group, one
-from .inputs import batch_size, chip_flops, decode_length, hbm_bandwidth, n_chips
-from .memory import kv_cache_bytes, max_batch_size, param_bytes, param_count
+from .inputs import (
+    batch_size,
+    chip_flops,
+    decode_length,
+    hbm_bandwidth,
+    mlp,
+    n_chips,
+    n_experts,
+    n_experts_per_token,
+    weight_bytes_per_param,
+)
+from .memory import active_param_count, kv_cache_bytes, max_batch_size, param_bytes, param_count, routed_expert_params
 
 GROUP = Group("decode", "Decode", requires=("fits_in_hbm",))
 Q_STEP = "seed: Serving analysis, Q: decode step latency on 4x2"
@@ -25,8 +35,25 @@ decode_tokens_per_step = GROUP.derived(
     "decode_tokens_per_step", r"B_{\text{tok}}", "token", "Tokens one decode step emits: one per sequence.",
     Q_STEP, batch_size * one("token/sequence"), requires=())
 step_flops = GROUP.derived(
-    "step_flops", r"F_{\text{step}}", "FLOP", "FLOPs of one decode step (2 per parameter per token).", Q_STEP,
-    flops_per_param_token * param_count * decode_tokens_per_step, requires=())
+    "step_flops", r"F_{\text{step}}", "FLOP", "FLOPs of one decode step (2 per active parameter per token).",
+    Q_STEP, flops_per_param_token * active_param_count * decode_tokens_per_step, requires=())
+Q_MOE = "issue 11: B tokens each choosing k of E experts, uniformly and independently"
+expert_miss_probability = GROUP.derived(
+    "expert_miss_probability", "q_E", "", "Chance that one token does not route to a given expert: 1 - k/E.", Q_MOE,
+    1 - n_experts_per_token / n_experts, requires=())
+expected_experts_touched = GROUP.derived(
+    "expected_experts_touched", r"\bar{E}_{\text{step}}", "",
+    "Distinct routed experts one decode step touches per MoE layer: E (1 - (1 - k/E)^B).", Q_MOE,
+    n_experts * (1 - expert_miss_probability ** (decode_tokens_per_step / one("token"))), requires=())
+step_param_bytes = GROUP.derived(
+    "step_param_bytes", r"M_{\text{param}}^{\text{step}}", "GB",
+    "Weight bytes one decode step loads: every weight of a dense model; an MoE step skips the experts no token "
+    "chose.", Q_MOE,
+    GROUP.select(mlp, {"dense": param_bytes,  # an untouched routed expert is skipped with probability q^B
+                       "moe": (param_count - routed_expert_params
+                               * expert_miss_probability ** (decode_tokens_per_step / one("token")))
+                       * weight_bytes_per_param}),
+    requires=(), label="Weights loaded per decode step")
 step_time_kv = GROUP.derived(
     "step_time_kv", r"T_{\text{KV}}", "ms", "Time to load the batch's KV cache from HBM (always memory-bound).",
     Q_STEP, kv_cache_bytes / (n_chips * hbm_bandwidth))
@@ -34,8 +61,8 @@ step_time_flops = GROUP.derived(
     "step_time_flops", r"T_{\text{FLOPs}}", "ms", "Time for the step's matmul FLOPs at peak.", Q_STEP,
     step_flops / (n_chips * chip_flops))
 step_time_params = GROUP.derived(
-    "step_time_params", r"T_{\text{param}}", "ms", "Time to load every parameter from HBM once.", Q_STEP,
-    param_bytes / (n_chips * hbm_bandwidth))
+    "step_time_params", r"T_{\text{param}}", "ms", "Time to load the step's weights from HBM once.", Q_STEP,
+    step_param_bytes / (n_chips * hbm_bandwidth))
 step_time = GROUP.derived(
     "step_time", r"T_{\text{step}}", "ms", "Decode step time: KV load plus the larger of FLOPs and parameter load.",
     Q_STEP, step_time_kv + Max(step_time_flops, step_time_params), label="Time per decode step (per output token)")

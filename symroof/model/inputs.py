@@ -15,14 +15,20 @@ MODEL = Group("model", "Model")
 HARDWARE = Group("hardware", "Hardware")
 SCENARIO = Group("scenario", "Scenario")
 
-#: Bytes per stored value of each dtype a scenario may choose.
+#: Bytes per stored value of each dtype a scenario may choose, block scales included: NVFP4 stores 16 4-bit
+#: values with one 8-bit (E4M3) scale, 4.5 bits a value; MXFP4 32 values with one 8-bit (E8M0) scale, 4.25 bits
+#: (the OCP Microscaling Formats v1.0 spec; NVIDIA's NVFP4 introduction). The per-tensor FP32 scale of NVFP4 is
+#: negligible and left out.
 DTYPE_BYTES: dict[str, sympy.Expr] = {
     "bf16": sympy.Integer(2),
     "fp8": sympy.Integer(1),
     "int8": sympy.Integer(1),
     "int4": sympy.Rational(1, 2),
+    "fp4": sympy.Rational(9, 16),
+    "mxfp4": sympy.Rational(17, 32),
 }
 DTYPES = tuple(DTYPE_BYTES)
+KV_DTYPES = ("bf16", "fp8", "int8", "int4")  # the KV cache's own choices (4-bit float KV is not offered)
 CONFIG = "model config (catalog)"
 
 # --- Model config (seed: the LLaMA 3-70B hyperparameter table) ---
@@ -36,6 +42,52 @@ d_head = MODEL.input("d_head", "H", "", "Width of one attention head (d_qkv).", 
                      plausible=(8, 10_000))
 vocab_size = MODEL.input("vocab_size", "V", "", "Vocabulary size (embedding rows).", CONFIG, integer=True,
                          plausible=(1, 1e7))
+tie_word_embeddings = MODEL.input(
+    "tie_word_embeddings", r"\tau", "", "1 when the output projection shares the input embedding's weights, else 0.",
+    CONFIG, default=sympy.Integer(0), integer=True, nonnegative=True, at_most=1)
+
+# --- Architecture: attention kind, mixture of experts, sliding windows (dense LLaMA is the default) ---
+attention = MODEL.choice(
+    "attention", r"\text{attn}", ("gqa", "mla"),
+    "How attention caches keys and values: grouped-query heads (gqa) or a compressed latent (mla, DeepSeek).",
+    CONFIG, default="gqa", structural=True)
+mlp = MODEL.choice("mlp", r"\text{mlp}", ("dense", "moe"),
+                   "Whether MLP layers are dense or a mixture of experts.", CONFIG, default="dense", structural=True)
+n_experts = MODEL.input("n_experts", "E", "", "Routed experts per MoE layer (1 for a dense model).", CONFIG,
+                        default=sympy.Integer(1), integer=True, plausible=(1, 100_000))
+n_experts_per_token = MODEL.input("n_experts_per_token", "k", "", "Routed experts each token chooses (top-k).",
+                                  CONFIG, default=sympy.Integer(1), integer=True, plausible=(1, 1000))
+n_shared_experts = MODEL.input("n_shared_experts", "E_s", "", "Shared experts every token runs, per MoE layer.",
+                               CONFIG, default=sympy.Integer(0), integer=True, nonnegative=True, plausible=(0, 100))
+d_ff_expert = MODEL.input("d_ff_expert", "F_e", "", "Hidden width of one expert (and of a shared expert).", CONFIG,
+                          integer=True, plausible=(16, 1e6))  # default: d_ff (below)
+n_dense_layers = MODEL.input("n_dense_layers", "L_d", "",
+                             "Layers with a dense MLP instead of experts (all of them for a dense model).", CONFIG,
+                             integer=True, nonnegative=True, plausible=(0, 1000))  # default: n_layers (below)
+kv_lora_rank = MODEL.input("kv_lora_rank", "R_{kv}", "", "MLA: width of the compressed key/value latent cached "
+                           "per token per layer.", CONFIG, default=sympy.Integer(0), integer=True, nonnegative=True,
+                           plausible=(0, 1e5))
+q_lora_rank = MODEL.input("q_lora_rank", "R_{q}", "", "MLA: width of the compressed query (0: queries are not "
+                          "compressed).", CONFIG, default=sympy.Integer(0), integer=True, nonnegative=True,
+                          plausible=(0, 1e5))
+qk_rope_head_dim = MODEL.input("qk_rope_head_dim", "H_r", "", "MLA: width of the decoupled rotary key, cached per "
+                               "token per layer beside the latent.", CONFIG, default=sympy.Integer(0), integer=True,
+                               nonnegative=True, plausible=(0, 10_000))
+qk_nope_head_dim = MODEL.input("qk_nope_head_dim", "H_n", "", "MLA: width of a query/key head without rotary part.",
+                               CONFIG, integer=True, plausible=(1, 10_000))  # default: d_head (below)
+v_head_dim = MODEL.input("v_head_dim", "H_v", "", "MLA: width of a value head.", CONFIG, integer=True,
+                         plausible=(1, 10_000))  # default: d_head (below)
+n_sliding_layers = MODEL.input("n_sliding_layers", "L_s", "",
+                               "Layers whose attention sees only the last sliding_window tokens (local layers).",
+                               CONFIG, default=sympy.Integer(0), integer=True, nonnegative=True, plausible=(0, 1000))
+sliding_window = MODEL.input(
+    "sliding_window", "W_s", "token/sequence",
+    "Tokens a sliding-window (local) layer attends to and caches; its KV stops growing at this context length.",
+    CONFIG, plausible=(1, 1e8))  # default: the context length, i.e. no cap (below)
+MODEL.set_default(d_ff_expert, d_ff)
+MODEL.set_default(n_dense_layers, n_layers)
+MODEL.set_default(qk_nope_head_dim, d_head)
+MODEL.set_default(v_head_dim, d_head)
 
 # --- Hardware (catalog: one datasheet per chip) ---
 DATASHEET = "chip datasheet (catalog)"
@@ -56,6 +108,8 @@ chip_flops_int8 = HARDWARE.input("chip_flops_int8", r"C_{\text{int8}}", "FLOP/s/
                                  "Dense int8 OP rate of one chip.", DATASHEET, plausible=_RATE)
 chip_flops_int4 = HARDWARE.input("chip_flops_int4", r"C_{\text{int4}}", "FLOP/s/chip",
                                  "Dense int4 OP rate of one chip.", DATASHEET, plausible=_RATE)
+chip_flops_fp4 = HARDWARE.input("chip_flops_fp4", r"C_{\text{fp4}}", "FLOP/s/chip",
+                                "Dense 4-bit float (NVFP4/MXFP4) FLOP rate of one chip.", DATASHEET, plausible=_RATE)
 chip_price = HARDWARE.input("chip_price", r"\$_{\text{chip}}", "USD/hour/chip",
                             "On-demand list price of one chip for one hour.", "cloud price list (catalog)",
                             plausible=(0.01, 1000), label="Price per chip-hour")
@@ -78,10 +132,11 @@ batch_size = SCENARIO.input("batch_size", "B", "sequence", "Sequences decoded to
 context_length = SCENARIO.input("context_length", "S", "token/sequence", "Tokens of KV cache each sequence holds.",
                                 f"{SEED} (8192 example)", default=8192 * one("token/sequence"),
                                 label="Context length")
+MODEL.set_default(sliding_window, context_length)  # no cap unless the model has sliding-window layers
 weight_dtype = SCENARIO.choice("weight_dtype", r"\text{dtype}_{w}", DTYPES, "How weights are stored.",
                                "assumption", default="bf16", label="Weight precision", choice_list="dtype_choices")
-kv_dtype = SCENARIO.choice("kv_dtype", r"\text{dtype}_{kv}", DTYPES, "How the KV cache is stored.",
-                           "assumption", default="bf16", label="KV cache precision", choice_list="dtype_choices")
+kv_dtype = SCENARIO.choice("kv_dtype", r"\text{dtype}_{kv}", KV_DTYPES, "How the KV cache is stored.",
+                           "assumption", default="bf16", label="KV cache precision", choice_list="kv_dtype_choices")
 compute_dtype = SCENARIO.choice("compute_dtype", r"\text{dtype}_{c}", DTYPES,
                                 "Arithmetic of the matmuls; picks the chip's FLOP rate.", "assumption",
                                 default="bf16", label="Matmul precision", choice_list="compute_dtype_choices")
@@ -90,7 +145,7 @@ weight_bytes_per_param = SCENARIO.input(
     default=SCENARIO.select(weight_dtype, DTYPE_BYTES) * one("byte/parameter"))
 kv_bytes_per_value = SCENARIO.input(
     "kv_bytes_per_value", r"b_{kv}", "byte/token", "Bytes per cached K or V element of one token.",
-    "set by kv_dtype", default=SCENARIO.select(kv_dtype, DTYPE_BYTES) * one("byte/token"))
+    "set by kv_dtype", default=SCENARIO.select(kv_dtype, {d: DTYPE_BYTES[d] for d in KV_DTYPES}) * one("byte/token"))
 activation_bytes_per_value = SCENARIO.input(
     "activation_bytes_per_value", r"b_{a}", "byte/token",
     "Bytes per activation element of one token sent over the interconnect.", "set by compute_dtype",
@@ -99,7 +154,8 @@ chip_flops = SCENARIO.input(
     "chip_flops", "C", "FLOP/s/chip", "FLOP rate of one chip in the compute dtype.",
     "set by compute_dtype from the chip's rates",
     default=SCENARIO.select(compute_dtype, {"bf16": chip_flops_bf16, "fp8": chip_flops_fp8,
-                                            "int8": chip_flops_int8, "int4": chip_flops_int4}),
+                                            "int8": chip_flops_int8, "int4": chip_flops_int4,
+                                            "fp4": chip_flops_fp4, "mxfp4": chip_flops_fp4}),
     label="FLOP rate per chip")
 n_chips = SCENARIO.input(
     "n_chips", "Y", "chip", "Chips serving the model, all model-parallel; defaults to the smallest slice.",
@@ -124,6 +180,9 @@ utilisation = SCENARIO.input(
     "utilisation", "U", "", "Fraction of the roofline throughput achieved in practice.",
     "assumption; seed: real numbers may be about half the roofline", default=sympy.Rational(1, 2), at_most=1,
     label="Utilisation (share of the roofline achieved)")
+expert_saturation = SCENARIO.input(
+    "expert_saturation", r"\sigma_E", "", "Share of a layer's experts a decode step must touch to count as saturated.",
+    "issue 11: the batch at which 90% of experts are touched", default=sympy.Rational(9, 10), at_most=1)
 target_request_rate = SCENARIO.input(
     "target_request_rate", r"\lambda", "sequence/s", "Requests (sequences) per second to serve.", "assumption",
     default=100 * one("sequence/s"), label="Requests per second to serve")

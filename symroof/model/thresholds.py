@@ -11,8 +11,24 @@ from __future__ import annotations
 import sympy
 
 from ..declare import Group, one
-from .decode import decode_time, step_time, step_time_flops, step_time_kv, step_time_params
-from .inputs import batch_size, context_length, n_chips, prefill_servers, target_step_time
+from .decode import (
+    decode_time,
+    expected_experts_touched,
+    step_time,
+    step_time_flops,
+    step_time_kv,
+    step_time_params,
+)
+from .inputs import (
+    batch_size,
+    context_length,
+    expert_saturation,
+    mlp,
+    n_chips,
+    n_experts,
+    prefill_servers,
+    target_step_time,
+)
 from .parallelism import matmul_time_hbm, matmul_time_ici, matmul_time_math
 from .prefill import prefill_time
 
@@ -30,8 +46,16 @@ critical_batch_size = GROUP.solved(
     "Batch at which decode matmuls turn compute-bound: FLOPs time equals parameter-load time.",
     "seed: Thinking about throughput, Q: batch for compute-bound matmuls (240 / 120 / 240)",
     sympy.Eq(step_time_flops, step_time_params), batch_size,
-    regime="below it parameter loading bounds the MLP (memory-bound); above it FLOPs do",
-    label="Critical batch (compute-bound above it)")
+    regime="below it parameter loading bounds the MLP (memory-bound); above it FLOPs do. MoE: the weights a step "
+           "loads grow with the batch until every expert is touched (a LambertW root)",
+    label="Critical batch (compute-bound above it)", per=mlp)
+experts_saturation_batch_size = GROUP.solved(
+    "experts_saturation_batch_size", r"B_{E}", "sequence",
+    "Batch at which a decode step touches the saturation share (90%) of each MoE layer's experts.",
+    "issue 11: E (1 - (1 - k/E)^B) = 0.9 E",
+    sympy.Eq(expected_experts_touched, expert_saturation * n_experts), batch_size, per=mlp,
+    otherwise={"dense": 1 * one("sequence")},
+    regime="uniform routing; a dense model touches its one MLP at any batch")
 max_model_parallelism = GROUP.solved(
     "max_model_parallelism", "Y^{*}", "chip",
     "Largest model-parallel degree before a matmul's ICI time exceeds its FLOPs time.",
@@ -63,14 +87,14 @@ kv_dominance_context_length = GROUP.solved(
     "kv_dominance_context_length", r"S_{\text{KV}>\text{param}}", "token/sequence",
     "Context length beyond which loading the batch's KV costs more than loading the parameters.",
     "seed: latency breakdown, KV loading dominates at long context",
-    sympy.Eq(step_time_kv, step_time_params), context_length,
-    regime="at the given batch size")
+    sympy.Eq(step_time_kv, step_time_params), context_length, combine="max",
+    regime="at the given batch size; with sliding-window layers, the larger regime root (their KV stops growing)")
 kv_flops_crossover_context_length = GROUP.solved(
     "kv_flops_crossover_context_length", r"S_{\text{KV}>\text{FLOPs}}", "token/sequence",
     "Context length beyond which KV loading takes longer than the FLOPs, at any batch.",
     "seed: latency breakdown, 'at every sequence length above 2048 KV loading costs more than FLOPs'",
-    sympy.Eq(step_time_kv, step_time_flops), context_length,
-    regime="any batch size (the batch cancels)")
+    sympy.Eq(step_time_kv, step_time_flops), context_length, combine="max",
+    regime="any batch size (the batch cancels); with sliding-window layers, the larger regime root")
 prefill_to_generate_ratio = GROUP.solved(
     "prefill_to_generate_ratio", r"P{:}G", "",
     "Prefill servers per generate server that keep both saturated.",

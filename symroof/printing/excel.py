@@ -158,9 +158,10 @@ class ExcelPrinter(CodePrinter):
     _print_Max = _print_Min = _print_Function
 
     def _print_Heaviside(self, expr) -> str:
-        x = self._print(expr.args[0])
-        half = self._print(expr.args[1]) if len(expr.args) > 1 else "0.5"
-        return f"IF({x}>0,1,IF({x}<0,0,{half}))"
+        """H(x) = (SIGN(x)+1)/2: 0, 1/2 at 0, 1; its argument is printed once (derivatives nest many)."""
+        if len(expr.args) > 1 and expr.args[1] != sympy.S.Half:
+            raise ExcelPrintError(f"only Heaviside(x) with H(0) = 1/2 is printed: {expr}")
+        return f"(SIGN({self._print(expr.args[0])})+1)/2"
 
     def _print_Relational(self, expr) -> str:
         return f"{self._print(expr.lhs)}{RELATIONS[expr.rel_op]}{self._print(expr.rhs)}"

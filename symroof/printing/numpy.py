@@ -49,6 +49,11 @@ class ArrayPrinter(NumPyPrinter):
     def _print_Relational(self, expr) -> str:
         return f"({self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)})"
 
+    def _print_LambertW(self, expr) -> str:
+        if len(expr.args) > 1:
+            raise ValueError(f"only the principal branch of LambertW is printed: {expr}")
+        return f"_lambertw({self._print(expr.args[0])})"
+
 
 class RuntimePrinter(ArrayPrinter):
     """Prints declared quantities as ``v["name"]`` and a ``Select`` as a conditional on the choice."""

@@ -28,6 +28,8 @@ from .writer import write
 FEATURED = [
     ("llama-3-70b", "tpu-v5e"), ("llama-3-70b", "tpu-v5p"), ("llama-3-70b", "h100"), ("llama-3-70b", "h200"),
     ("llama-3-8b", "tpu-v5e"), ("llama-3-405b", "tpu-v5e"),
+    # mixture of experts (issue 11)
+    ("deepseek-v3", "h200"), ("deepseek-v3", "b200"), ("gpt-oss-120b", "h100"), ("qwen3-235b-a22b", "tpu-v5p"),
 ]
 EDITABLE = ("input", "rule")
 

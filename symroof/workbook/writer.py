@@ -21,10 +21,10 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from .. import __version__
-from ..declare import REGISTRY, Kind, formula
+from ..declare import REGISTRY, Kind, Select, formula
 from ..errors import SymroofError
 from ..evaluation import FORMULA, RULE, Evaluation
-from ..lower import excel_expr, in_reporting_units, numeric, through
+from ..lower import excel_expr, in_reporting_units, numeric, resolve, through
 from ..printing.excel import MAX_FORMULA_LENGTH, excel_formula
 from ..printing.numpy import codegen
 from ..sentences import excel as excel_sentence
@@ -106,9 +106,44 @@ class Book:
 
     # --- formulas ---
     def formula(self, expr: sympy.Expr, names: Mapping | None = None) -> Formula:
-        """The Excel formula of ``expr`` (reporting units already), split into helper cells if too long."""
+        """The Excel formula of ``expr`` (reporting units already), split into helper cells if too long.
+
+        Lambert W, which Excel lacks, is computed in helper cells first (see :meth:`_lambertw`).
+        """
         available = {REGISTRY.get(n).symbol for n in self.where}
-        return Formula(self._fit(expr, dict(names or {}), available))
+        names = dict(names or {})
+        if expr.has(Select):
+            expr = resolve(expr, self.ev.structure)  # dense or MoE is fixed by the model, not a planner's choice
+        expr, available = self._lambertw(expr, names, available)
+        return Formula(self._fit(expr, names, available))
+
+    def _lambertw(self, expr: sympy.Expr, names: dict, available: set) -> tuple[sympy.Expr, set]:
+        """``expr`` with each LambertW(x) replaced by a helper cell that computes it: x, a first guess, then
+        the same fixed number of Halley steps as :func:`symroof.generated.lambertw`."""
+        from ..generated import LAMBERTW_STEPS, LAMBERTW_SWITCH, lambertw_start, lambertw_step
+
+        while True:
+            nodes = [n for n in expr.atoms(sympy.LambertW) if not n.args[0].has(sympy.LambertW)]
+            if not nodes:
+                return expr, available
+            node = nodes[0]
+            x_value = self._value_of(node.args[0], names)
+            x_ref = self._helper(self._fit(node.args[0], names, available), x_value)
+            p = f"SQRT(MAX(2*(EXP(1)*{x_ref}+1),0))"
+            w_value = None if x_value is None else float(lambertw_start(numpy.float64(x_value)))
+            w_ref = self._helper(f"=IF({x_ref}<{LAMBERTW_SWITCH},-1+{p}-{p}^2/3+11/72*{p}^3,"
+                                 f"LN(1+MAX({x_ref},{LAMBERTW_SWITCH})))", w_value)
+            for _ in range(LAMBERTW_STEPS):
+                f = f"({w_ref}*EXP({w_ref})-{x_ref})"
+                if w_value is not None:
+                    w_value = float(lambertw_step(numpy.float64(w_value), numpy.float64(x_value)))
+                w_ref = self._helper(f"=IF(ABS({w_ref}+1)<1E-12,{w_ref},{w_ref}-{f}/(EXP({w_ref})*({w_ref}+1)"
+                                     f"-({w_ref}+2)*{f}/(2*{w_ref}+2)))", w_value)
+            helper = sympy.Dummy("lambertw")
+            names[helper] = w_ref
+            self.helper_values[helper] = w_value
+            available = available | {helper}
+            expr = expr.xreplace({node: helper})
 
     def _fit(self, expr: sympy.Expr, names: dict, available: set) -> str:
         """Print ``expr``; while too long, move its largest part into a helper cell."""
@@ -148,11 +183,12 @@ class Book:
     def _helper(self, text: str, value) -> str:
         if self.helpers is None:
             self.helpers = self.wb.add_worksheet(HELPERS_SHEET)
-            self.put(self.helpers, 0, 0, "Helper cells for formulas longer than Excel's 8,192 characters.")
+            self.put(self.helpers, 0, 0, "Helper cells: parts of formulas longer than Excel's 8,192 characters, and "
+                                         "the Halley steps that compute Lambert W (Excel has no such function).")
             self.helper_row = 1
         row = self.helper_row
         self.helper_row += 1
-        self.put(self.helpers, row, 1, Formula(text), cached=value)
+        self.put(self.helpers, row, 1, Formula(text if text.startswith("=") else "=" + text), cached=value)
         self.cell(self.helpers, row, 1, "helper")
         return f"'{HELPERS_SHEET}'!$B${row + 1}"
 
@@ -267,7 +303,7 @@ def _choice_lists(ev: Evaluation, placed: set[str]) -> dict[str, list[str]]:
     lists: dict[str, list[str]] = {}
     for name in placed:
         s = ev.table.specs[name]
-        if not s.categorical:
+        if not s.categorical or s.structural:
             continue
         usable = list(s.choices)
         for other in placed:
@@ -385,6 +421,11 @@ def _block(book: Book, ws, block: Block, lists: dict) -> None:
                 book.put(ws, row, 6, f"default: {name} = {rule_text}")
             _validation(book, ws, row, s, lists)
             kind = "rule"
+        elif s.structural:  # the model's architecture: its formulas were written for this choice
+            book.put(ws, row, VALUE_COL, value)
+            if not plain:
+                book.put(ws, row, 6, "the model's structure: fixed at export (formulas are written for it)")
+            kind = "structure"
         else:
             num = None if s.categorical else _number_format(s, value, True)
             book.put(ws, row, VALUE_COL, value, book.fmt(F.INPUT, num=num), editable=True)
@@ -463,8 +504,14 @@ def _sweep(book: Book, ws, sheet: Sheet) -> None:
     count = int(min(max(1, largest), MAX_SWEEP_ROWS))
     batches = numpy.arange(1.0, count + 1)
     exprs = {n: numeric(through(REGISTRY.get(n), vary.symbol, ev.pins, ev.mode)) for n in cols}
-    values = _sweep_values(ev, exprs, vary, batches)
-    cell_formats = {}
+    choices = {n: v for n, v in ev.base.items() if ev.table.specs[n].categorical}
+    values = _sweep_values(ev, {n: resolve(e, choices) for n, e in exprs.items()}, vary, batches)
+    cell_formats, shown, templates = {}, {}, {}
+    for n in cols:  # each column's formula is printed once, with the row's batch cell as a placeholder
+        shown[n] = in_reporting_units(exprs[n], REGISTRY.get(n))
+        helpers_before = book.helper_row
+        template = book.formula(shown[n], {vary.symbol: "$A{ROW}"})
+        templates[n] = template if book.helper_row == helpers_before else None  # split: print row by row
     for i in range(count):
         row = top + 1 + i
         ref = f"$A{row + 1}"
@@ -477,7 +524,8 @@ def _sweep(book: Book, ws, sheet: Sheet) -> None:
                 value = bool(value)
             if n not in cell_formats:
                 cell_formats[n] = book.fmt(F.DERIVED, num=_number_format(s, values[n][count // 2], False))
-            text = book.formula(in_reporting_units(exprs[n], REGISTRY.get(n)), {vary.symbol: ref})
+            text = Formula(templates[n].replace("{ROW}", str(row + 1))) if templates[n] is not None else \
+                book.formula(shown[n], {vary.symbol: ref})
             book.put(ws, row, 1 + j, text, cell_formats[n], cached=value)
             book.cell(ws, row, 1 + j, "sweep", n, ref)
     first, last = top + 1, top + count
