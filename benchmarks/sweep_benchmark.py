@@ -39,6 +39,28 @@ def hand_written(batch: numpy.ndarray, context: numpy.ndarray) -> tuple[numpy.nd
     return latency, batch / (latency * num_chips)
 
 
+MOE, MOE_CHIP = "deepseek-v3", "h200"
+MOE_SETTINGS = {"n_chips": 8, "weight_dtype": "fp8", "kv_dtype": "fp8"}
+
+
+def hand_written_moe(batch: numpy.ndarray, context: numpy.ndarray) -> numpy.ndarray:
+    """DeepSeek-V3 in fp8 on 8 H200s, by hand: MLA latent KV, and a step loads only the experts it touches."""
+    chips, bandwidth, flops = 8, 4.8e12, 1.979e15
+    # from config.json: per layer MLA attention 187,107,328 + 2 norms 14,336 (x 61); 3 dense MLPs of 3 x 7168 x
+    # 18432; 58 MoE layers of 257 experts of 3 x 7168 x 2048 and a 7168 x 256 router; 2 x 129280 x 7168 + 7168
+    attention = 61 * (7168 * 1536 + 1536 + 1536 * 128 * 192 + 7168 * 576 + 512 + 512 * 128 * 256 + 128 * 128 * 7168
+                      + 2 * 7168)
+    dense, expert, router = 3 * 3 * 7168 * 18432, 3 * 7168 * 2048, 7168 * 256
+    embeddings = 2 * 129280 * 7168 + 7168
+    total = attention + dense + 58 * (257 * expert + router) + embeddings
+    active = attention + dense + 58 * (9 * expert + router) + embeddings
+    routed = 58 * 256 * expert
+    kv = 61 * (512 + 64) * 1 * batch * context  # latent + rotary key, per layer, fp8
+    miss = (1 - 8 / 256) ** batch  # chance a routed expert is untouched by the batch's tokens
+    weights = (total - routed * miss) * 1.0
+    return kv / (chips * bandwidth) + numpy.maximum(2 * active * batch / (chips * flops), weights / (chips * bandwidth))
+
+
 def timed(fn, repeat: int = 5):
     """(result, median seconds of ``repeat`` runs, peak bytes of one more run under tracemalloc)."""
     times = []
@@ -80,12 +102,14 @@ def main() -> None:
                                                   SETTINGS, quantities=("step_time", "tokens_per_second_per_chip")))
     assert len(frame) == n and numpy.allclose(frame["step_time"].to_numpy(), hand_step.reshape(-1) * 1e3)
 
-    expr = symroof.formula("step_time")
-    from symroof.compile import numeric
-    from symroof.symbolic import full_inline
+    from symroof.lower import opened as open_down
 
     ev = symroof.evaluate(MODEL, CHIP, SETTINGS)
-    opened = numeric(full_inline(expr.expr))
+    structure = {k: ev.base[k] for k in ("attention", "mlp")}
+    from symroof.lower import resolve
+
+    opened = resolve(open_down(symroof.formula("step_time")), {**structure, "weight_dtype": "int8",
+                                                                "kv_dtype": "int8", "compute_dtype": "bf16"})
     fixed = {s: ev.base[s.name] for s in opened.free_symbols if s.name not in ("batch_size", "context_length")}
     bs, cs = symroof.symbol("batch_size"), symroof.symbol("context_length")
     sample = 200
@@ -107,6 +131,21 @@ def main() -> None:
           f"{t_frame / t_hand:.2f}x")
     print(f"  naive sympy.subs            {t_subs_all:9.1f} s    (from {sample} points)          "
           f"{t_subs_all / t_hand:,.0f}x")
+
+    # a mixture-of-experts model over the same grid: the step's weight bytes grow with the batch (q^B)
+    def run_moe():
+        compiled = compile_sweep(MOE, MOE_CHIP, ("batch_size", "context_length"),
+                                 ("step_time", "tokens_per_second_per_chip"), MOE_SETTINGS)
+        return compiled(batch_size=b, context_length=c)
+
+    moe, t_moe, m_moe = timed(run_moe)
+    moe_hand, t_moe_hand, _ = timed(lambda: hand_written_moe(b, c))
+    assert numpy.allclose(moe["step_time"], moe_hand, rtol=1e-12, atol=0)
+    print(f"  MoE ({MOE} on {MOE_CHIP}), same grid:")
+    print(f"    hand-written numpy        {t_moe_hand * 1e3:9.1f} ms                      1.00x")
+    print(f"    symroof compile + evaluate{t_moe * 1e3:9.1f} ms   peak {m_moe / 2**20:7.1f} MiB   "
+          f"{t_moe / t_moe_hand:.2f}x  (dense sweep above: {t_sym / t_hand:.2f}x; MoE/dense time "
+          f"{t_moe / t_sym:.2f})")
 
 
 if __name__ == "__main__":

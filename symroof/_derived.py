@@ -2,8 +2,8 @@
 # fmt: off
 # ruff: noqa
 FORMAT = 3
-KEY = '88d10ec18d50f408b5ecb98f741a17739ab084393392255e86d4058107382973'
-GROUPS = [('model', 'Model'), ('hardware', 'Hardware'), ('scenario', 'Scenario'), ('memory', 'Memory'), ('decode', 'Decode'), ('prefill', 'Prefill'), ('parallelism', 'Parallelism'), ('serving', 'Serving & cost'), ('thresholds', 'Thresholds'), ('planning', 'Planning')]
+KEY = '5a3edd0625eb307d612705e69d4096f4e814297ebc87d2b0b8abb57fd5ec6e75'
+GROUPS = [('model', 'Model'), ('hardware', 'Hardware'), ('scenario', 'Scenario'), ('estimate', 'Estimate factors'), ('memory', 'Memory'), ('decode', 'Decode'), ('prefill', 'Prefill'), ('parallelism', 'Parallelism'), ('serving', 'Serving & cost'), ('thresholds', 'Thresholds'), ('planning', 'Planning')]
 SPECS = [{'name': 'n_layers',
   'display': 'L',
   'unit': '',
@@ -2222,6 +2222,317 @@ SPECS = [{'name': 'n_layers',
   'regimes': [],
   'regimes_for': {},
   'per': None},
+ {'name': 'weight_stream_efficiency',
+  'display': '\\eta_{w}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Achieved fraction of datasheet HBM bandwidth while a matmul streams its weights.',
+  'source': 'calibration (symroof calibrate); generic factors for uncalibrated chips',
+  'group': 'estimate',
+  'kind': 'input',
+  'label': 'Weight streaming efficiency',
+  'title': 'Weight streaming efficiency',
+  'integer': False,
+  'at_most': 1,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': 1,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 1.0,
+  'default_text': '1',
+  'formula': {},
+  'latex': {'bound': '\\eta_{w} = 1', 'estimate': '\\eta_{w} = 1'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'kv_stream_efficiency',
+  'display': '\\eta_{kv}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Achieved fraction of datasheet HBM bandwidth while decode attention reads the KV cache.',
+  'source': 'calibration (symroof calibrate); generic factors for uncalibrated chips',
+  'group': 'estimate',
+  'kind': 'input',
+  'label': 'KV cache read efficiency',
+  'title': 'KV cache read efficiency',
+  'integer': False,
+  'at_most': 1,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': 1,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 1.0,
+  'default_text': '1',
+  'formula': {},
+  'latex': {'bound': '\\eta_{kv} = 1', 'estimate': '\\eta_{kv} = 1'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'decode_flops_efficiency',
+  'display': '\\eta_{F}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Achieved fraction of datasheet FLOPs in decode matmuls.',
+  'source': 'calibration (symroof calibrate); generic factors for uncalibrated chips',
+  'group': 'estimate',
+  'kind': 'input',
+  'label': 'Decode matmul FLOP efficiency',
+  'title': 'Decode matmul FLOP efficiency',
+  'integer': False,
+  'at_most': 1,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': 1,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 1.0,
+  'default_text': '1',
+  'formula': {},
+  'latex': {'bound': '\\eta_{F} = 1', 'estimate': '\\eta_{F} = 1'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'matmul_latency',
+  'display': 't_{\\text{mm}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': 'Fixed time of one matmul called on its own (its launch included), beyond streaming its weights. A '
+                 'decode step replayed from a CUDA graph or run by a serving engine does not pay the launch, so the '
+                 'step time leaves it out.',
+  'source': 'calibration (symroof calibrate); generic factors for uncalibrated chips',
+  'group': 'estimate',
+  'kind': 'input',
+  'label': None,
+  'title': 'Fixed time of one matmul called on its own (its launch included), beyond streaming its weights. A decode '
+           'step replayed from a CUDA graph or run by a serving engine does not pay the launch, so the step time '
+           'leaves it out',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0, 10000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': 0,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 0.0,
+  'default_text': '0 us',
+  'formula': {},
+  'latex': {'bound': 't_{\\text{mm}} = 0', 'estimate': 't_{\\text{mm}} = 0'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'attention_latency',
+  'display': 't_{\\text{attn}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': "Fixed time of one layer's decode attention (replayed from a CUDA graph, as a decode step runs) "
+                 'beyond reading its KV cache.',
+  'source': 'calibration (symroof calibrate); generic factors for uncalibrated chips',
+  'group': 'estimate',
+  'kind': 'input',
+  'label': None,
+  'title': "Fixed time of one layer's decode attention (replayed from a CUDA graph, as a decode step runs) beyond "
+           'reading its KV cache',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0, 10000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': 0,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 0.0,
+  'default_text': '0 us',
+  'formula': {},
+  'latex': {'bound': 't_{\\text{attn}} = 0', 'estimate': 't_{\\text{attn}} = 0'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'step_overhead',
+  'display': 't_{\\text{step}}',
+  'unit': 'millisecond',
+  'unit_short': 'ms',
+  'factor': 0.001,
+  'description': "Fixed time per decode step outside the model's kernels (scheduling, sampling, launches a serving "
+                 'engine adds).',
+  'source': 'calibration (symroof calibrate); generic factors for uncalibrated chips',
+  'group': 'estimate',
+  'kind': 'input',
+  'label': 'Per-step engine overhead',
+  'title': 'Per-step engine overhead',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0, 10000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': 0,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 0.0,
+  'default_text': '0 ms',
+  'formula': {},
+  'latex': {'bound': 't_{\\text{step}} = 0', 'estimate': 't_{\\text{step}} = 0'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'attention_flops_counted',
+  'display': '\\chi_{\\text{attn}}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': "1 when prefill counts attention FLOPs (they grow with the prompt's square), 0 as the chapter does.",
+  'source': 'estimate mode counts them',
+  'group': 'estimate',
+  'kind': 'input',
+  'label': None,
+  'title': "1 when prefill counts attention FLOPs (they grow with the prompt's square), 0 as the chapter does",
+  'integer': False,
+  'at_most': 1,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': 0,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 1.0,
+  'default_text': '1',
+  'formula': {},
+  'latex': {'bound': '\\chi_{\\text{attn}} = 1', 'estimate': '\\chi_{\\text{attn}} = 1'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'prefill_weight_floor',
+  'display': '\\chi_{w}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': '1 when a prefill takes at least the time to read the weights once, 0 as the chapter does.',
+  'source': 'estimate mode: a 128-token prompt cannot finish faster than its weights load',
+  'group': 'estimate',
+  'kind': 'input',
+  'label': None,
+  'title': '1 when a prefill takes at least the time to read the weights once, 0 as the chapter does',
+  'integer': False,
+  'at_most': 1,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': 0,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 1.0,
+  'default_text': '1',
+  'formula': {},
+  'latex': {'bound': '\\chi_{w} = 1', 'estimate': '\\chi_{w} = 1'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
  {'name': 'one_sequence_per_second',
   'display': '1',
   'unit': 'sequence / second',
@@ -3600,14 +3911,15 @@ SPECS = [{'name': 'n_layers',
   'requires': ['fits_in_hbm'],
   'says': None,
   'regime': None,
-  'deps': ['hbm_bandwidth', 'kv_cache_bytes', 'n_chips'],
+  'deps': ['hbm_bandwidth', 'kv_cache_bytes', 'kv_stream_efficiency', 'n_chips'],
   'opened': [],
   'default': None,
   'default_text': None,
-  'formula': {'bound': 'kv_cache_bytes/(hbm_bandwidth*n_chips)', 'estimate': 'kv_cache_bytes/(hbm_bandwidth*n_chips)'},
+  'formula': {'bound': 'kv_cache_bytes/(hbm_bandwidth*n_chips)',
+              'estimate': 'kv_cache_bytes/(hbm_bandwidth*kv_stream_efficiency*n_chips)'},
   'latex': {'bound': 'T_{\\text{KV}} = \\frac{M_{\\text{KV}}}{W_{\\text{hbm}} Y}',
-            'estimate': 'T_{\\text{KV}} = \\frac{M_{\\text{KV}}}{W_{\\text{hbm}} Y}'},
-  'code': {'bound': '_f_bound_step_time_kv', 'estimate': '_f_bound_step_time_kv'},
+            'estimate': 'T_{\\text{KV}} = \\frac{M_{\\text{KV}}}{W_{\\text{hbm}} \\eta_{kv} Y}'},
+  'code': {'bound': '_f_bound_step_time_kv', 'estimate': '_f_estimate_step_time_kv'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -3639,14 +3951,15 @@ SPECS = [{'name': 'n_layers',
   'requires': ['fits_in_hbm'],
   'says': None,
   'regime': None,
-  'deps': ['chip_flops', 'n_chips', 'step_flops'],
+  'deps': ['chip_flops', 'decode_flops_efficiency', 'n_chips', 'step_flops'],
   'opened': [],
   'default': None,
   'default_text': None,
-  'formula': {'bound': 'step_flops/(chip_flops*n_chips)', 'estimate': 'step_flops/(chip_flops*n_chips)'},
+  'formula': {'bound': 'step_flops/(chip_flops*n_chips)',
+              'estimate': 'step_flops/(chip_flops*decode_flops_efficiency*n_chips)'},
   'latex': {'bound': 'T_{\\text{FLOPs}} = \\frac{F_{\\text{step}}}{C Y}',
-            'estimate': 'T_{\\text{FLOPs}} = \\frac{F_{\\text{step}}}{C Y}'},
-  'code': {'bound': '_f_bound_step_time_flops', 'estimate': '_f_bound_step_time_flops'},
+            'estimate': 'T_{\\text{FLOPs}} = \\frac{F_{\\text{step}}}{C \\eta_{F} Y}'},
+  'code': {'bound': '_f_bound_step_time_flops', 'estimate': '_f_estimate_step_time_flops'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -3678,15 +3991,55 @@ SPECS = [{'name': 'n_layers',
   'requires': ['fits_in_hbm'],
   'says': None,
   'regime': None,
-  'deps': ['hbm_bandwidth', 'n_chips', 'step_param_bytes'],
+  'deps': ['hbm_bandwidth', 'n_chips', 'step_param_bytes', 'weight_stream_efficiency'],
   'opened': [],
   'default': None,
   'default_text': None,
   'formula': {'bound': 'step_param_bytes/(hbm_bandwidth*n_chips)',
-              'estimate': 'step_param_bytes/(hbm_bandwidth*n_chips)'},
+              'estimate': 'step_param_bytes/(hbm_bandwidth*n_chips*weight_stream_efficiency)'},
   'latex': {'bound': 'T_{\\text{param}} = \\frac{M_{\\text{param}}^{\\text{step}}}{W_{\\text{hbm}} Y}',
-            'estimate': 'T_{\\text{param}} = \\frac{M_{\\text{param}}^{\\text{step}}}{W_{\\text{hbm}} Y}'},
-  'code': {'bound': '_f_bound_step_time_params', 'estimate': '_f_bound_step_time_params'},
+            'estimate': 'T_{\\text{param}} = \\frac{M_{\\text{param}}^{\\text{step}}}{W_{\\text{hbm}} Y \\eta_{w}}'},
+  'code': {'bound': '_f_bound_step_time_params', 'estimate': '_f_estimate_step_time_params'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'step_time_overhead',
+  'display': 'T_{\\text{fixed}}',
+  'unit': 'millisecond',
+  'unit_short': 'ms',
+  'factor': 0.001,
+  'description': "Fixed time of a decode step: every layer's attention latency plus the engine's per-step overhead (0 "
+                 'in bound mode).',
+  'source': 'estimate mode',
+  'group': 'decode',
+  'kind': 'derived',
+  'label': None,
+  'title': "Fixed time of a decode step: every layer's attention latency plus the engine's per-step overhead (0 in "
+           'bound mode)',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': ['attention_latency', 'n_layers', 'step_overhead'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '0', 'estimate': 'attention_latency*n_layers + step_overhead'},
+  'latex': {'bound': 'T_{\\text{fixed}} = 0', 'estimate': 'T_{\\text{fixed}} = t_{\\text{attn}} L + t_{\\text{step}}'},
+  'code': {'bound': '_f_bound_step_time_overhead', 'estimate': '_f_estimate_step_time_overhead'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -3718,15 +4071,16 @@ SPECS = [{'name': 'n_layers',
   'requires': ['fits_in_hbm'],
   'says': None,
   'regime': None,
-  'deps': ['step_time_flops', 'step_time_kv', 'step_time_params'],
+  'deps': ['step_time_flops', 'step_time_kv', 'step_time_overhead', 'step_time_params'],
   'opened': [],
   'default': None,
   'default_text': None,
   'formula': {'bound': 'step_time_kv + Max(step_time_flops, step_time_params)',
-              'estimate': 'step_time_kv + Max(step_time_flops, step_time_params)'},
+              'estimate': 'step_time_kv + step_time_overhead + Max(step_time_flops, step_time_params)'},
   'latex': {'bound': 'T_{\\text{step}} = T_{\\text{KV}} + \\max\\left(T_{\\text{FLOPs}}, T_{\\text{param}}\\right)',
-            'estimate': 'T_{\\text{step}} = T_{\\text{KV}} + \\max\\left(T_{\\text{FLOPs}}, T_{\\text{param}}\\right)'},
-  'code': {'bound': '_f_bound_step_time', 'estimate': '_f_bound_step_time'},
+            'estimate': 'T_{\\text{step}} = T_{\\text{KV}} + T_{\\text{fixed}} + \\max\\left(T_{\\text{FLOPs}}, '
+                        'T_{\\text{param}}\\right)'},
+  'code': {'bound': '_f_bound_step_time', 'estimate': '_f_estimate_step_time'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -3912,32 +4266,39 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {'bound|mlp=dense': 'Max(param_bytes/(hbm_bandwidth*n_chips), '
                                      '2*active_param_count*max_batch_size/(chip_flops*n_chips)) + '
                                      'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*n_chips)',
-                  'estimate|mlp=dense': 'Max(param_bytes/(hbm_bandwidth*n_chips), '
-                                        '2*active_param_count*max_batch_size/(chip_flops*n_chips)) + '
-                                        'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*n_chips)',
+                  'estimate|mlp=dense': 'step_time_overhead + '
+                                        'Max(param_bytes/(hbm_bandwidth*n_chips*weight_stream_efficiency), '
+                                        '2*active_param_count*max_batch_size/(chip_flops*decode_flops_efficiency*n_chips)) '
+                                        '+ '
+                                        'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*kv_stream_efficiency*n_chips)',
                   'bound|mlp=moe': 'Max(2*active_param_count*max_batch_size/(chip_flops*n_chips), '
                                    'weight_bytes_per_param*(-expert_miss_probability**max_batch_size*routed_expert_params '
                                    '+ param_count)/(hbm_bandwidth*n_chips)) + '
                                    'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*n_chips)',
-                  'estimate|mlp=moe': 'Max(2*active_param_count*max_batch_size/(chip_flops*n_chips), '
+                  'estimate|mlp=moe': 'step_time_overhead + '
+                                      'Max(2*active_param_count*max_batch_size/(chip_flops*decode_flops_efficiency*n_chips), '
                                       'weight_bytes_per_param*(-expert_miss_probability**max_batch_size*routed_expert_params '
-                                      '+ param_count)/(hbm_bandwidth*n_chips)) + '
-                                      'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*n_chips)'},
+                                      '+ param_count)/(hbm_bandwidth*n_chips*weight_stream_efficiency)) + '
+                                      'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*kv_stream_efficiency*n_chips)'},
   'requires': [],
   'says': None,
   'regime': None,
   'deps': ['active_param_count',
            'chip_flops',
+           'decode_flops_efficiency',
            'expert_miss_probability',
            'hbm_bandwidth',
            'kv_bytes_per_sequence',
+           'kv_stream_efficiency',
            'max_batch_size',
            'mlp',
            'n_chips',
            'param_bytes',
            'param_count',
            'routed_expert_params',
-           'weight_bytes_per_param'],
+           'step_time_overhead',
+           'weight_bytes_per_param',
+           'weight_stream_efficiency'],
   'opened': ['decode_tokens_per_step',
              'kv_cache_bytes',
              'step_flops',
@@ -3953,22 +4314,63 @@ SPECS = [{'name': 'n_layers',
                        'param_count)})/(hbm_bandwidth*n_chips), '
                        '2*active_param_count*max_batch_size/(chip_flops*n_chips)) + '
                        'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*n_chips)',
-              'estimate': 'Max(select(mlp, {dense: param_bytes, moe: '
+              'estimate': 'step_time_overhead + Max(select(mlp, {dense: param_bytes, moe: '
                           'weight_bytes_per_param*(-expert_miss_probability**max_batch_size*routed_expert_params + '
-                          'param_count)})/(hbm_bandwidth*n_chips), '
-                          '2*active_param_count*max_batch_size/(chip_flops*n_chips)) + '
-                          'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*n_chips)'},
+                          'param_count)})/(hbm_bandwidth*n_chips*weight_stream_efficiency), '
+                          '2*active_param_count*max_batch_size/(chip_flops*decode_flops_efficiency*n_chips)) + '
+                          'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*kv_stream_efficiency*n_chips)'},
   'latex': {'bound': 'T_{\\text{step}}(B_{\\max}) = \\max\\left(\\frac{\\begin{cases}M_{\\text{param}} & \\text{if } '
                      '\\text{mlp} = \\text{dense} \\\\ b_{w} \\left(- q_E^{B_{\\max}} N_{\\text{routed}} + '
                      'N_{\\text{param}}\\right) & \\text{if } \\text{mlp} = \\text{moe}\\end{cases}}{W_{\\text{hbm}} '
                      'Y}, \\frac{2 N_{\\text{active}} B_{\\max}}{C Y}\\right) + \\frac{M_{\\text{KV/seq}} '
                      'B_{\\max}}{W_{\\text{hbm}} Y}',
-            'estimate': 'T_{\\text{step}}(B_{\\max}) = \\max\\left(\\frac{\\begin{cases}M_{\\text{param}} & \\text{if '
-                        '} \\text{mlp} = \\text{dense} \\\\ b_{w} \\left(- q_E^{B_{\\max}} N_{\\text{routed}} + '
-                        'N_{\\text{param}}\\right) & \\text{if } \\text{mlp} = '
-                        '\\text{moe}\\end{cases}}{W_{\\text{hbm}} Y}, \\frac{2 N_{\\text{active}} B_{\\max}}{C '
-                        'Y}\\right) + \\frac{M_{\\text{KV/seq}} B_{\\max}}{W_{\\text{hbm}} Y}'},
-  'code': {'bound': '_f_bound_step_time_at_max_batch', 'estimate': '_f_bound_step_time_at_max_batch'},
+            'estimate': 'T_{\\text{step}}(B_{\\max}) = T_{\\text{fixed}} + '
+                        '\\max\\left(\\frac{\\begin{cases}M_{\\text{param}} & \\text{if } \\text{mlp} = \\text{dense} '
+                        '\\\\ b_{w} \\left(- q_E^{B_{\\max}} N_{\\text{routed}} + N_{\\text{param}}\\right) & '
+                        '\\text{if } \\text{mlp} = \\text{moe}\\end{cases}}{W_{\\text{hbm}} Y \\eta_{w}}, \\frac{2 '
+                        'N_{\\text{active}} B_{\\max}}{C \\eta_{F} Y}\\right) + \\frac{M_{\\text{KV/seq}} '
+                        'B_{\\max}}{W_{\\text{hbm}} \\eta_{kv} Y}'},
+  'code': {'bound': '_f_bound_step_time_at_max_batch', 'estimate': '_f_estimate_step_time_at_max_batch'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'attention_kernel_time',
+  'display': 'T_{\\text{attn kernel}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': "Time of one layer's decode attention kernel: its latency plus reading that layer's share of the KV "
+                 'cache.',
+  'source': 'measurement README: attention.csv (one query token per sequence, GQA)',
+  'group': 'decode',
+  'kind': 'derived',
+  'label': None,
+  'title': "Time of one layer's decode attention kernel: its latency plus reading that layer's share of the KV cache",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': ['attention_latency', 'n_layers', 'step_time_kv'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'step_time_kv/n_layers', 'estimate': 'attention_latency + step_time_kv/n_layers'},
+  'latex': {'bound': 'T_{\\text{attn kernel}} = \\frac{T_{\\text{KV}}}{L}',
+            'estimate': 'T_{\\text{attn kernel}} = t_{\\text{attn}} + \\frac{T_{\\text{KV}}}{L}'},
+  'code': {'bound': '_f_bound_attention_kernel_time', 'estimate': '_f_estimate_attention_kernel_time'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -4038,15 +4440,15 @@ SPECS = [{'name': 'n_layers',
   'requires': [],
   'says': None,
   'regime': None,
-  'deps': ['chip_flops', 'decode_tokens_per_step', 'matmul_params', 'n_chips'],
+  'deps': ['chip_flops', 'decode_flops_efficiency', 'decode_tokens_per_step', 'matmul_params', 'n_chips'],
   'opened': [],
   'default': None,
   'default_text': None,
   'formula': {'bound': '2*decode_tokens_per_step*matmul_params/(chip_flops*n_chips)',
-              'estimate': '2*decode_tokens_per_step*matmul_params/(chip_flops*n_chips)'},
+              'estimate': '2*decode_tokens_per_step*matmul_params/(chip_flops*decode_flops_efficiency*n_chips)'},
   'latex': {'bound': 'T_{\\text{math}} = \\frac{2 B_{\\text{tok}} N_{\\text{mm}}}{C Y}',
-            'estimate': 'T_{\\text{math}} = \\frac{2 B_{\\text{tok}} N_{\\text{mm}}}{C Y}'},
-  'code': {'bound': '_f_bound_matmul_time_math', 'estimate': '_f_bound_matmul_time_math'},
+            'estimate': 'T_{\\text{math}} = \\frac{2 B_{\\text{tok}} N_{\\text{mm}}}{C \\eta_{F} Y}'},
+  'code': {'bound': '_f_bound_matmul_time_math', 'estimate': '_f_estimate_matmul_time_math'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -4078,15 +4480,15 @@ SPECS = [{'name': 'n_layers',
   'requires': [],
   'says': None,
   'regime': None,
-  'deps': ['hbm_bandwidth', 'matmul_params', 'n_chips', 'weight_bytes_per_param'],
+  'deps': ['hbm_bandwidth', 'matmul_params', 'n_chips', 'weight_bytes_per_param', 'weight_stream_efficiency'],
   'opened': [],
   'default': None,
   'default_text': None,
   'formula': {'bound': 'matmul_params*weight_bytes_per_param/(hbm_bandwidth*n_chips)',
-              'estimate': 'matmul_params*weight_bytes_per_param/(hbm_bandwidth*n_chips)'},
+              'estimate': 'matmul_params*weight_bytes_per_param/(hbm_bandwidth*n_chips*weight_stream_efficiency)'},
   'latex': {'bound': 'T_{\\text{hbm comms}} = \\frac{N_{\\text{mm}} b_{w}}{W_{\\text{hbm}} Y}',
-            'estimate': 'T_{\\text{hbm comms}} = \\frac{N_{\\text{mm}} b_{w}}{W_{\\text{hbm}} Y}'},
-  'code': {'bound': '_f_bound_matmul_time_hbm', 'estimate': '_f_bound_matmul_time_hbm'},
+            'estimate': 'T_{\\text{hbm comms}} = \\frac{N_{\\text{mm}} b_{w}}{W_{\\text{hbm}} Y \\eta_{w}}'},
+  'code': {'bound': '_f_bound_matmul_time_hbm', 'estimate': '_f_estimate_matmul_time_hbm'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -4127,6 +4529,48 @@ SPECS = [{'name': 'n_layers',
   'latex': {'bound': 'T_{\\text{ici comms}} = \\frac{b_{a} D B_{\\text{tok}}}{W_{\\text{ici}} M_Y}',
             'estimate': 'T_{\\text{ici comms}} = \\frac{b_{a} D B_{\\text{tok}}}{W_{\\text{ici}} M_Y}'},
   'code': {'bound': '_f_bound_matmul_time_ici', 'estimate': '_f_bound_matmul_time_ici'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'matmul_kernel_time',
+  'display': 'T_{\\text{mm kernel}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': 'Time of one D x F matmul kernel on its chips: its latency plus the larger of FLOPs and weight '
+                 'streaming.',
+  'source': 'measurement README: matmul.csv (decode-shaped [B, D] x [D, F])',
+  'group': 'parallelism',
+  'kind': 'derived',
+  'label': None,
+  'title': 'Time of one D x F matmul kernel on its chips: its latency plus the larger of FLOPs and weight streaming',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': ['matmul_latency', 'matmul_time_hbm', 'matmul_time_math'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'Max(matmul_time_hbm, matmul_time_math)',
+              'estimate': 'matmul_latency + Max(matmul_time_hbm, matmul_time_math)'},
+  'latex': {'bound': 'T_{\\text{mm kernel}} = \\max\\left(T_{\\text{hbm comms}}, T_{\\text{math}}\\right)',
+            'estimate': 'T_{\\text{mm kernel}} = t_{\\text{mm}} + \\max\\left(T_{\\text{hbm comms}}, '
+                        'T_{\\text{math}}\\right)'},
+  'code': {'bound': '_f_bound_matmul_kernel_time', 'estimate': '_f_estimate_matmul_kernel_time'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -4248,17 +4692,17 @@ SPECS = [{'name': 'n_layers',
   'regimes': [],
   'regimes_for': {},
   'per': None},
- {'name': 'prefill_flops',
-  'display': 'F_{\\text{prefill}}',
+ {'name': 'one_flop',
+  'display': '1',
   'unit': 'FLOP',
   'unit_short': 'FLOP',
   'factor': 1.0,
-  'description': "FLOPs of one sequence's prefill (2 per active parameter per token).",
-  'source': 'seed: What about prefill?, Q: prefill of 8192 tokens on 16 chips at 40% MFU',
-  'group': 'prefill',
-  'kind': 'derived',
+  'description': 'One FLOP: carries the unit of a count.',
+  'source': 'unit bookkeeping',
+  'group': 'constants',
+  'kind': 'constant',
   'label': None,
-  'title': "FLOPs of one sequence's prefill (2 per active parameter per token)",
+  'title': 'One FLOP: carries the unit of a count',
   'integer': False,
   'at_most': None,
   'plausible': None,
@@ -4273,14 +4717,132 @@ SPECS = [{'name': 'n_layers',
   'requires': [],
   'says': None,
   'regime': None,
-  'deps': ['active_param_count', 'prefill_tokens'],
+  'deps': [],
   'opened': [],
   'default': None,
   'default_text': None,
-  'formula': {'bound': '2*active_param_count*prefill_tokens', 'estimate': '2*active_param_count*prefill_tokens'},
+  'formula': {},
+  'latex': {},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None,
+  'value': 1},
+ {'name': 'prefill_attention_flops',
+  'display': 'F_{\\text{attn}}',
+  'unit': 'FLOP',
+  'unit_short': 'FLOP',
+  'factor': 1.0,
+  'description': 'Attention FLOPs of one causal prefill: 2 FLOPs per query-key pair and head width, QK and AV; sliding '
+                 'layers pair each query with at most the window.',
+  'source': 'measurement README: 2 n_heads d_head T^2 per layer (causal)',
+  'group': 'prefill',
+  'kind': 'derived',
+  'label': None,
+  'title': 'Attention FLOPs of one causal prefill: 2 FLOPs per query-key pair and head width, QK and AV; sliding '
+           'layers pair each query with at most the window',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|attention=gqa': '4*d_head*n_heads*(n_sliding_layers*(prefill_length*Min(prefill_length, '
+                                         'sliding_window) - Min(prefill_length, sliding_window)**2/2) + '
+                                         'prefill_length**2*(n_layers - n_sliding_layers)/2)',
+                  'estimate|attention=gqa': '4*d_head*n_heads*(n_sliding_layers*(prefill_length*Min(prefill_length, '
+                                            'sliding_window) - Min(prefill_length, sliding_window)**2/2) + '
+                                            'prefill_length**2*(n_layers - n_sliding_layers)/2)',
+                  'bound|attention=mla': '2*n_heads*(n_sliding_layers*(prefill_length*Min(prefill_length, '
+                                         'sliding_window) - Min(prefill_length, sliding_window)**2/2) + '
+                                         'prefill_length**2*(n_layers - n_sliding_layers)/2)*(qk_nope_head_dim + '
+                                         'qk_rope_head_dim + v_head_dim)',
+                  'estimate|attention=mla': '2*n_heads*(n_sliding_layers*(prefill_length*Min(prefill_length, '
+                                            'sliding_window) - Min(prefill_length, sliding_window)**2/2) + '
+                                            'prefill_length**2*(n_layers - n_sliding_layers)/2)*(qk_nope_head_dim + '
+                                            'qk_rope_head_dim + v_head_dim)'},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': ['attention',
+           'd_head',
+           'n_heads',
+           'n_layers',
+           'n_sliding_layers',
+           'prefill_length',
+           'qk_nope_head_dim',
+           'qk_rope_head_dim',
+           'sliding_window',
+           'v_head_dim'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '2*n_heads*(n_sliding_layers*(prefill_length*Min(prefill_length, sliding_window) - '
+                       'Min(prefill_length, sliding_window)**2/2) + prefill_length**2*(n_layers - '
+                       'n_sliding_layers)/2)*select(attention, {gqa: 2*d_head, mla: qk_nope_head_dim + '
+                       'qk_rope_head_dim + v_head_dim})',
+              'estimate': '2*n_heads*(n_sliding_layers*(prefill_length*Min(prefill_length, sliding_window) - '
+                          'Min(prefill_length, sliding_window)**2/2) + prefill_length**2*(n_layers - '
+                          'n_sliding_layers)/2)*select(attention, {gqa: 2*d_head, mla: qk_nope_head_dim + '
+                          'qk_rope_head_dim + v_head_dim})'},
+  'latex': {'bound': 'F_{\\text{attn}} = 2 N \\left(L_s \\left(P \\min\\left(P, W_s\\right) - \\frac{\\min\\left(P, '
+                     'W_s\\right)^{2}}{2}\\right) + \\frac{P^{2} \\left(L - L_s\\right)}{2}\\right) \\begin{cases}2 H '
+                     '& \\text{if } \\text{attn} = \\text{gqa} \\\\ H_n + H_r + H_v & \\text{if } \\text{attn} = '
+                     '\\text{mla}\\end{cases}',
+            'estimate': 'F_{\\text{attn}} = 2 N \\left(L_s \\left(P \\min\\left(P, W_s\\right) - \\frac{\\min\\left(P, '
+                        'W_s\\right)^{2}}{2}\\right) + \\frac{P^{2} \\left(L - L_s\\right)}{2}\\right) \\begin{cases}2 '
+                        'H & \\text{if } \\text{attn} = \\text{gqa} \\\\ H_n + H_r + H_v & \\text{if } \\text{attn} = '
+                        '\\text{mla}\\end{cases}'},
+  'code': {'bound': '_f_bound_prefill_attention_flops', 'estimate': '_f_bound_prefill_attention_flops'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'prefill_flops',
+  'display': 'F_{\\text{prefill}}',
+  'unit': 'FLOP',
+  'unit_short': 'FLOP',
+  'factor': 1.0,
+  'description': "FLOPs of one sequence's prefill: 2 per active parameter per token (and, in estimate mode, "
+                 'attention).',
+  'source': 'seed: What about prefill?, Q: prefill of 8192 tokens on 16 chips at 40% MFU',
+  'group': 'prefill',
+  'kind': 'derived',
+  'label': None,
+  'title': "FLOPs of one sequence's prefill: 2 per active parameter per token (and, in estimate mode, attention)",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'regime': None,
+  'deps': ['active_param_count', 'attention_flops_counted', 'prefill_attention_flops', 'prefill_tokens'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '2*active_param_count*prefill_tokens',
+              'estimate': '2*active_param_count*prefill_tokens + attention_flops_counted*prefill_attention_flops'},
   'latex': {'bound': 'F_{\\text{prefill}} = 2 N_{\\text{active}} P_{\\text{tok}}',
-            'estimate': 'F_{\\text{prefill}} = 2 N_{\\text{active}} P_{\\text{tok}}'},
-  'code': {'bound': '_f_bound_prefill_flops', 'estimate': '_f_bound_prefill_flops'},
+            'estimate': 'F_{\\text{prefill}} = 2 N_{\\text{active}} P_{\\text{tok}} + \\chi_{\\text{attn}} '
+                        'F_{\\text{attn}}'},
+  'code': {'bound': '_f_bound_prefill_flops', 'estimate': '_f_estimate_prefill_flops'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -4292,12 +4854,14 @@ SPECS = [{'name': 'n_layers',
   'unit': 'second',
   'unit_short': 's',
   'factor': 1.0,
-  'description': 'Prefill time of one sequence at the prefill MFU (compute-bound).',
+  'description': 'Prefill time of one sequence at the prefill MFU (compute-bound; in estimate mode never below one '
+                 'read of the weights).',
   'source': 'seed: What about prefill?, Q: prefill of 8192 tokens on 16 chips at 40% MFU',
   'group': 'prefill',
   'kind': 'derived',
   'label': None,
-  'title': 'Prefill time of one sequence at the prefill MFU (compute-bound)',
+  'title': 'Prefill time of one sequence at the prefill MFU (compute-bound; in estimate mode never below one read of '
+           'the weights)',
   'integer': False,
   'at_most': None,
   'plausible': None,
@@ -4312,15 +4876,24 @@ SPECS = [{'name': 'n_layers',
   'requires': ['fits_in_hbm'],
   'says': None,
   'regime': None,
-  'deps': ['chip_flops', 'n_chips', 'prefill_flops', 'prefill_mfu'],
+  'deps': ['chip_flops',
+           'hbm_bandwidth',
+           'n_chips',
+           'param_bytes',
+           'prefill_flops',
+           'prefill_mfu',
+           'prefill_weight_floor',
+           'weight_stream_efficiency'],
   'opened': [],
   'default': None,
   'default_text': None,
   'formula': {'bound': 'prefill_flops/(chip_flops*n_chips*prefill_mfu)',
-              'estimate': 'prefill_flops/(chip_flops*n_chips*prefill_mfu)'},
+              'estimate': 'Max(prefill_flops/(chip_flops*n_chips*prefill_mfu), '
+                          'param_bytes*prefill_weight_floor/(hbm_bandwidth*n_chips*weight_stream_efficiency))'},
   'latex': {'bound': 'T_{\\text{prefill}} = \\frac{F_{\\text{prefill}}}{C Y \\text{MFU}}',
-            'estimate': 'T_{\\text{prefill}} = \\frac{F_{\\text{prefill}}}{C Y \\text{MFU}}'},
-  'code': {'bound': '_f_bound_prefill_time', 'estimate': '_f_bound_prefill_time'},
+            'estimate': 'T_{\\text{prefill}} = \\max\\left(\\frac{F_{\\text{prefill}}}{C Y \\text{MFU}}, '
+                        '\\frac{M_{\\text{param}} \\chi_{w}}{W_{\\text{hbm}} Y \\eta_{w}}\\right)'},
+  'code': {'bound': '_f_bound_prefill_time', 'estimate': '_f_estimate_prefill_time'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -4505,25 +5078,27 @@ SPECS = [{'name': 'n_layers',
   'structural': False,
   'nonnegative': False,
   'formula_for': {'bound|mlp=dense': 'chip_flops*weight_bytes_per_param/(2*hbm_bandwidth)',
-                  'estimate|mlp=dense': 'chip_flops*weight_bytes_per_param/(2*hbm_bandwidth)',
+                  'estimate|mlp=dense': 'chip_flops*decode_flops_efficiency*weight_bytes_per_param/(2*hbm_bandwidth*weight_stream_efficiency)',
                   'bound|mlp=moe': '-(2*active_param_count*hbm_bandwidth*LambertW(chip_flops*expert_miss_probability**(chip_flops*param_count*weight_bytes_per_param/(2*active_param_count*hbm_bandwidth))*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(2*active_param_count*hbm_bandwidth)) '
                                    '- '
                                    'chip_flops*param_count*weight_bytes_per_param*log(expert_miss_probability))/(2*active_param_count*hbm_bandwidth*log(expert_miss_probability))',
-                  'estimate|mlp=moe': '-(2*active_param_count*hbm_bandwidth*LambertW(chip_flops*expert_miss_probability**(chip_flops*param_count*weight_bytes_per_param/(2*active_param_count*hbm_bandwidth))*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(2*active_param_count*hbm_bandwidth)) '
+                  'estimate|mlp=moe': '-(2*active_param_count*hbm_bandwidth*weight_stream_efficiency*LambertW(chip_flops*decode_flops_efficiency*expert_miss_probability**(chip_flops*decode_flops_efficiency*param_count*weight_bytes_per_param/(2*active_param_count*hbm_bandwidth*weight_stream_efficiency))*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(2*active_param_count*hbm_bandwidth*weight_stream_efficiency)) '
                                       '- '
-                                      'chip_flops*param_count*weight_bytes_per_param*log(expert_miss_probability))/(2*active_param_count*hbm_bandwidth*log(expert_miss_probability))'},
+                                      'chip_flops*decode_flops_efficiency*param_count*weight_bytes_per_param*log(expert_miss_probability))/(2*active_param_count*hbm_bandwidth*weight_stream_efficiency*log(expert_miss_probability))'},
   'requires': [],
   'says': None,
   'regime': 'below it parameter loading bounds the MLP (memory-bound); above it FLOPs do. MoE: the weights a step '
             'loads grow with the batch until every expert is touched (a LambertW root)',
   'deps': ['active_param_count',
            'chip_flops',
+           'decode_flops_efficiency',
            'expert_miss_probability',
            'hbm_bandwidth',
            'mlp',
            'param_count',
            'routed_expert_params',
-           'weight_bytes_per_param'],
+           'weight_bytes_per_param',
+           'weight_stream_efficiency'],
   'opened': ['decode_tokens_per_step',
              'param_bytes',
              'step_flops',
@@ -4536,24 +5111,26 @@ SPECS = [{'name': 'n_layers',
                        '-(2*active_param_count*hbm_bandwidth*LambertW(chip_flops*expert_miss_probability**(chip_flops*param_count*weight_bytes_per_param/(2*active_param_count*hbm_bandwidth))*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(2*active_param_count*hbm_bandwidth)) '
                        '- '
                        'chip_flops*param_count*weight_bytes_per_param*log(expert_miss_probability))/(2*active_param_count*hbm_bandwidth*log(expert_miss_probability))})',
-              'estimate': 'select(mlp, {dense: chip_flops*weight_bytes_per_param/(2*hbm_bandwidth), moe: '
-                          '-(2*active_param_count*hbm_bandwidth*LambertW(chip_flops*expert_miss_probability**(chip_flops*param_count*weight_bytes_per_param/(2*active_param_count*hbm_bandwidth))*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(2*active_param_count*hbm_bandwidth)) '
+              'estimate': 'select(mlp, {dense: '
+                          'chip_flops*decode_flops_efficiency*weight_bytes_per_param/(2*hbm_bandwidth*weight_stream_efficiency), '
+                          'moe: '
+                          '-(2*active_param_count*hbm_bandwidth*weight_stream_efficiency*LambertW(chip_flops*decode_flops_efficiency*expert_miss_probability**(chip_flops*decode_flops_efficiency*param_count*weight_bytes_per_param/(2*active_param_count*hbm_bandwidth*weight_stream_efficiency))*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(2*active_param_count*hbm_bandwidth*weight_stream_efficiency)) '
                           '- '
-                          'chip_flops*param_count*weight_bytes_per_param*log(expert_miss_probability))/(2*active_param_count*hbm_bandwidth*log(expert_miss_probability))})'},
+                          'chip_flops*decode_flops_efficiency*param_count*weight_bytes_per_param*log(expert_miss_probability))/(2*active_param_count*hbm_bandwidth*weight_stream_efficiency*log(expert_miss_probability))})'},
   'latex': {'bound': 'B^{*} = \\begin{cases}\\frac{C b_{w}}{2 W_{\\text{hbm}}} & \\text{if } \\text{mlp} = '
                      '\\text{dense} \\\\ - \\frac{2 N_{\\text{active}} W_{\\text{hbm}} W\\left(\\frac{C q_E^{\\frac{C '
                      'N_{\\text{param}} b_{w}}{2 N_{\\text{active}} W_{\\text{hbm}}}} N_{\\text{routed}} b_{w} '
                      '\\log{\\left(q_E \\right)}}{2 N_{\\text{active}} W_{\\text{hbm}}}\\right) - C N_{\\text{param}} '
                      'b_{w} \\log{\\left(q_E \\right)}}{2 N_{\\text{active}} W_{\\text{hbm}} \\log{\\left(q_E '
                      '\\right)}} & \\text{if } \\text{mlp} = \\text{moe}\\end{cases}',
-            'estimate': 'B^{*} = \\begin{cases}\\frac{C b_{w}}{2 W_{\\text{hbm}}} & \\text{if } \\text{mlp} = '
-                        '\\text{dense} \\\\ - \\frac{2 N_{\\text{active}} W_{\\text{hbm}} W\\left(\\frac{C '
-                        'q_E^{\\frac{C N_{\\text{param}} b_{w}}{2 N_{\\text{active}} W_{\\text{hbm}}}} '
-                        'N_{\\text{routed}} b_{w} \\log{\\left(q_E \\right)}}{2 N_{\\text{active}} '
-                        'W_{\\text{hbm}}}\\right) - C N_{\\text{param}} b_{w} \\log{\\left(q_E \\right)}}{2 '
-                        'N_{\\text{active}} W_{\\text{hbm}} \\log{\\left(q_E \\right)}} & \\text{if } \\text{mlp} = '
-                        '\\text{moe}\\end{cases}'},
-  'code': {'bound': '_f_bound_critical_batch_size', 'estimate': '_f_bound_critical_batch_size'},
+            'estimate': 'B^{*} = \\begin{cases}\\frac{C \\eta_{F} b_{w}}{2 W_{\\text{hbm}} \\eta_{w}} & \\text{if } '
+                        '\\text{mlp} = \\text{dense} \\\\ - \\frac{2 N_{\\text{active}} W_{\\text{hbm}} \\eta_{w} '
+                        'W\\left(\\frac{C \\eta_{F} q_E^{\\frac{C \\eta_{F} N_{\\text{param}} b_{w}}{2 '
+                        'N_{\\text{active}} W_{\\text{hbm}} \\eta_{w}}} N_{\\text{routed}} b_{w} \\log{\\left(q_E '
+                        '\\right)}}{2 N_{\\text{active}} W_{\\text{hbm}} \\eta_{w}}\\right) - C \\eta_{F} '
+                        'N_{\\text{param}} b_{w} \\log{\\left(q_E \\right)}}{2 N_{\\text{active}} W_{\\text{hbm}} '
+                        '\\eta_{w} \\log{\\left(q_E \\right)}} & \\text{if } \\text{mlp} = \\text{moe}\\end{cases}'},
+  'code': {'bound': '_f_bound_critical_batch_size', 'estimate': '_f_estimate_critical_batch_size'},
   'equation': 'step_time_flops = step_time_params, solved for batch_size',
   'equation_latex': ['T_{\\text{FLOPs}}', 'T_{\\text{param}}'],
   'unknown': 'batch_size',
@@ -4636,15 +5213,20 @@ SPECS = [{'name': 'n_layers',
   'requires': [],
   'says': None,
   'regime': 'compute-bound matmuls (batch at or above critical_batch_size)',
-  'deps': ['activation_bytes_per_value', 'chip_flops', 'd_ff', 'ici_bandwidth', 'model_axes'],
+  'deps': ['activation_bytes_per_value',
+           'chip_flops',
+           'd_ff',
+           'decode_flops_efficiency',
+           'ici_bandwidth',
+           'model_axes'],
   'opened': ['decode_tokens_per_step', 'matmul_params', 'matmul_time_ici', 'matmul_time_math'],
   'default': None,
   'default_text': None,
   'formula': {'bound': '2*d_ff*ici_bandwidth*model_axes/(activation_bytes_per_value*chip_flops)',
-              'estimate': '2*d_ff*ici_bandwidth*model_axes/(activation_bytes_per_value*chip_flops)'},
+              'estimate': '2*d_ff*ici_bandwidth*model_axes/(activation_bytes_per_value*chip_flops*decode_flops_efficiency)'},
   'latex': {'bound': 'Y^{*} = \\frac{2 F W_{\\text{ici}} M_Y}{b_{a} C}',
-            'estimate': 'Y^{*} = \\frac{2 F W_{\\text{ici}} M_Y}{b_{a} C}'},
-  'code': {'bound': '_f_bound_max_model_parallelism', 'estimate': '_f_bound_max_model_parallelism'},
+            'estimate': 'Y^{*} = \\frac{2 F W_{\\text{ici}} M_Y}{b_{a} C \\eta_{F}}'},
+  'code': {'bound': '_f_bound_max_model_parallelism', 'estimate': '_f_estimate_max_model_parallelism'},
   'equation': 'matmul_time_math = matmul_time_ici, solved for n_chips',
   'equation_latex': ['T_{\\text{math}}', 'T_{\\text{ici comms}}'],
   'unknown': 'n_chips',
@@ -4682,16 +5264,18 @@ SPECS = [{'name': 'n_layers',
            'hbm_bandwidth',
            'ici_bandwidth',
            'model_axes',
-           'weight_bytes_per_param'],
+           'weight_bytes_per_param',
+           'weight_stream_efficiency'],
   'opened': ['decode_tokens_per_step', 'matmul_params', 'matmul_time_hbm', 'matmul_time_ici'],
   'default': None,
   'default_text': None,
   'formula': {'bound': 'd_ff*ici_bandwidth*model_axes*weight_bytes_per_param/(activation_bytes_per_value*batch_size*hbm_bandwidth)',
-              'estimate': 'd_ff*ici_bandwidth*model_axes*weight_bytes_per_param/(activation_bytes_per_value*batch_size*hbm_bandwidth)'},
+              'estimate': 'd_ff*ici_bandwidth*model_axes*weight_bytes_per_param/(activation_bytes_per_value*batch_size*hbm_bandwidth*weight_stream_efficiency)'},
   'latex': {'bound': 'Y^{*}_{\\text{small }B} = \\frac{F W_{\\text{ici}} M_Y b_{w}}{b_{a} B W_{\\text{hbm}}}',
-            'estimate': 'Y^{*}_{\\text{small }B} = \\frac{F W_{\\text{ici}} M_Y b_{w}}{b_{a} B W_{\\text{hbm}}}'},
+            'estimate': 'Y^{*}_{\\text{small }B} = \\frac{F W_{\\text{ici}} M_Y b_{w}}{b_{a} B W_{\\text{hbm}} '
+                        '\\eta_{w}}'},
   'code': {'bound': '_f_bound_max_model_parallelism_small_batch',
-           'estimate': '_f_bound_max_model_parallelism_small_batch'},
+           'estimate': '_f_estimate_max_model_parallelism_small_batch'},
   'equation': 'matmul_time_hbm = matmul_time_ici, solved for n_chips',
   'equation_latex': ['T_{\\text{hbm comms}}', 'T_{\\text{ici comms}}'],
   'unknown': 'n_chips',
@@ -4722,12 +5306,16 @@ SPECS = [{'name': 'n_layers',
   'nonnegative': False,
   'formula_for': {'bound|mlp=dense': 'Max(0, '
                                      'Min(chip_flops*hbm_bandwidth*n_chips*target_step_time/(chip_flops*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
-                                     '+ 2*hbm_bandwidth*param_count), (hbm_bandwidth*n_chips*target_step_time - '
+                                     '+ 2*hbm_bandwidth*param_count), -(-hbm_bandwidth*n_chips*target_step_time + '
                                      'param_count*weight_bytes_per_param)/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)))',
                   'estimate|mlp=dense': 'Max(0, '
-                                        'Min(chip_flops*hbm_bandwidth*n_chips*target_step_time/(chip_flops*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
-                                        '+ 2*hbm_bandwidth*param_count), (hbm_bandwidth*n_chips*target_step_time - '
-                                        'param_count*weight_bytes_per_param)/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)))',
+                                        'Min(-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(step_time_overhead '
+                                        '- '
+                                        'target_step_time)/(chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
+                                        '+ 2*hbm_bandwidth*kv_stream_efficiency*param_count), '
+                                        '-kv_stream_efficiency*(hbm_bandwidth*n_chips*step_time_overhead*weight_stream_efficiency '
+                                        '- hbm_bandwidth*n_chips*target_step_time*weight_stream_efficiency + '
+                                        'param_count*weight_bytes_per_param)/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency)))',
                   'bound|mlp=moe': 'Max(0, '
                                    'Min(chip_flops*hbm_bandwidth*n_chips*target_step_time/(2*active_param_count*hbm_bandwidth '
                                    '+ chip_flops*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers), '
@@ -4736,31 +5324,38 @@ SPECS = [{'name': 'n_layers',
                                    '+ '
                                    'param_count*weight_bytes_per_param*log(expert_miss_probability))/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*log(expert_miss_probability))))',
                   'estimate|mlp=moe': 'Max(0, '
-                                      'Min(chip_flops*hbm_bandwidth*n_chips*target_step_time/(2*active_param_count*hbm_bandwidth '
+                                      'Min(-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(step_time_overhead '
+                                      '- target_step_time)/(2*active_param_count*hbm_bandwidth*kv_stream_efficiency + '
+                                      'chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers), '
+                                      '-(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency*log(expert_miss_probability) '
+                                      '- '
+                                      'hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time*weight_stream_efficiency*log(expert_miss_probability) '
                                       '+ '
-                                      'chip_flops*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers), '
-                                      '-(-hbm_bandwidth*n_chips*target_step_time*log(expert_miss_probability) + '
-                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*LambertW(-expert_miss_probability**(hbm_bandwidth*n_chips*target_step_time/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(expert_miss_probability**(param_count*weight_bytes_per_param/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)) '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency*LambertW(-expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*kv_stream_efficiency*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency)) '
                                       '+ '
-                                      'param_count*weight_bytes_per_param*log(expert_miss_probability))/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*log(expert_miss_probability))))'},
+                                      'kv_stream_efficiency*param_count*weight_bytes_per_param*log(expert_miss_probability))/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency*log(expert_miss_probability))))'},
   'requires': [],
   'says': None,
   'regime': 'exact in both regimes: step_time grows with batch_size, so the root is the smaller regime root; 0 when '
             'even the parameter load misses the target',
   'deps': ['active_param_count',
            'chip_flops',
+           'decode_flops_efficiency',
            'expert_miss_probability',
            'hbm_bandwidth',
            'kv_bytes_per_value',
            'kv_context_length',
+           'kv_stream_efficiency',
            'kv_values_per_layer',
            'mlp',
            'n_chips',
            'n_layers',
            'param_count',
            'routed_expert_params',
+           'step_time_overhead',
            'target_step_time',
-           'weight_bytes_per_param'],
+           'weight_bytes_per_param',
+           'weight_stream_efficiency'],
   'opened': ['decode_tokens_per_step',
              'kv_bytes_per_sequence',
              'kv_bytes_per_token',
@@ -4776,7 +5371,7 @@ SPECS = [{'name': 'n_layers',
   'default_text': None,
   'formula': {'bound': 'select(mlp, {dense: Max(0, '
                        'Min(chip_flops*hbm_bandwidth*n_chips*target_step_time/(chip_flops*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
-                       '+ 2*hbm_bandwidth*param_count), (hbm_bandwidth*n_chips*target_step_time - '
+                       '+ 2*hbm_bandwidth*param_count), -(-hbm_bandwidth*n_chips*target_step_time + '
                        'param_count*weight_bytes_per_param)/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))), '
                        'moe: Max(0, '
                        'Min(chip_flops*hbm_bandwidth*n_chips*target_step_time/(2*active_param_count*hbm_bandwidth + '
@@ -4786,19 +5381,27 @@ SPECS = [{'name': 'n_layers',
                        '+ '
                        'param_count*weight_bytes_per_param*log(expert_miss_probability))/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*log(expert_miss_probability))))})',
               'estimate': 'select(mlp, {dense: Max(0, '
-                          'Min(chip_flops*hbm_bandwidth*n_chips*target_step_time/(chip_flops*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
-                          '+ 2*hbm_bandwidth*param_count), (hbm_bandwidth*n_chips*target_step_time - '
-                          'param_count*weight_bytes_per_param)/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))), '
+                          'Min(-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(step_time_overhead '
+                          '- '
+                          'target_step_time)/(chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
+                          '+ 2*hbm_bandwidth*kv_stream_efficiency*param_count), '
+                          '-kv_stream_efficiency*(hbm_bandwidth*n_chips*step_time_overhead*weight_stream_efficiency - '
+                          'hbm_bandwidth*n_chips*target_step_time*weight_stream_efficiency + '
+                          'param_count*weight_bytes_per_param)/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))), '
                           'moe: Max(0, '
-                          'Min(chip_flops*hbm_bandwidth*n_chips*target_step_time/(2*active_param_count*hbm_bandwidth + '
-                          'chip_flops*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers), '
-                          '-(-hbm_bandwidth*n_chips*target_step_time*log(expert_miss_probability) + '
-                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*LambertW(-expert_miss_probability**(hbm_bandwidth*n_chips*target_step_time/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(expert_miss_probability**(param_count*weight_bytes_per_param/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)) '
+                          'Min(-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(step_time_overhead '
+                          '- target_step_time)/(2*active_param_count*hbm_bandwidth*kv_stream_efficiency + '
+                          'chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers), '
+                          '-(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency*log(expert_miss_probability) '
+                          '- '
+                          'hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time*weight_stream_efficiency*log(expert_miss_probability) '
                           '+ '
-                          'param_count*weight_bytes_per_param*log(expert_miss_probability))/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*log(expert_miss_probability))))})'},
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency*LambertW(-expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*kv_stream_efficiency*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency)) '
+                          '+ '
+                          'kv_stream_efficiency*param_count*weight_bytes_per_param*log(expert_miss_probability))/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency*log(expert_miss_probability))))})'},
   'latex': {'bound': 'B_{T} = \\begin{cases}\\max\\left(0, \\min\\left(\\frac{C W_{\\text{hbm}} Y '
                      'T_{\\text{target}}}{C b_{kv} S_{\\text{KV}} n_{\\text{KV}} L + 2 W_{\\text{hbm}} '
-                     'N_{\\text{param}}}, \\frac{W_{\\text{hbm}} Y T_{\\text{target}} - N_{\\text{param}} '
+                     'N_{\\text{param}}}, - \\frac{- W_{\\text{hbm}} Y T_{\\text{target}} + N_{\\text{param}} '
                      'b_{w}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}\\right)\\right) & \\text{if } \\text{mlp} = '
                      '\\text{dense} \\\\ \\max\\left(0, \\min\\left(\\frac{C W_{\\text{hbm}} Y T_{\\text{target}}}{2 '
                      'N_{\\text{active}} W_{\\text{hbm}} + C b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}, - \\frac{- '
@@ -4809,34 +5412,39 @@ SPECS = [{'name': 'n_layers',
                      'n_{\\text{KV}} L}\\right) + N_{\\text{param}} b_{w} \\log{\\left(q_E \\right)}}{b_{kv} '
                      'S_{\\text{KV}} n_{\\text{KV}} L \\log{\\left(q_E \\right)}}\\right)\\right) & \\text{if } '
                      '\\text{mlp} = \\text{moe}\\end{cases}',
-            'estimate': 'B_{T} = \\begin{cases}\\max\\left(0, \\min\\left(\\frac{C W_{\\text{hbm}} Y '
-                        'T_{\\text{target}}}{C b_{kv} S_{\\text{KV}} n_{\\text{KV}} L + 2 W_{\\text{hbm}} '
-                        'N_{\\text{param}}}, \\frac{W_{\\text{hbm}} Y T_{\\text{target}} - N_{\\text{param}} '
-                        'b_{w}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}\\right)\\right) & \\text{if } \\text{mlp} = '
-                        '\\text{dense} \\\\ \\max\\left(0, \\min\\left(\\frac{C W_{\\text{hbm}} Y '
-                        'T_{\\text{target}}}{2 N_{\\text{active}} W_{\\text{hbm}} + C b_{kv} S_{\\text{KV}} '
-                        'n_{\\text{KV}} L}, - \\frac{- W_{\\text{hbm}} Y T_{\\text{target}} \\log{\\left(q_E \\right)} '
-                        '+ b_{kv} S_{\\text{KV}} n_{\\text{KV}} L W\\left(- \\frac{q_E^{- \\frac{N_{\\text{param}} '
-                        'b_{w}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}} q_E^{\\frac{W_{\\text{hbm}} Y '
-                        'T_{\\text{target}}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}} N_{\\text{routed}} b_{w} '
-                        '\\log{\\left(q_E \\right)}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}\\right) + '
-                        'N_{\\text{param}} b_{w} \\log{\\left(q_E \\right)}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L '
-                        '\\log{\\left(q_E \\right)}}\\right)\\right) & \\text{if } \\text{mlp} = '
-                        '\\text{moe}\\end{cases}'},
-  'code': {'bound': '_f_bound_batch_size_for_step_time', 'estimate': '_f_bound_batch_size_for_step_time'},
+            'estimate': 'B_{T} = \\begin{cases}\\max\\left(0, \\min\\left(- \\frac{C \\eta_{F} W_{\\text{hbm}} '
+                        '\\eta_{kv} Y \\left(T_{\\text{fixed}} - T_{\\text{target}}\\right)}{C \\eta_{F} b_{kv} '
+                        'S_{\\text{KV}} n_{\\text{KV}} L + 2 W_{\\text{hbm}} \\eta_{kv} N_{\\text{param}}}, - '
+                        '\\frac{\\eta_{kv} \\left(W_{\\text{hbm}} Y T_{\\text{fixed}} \\eta_{w} - W_{\\text{hbm}} Y '
+                        'T_{\\text{target}} \\eta_{w} + N_{\\text{param}} b_{w}\\right)}{b_{kv} S_{\\text{KV}} '
+                        'n_{\\text{KV}} L \\eta_{w}}\\right)\\right) & \\text{if } \\text{mlp} = \\text{dense} \\\\ '
+                        '\\max\\left(0, \\min\\left(- \\frac{C \\eta_{F} W_{\\text{hbm}} \\eta_{kv} Y '
+                        '\\left(T_{\\text{fixed}} - T_{\\text{target}}\\right)}{2 N_{\\text{active}} W_{\\text{hbm}} '
+                        '\\eta_{kv} + C \\eta_{F} b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}, - \\frac{W_{\\text{hbm}} '
+                        '\\eta_{kv} Y T_{\\text{fixed}} \\eta_{w} \\log{\\left(q_E \\right)} - W_{\\text{hbm}} '
+                        '\\eta_{kv} Y T_{\\text{target}} \\eta_{w} \\log{\\left(q_E \\right)} + b_{kv} S_{\\text{KV}} '
+                        'n_{\\text{KV}} L \\eta_{w} W\\left(- \\frac{q_E^{- \\frac{W_{\\text{hbm}} \\eta_{kv} Y '
+                        'T_{\\text{fixed}}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}} q_E^{\\frac{W_{\\text{hbm}} '
+                        '\\eta_{kv} Y T_{\\text{target}}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}} q_E^{- '
+                        '\\frac{\\eta_{kv} N_{\\text{param}} b_{w}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} '
+                        '\\eta_{kv} N_{\\text{routed}} b_{w} \\log{\\left(q_E \\right)}}{b_{kv} S_{\\text{KV}} '
+                        'n_{\\text{KV}} L \\eta_{w}}\\right) + \\eta_{kv} N_{\\text{param}} b_{w} \\log{\\left(q_E '
+                        '\\right)}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w} \\log{\\left(q_E '
+                        '\\right)}}\\right)\\right) & \\text{if } \\text{mlp} = \\text{moe}\\end{cases}'},
+  'code': {'bound': '_f_bound_batch_size_for_step_time', 'estimate': '_f_estimate_batch_size_for_step_time'},
   'equation': 'step_time = target_step_time, solved for batch_size',
   'equation_latex': ['T_{\\text{step}}', 'T_{\\text{target}}'],
   'unknown': 'batch_size',
   'regimes': [['chip_flops*hbm_bandwidth*n_chips*target_step_time/(chip_flops*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
                '+ 2*hbm_bandwidth*param_count)',
                'step_time_flops >= step_time_params'],
-              ['(hbm_bandwidth*n_chips*target_step_time - '
+              ['-(-hbm_bandwidth*n_chips*target_step_time + '
                'param_count*weight_bytes_per_param)/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)',
                'step_time_params >= step_time_flops']],
   'regimes_for': {'mlp=dense': [['chip_flops*hbm_bandwidth*n_chips*target_step_time/(chip_flops*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
                                  '+ 2*hbm_bandwidth*param_count)',
                                  'step_time_flops >= step_time_params'],
-                                ['(hbm_bandwidth*n_chips*target_step_time - '
+                                ['-(-hbm_bandwidth*n_chips*target_step_time + '
                                  'param_count*weight_bytes_per_param)/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)',
                                  'step_time_params >= step_time_flops']],
                   'mlp=moe': [['chip_flops*hbm_bandwidth*n_chips*target_step_time/(2*active_param_count*hbm_bandwidth '
@@ -4873,17 +5481,17 @@ SPECS = [{'name': 'n_layers',
   'requires': [],
   'says': None,
   'regime': 'a lower bound: ignores KV loading and FLOPs time',
-  'deps': ['hbm_bandwidth', 'step_param_bytes', 'target_step_time'],
+  'deps': ['hbm_bandwidth', 'step_param_bytes', 'target_step_time', 'weight_stream_efficiency'],
   'opened': ['step_time_params'],
   'default': None,
   'default_text': None,
   'formula': {'bound': 'ceiling(step_param_bytes/(hbm_bandwidth*target_step_time))',
-              'estimate': 'ceiling(step_param_bytes/(hbm_bandwidth*target_step_time))'},
+              'estimate': 'ceiling(step_param_bytes/(hbm_bandwidth*target_step_time*weight_stream_efficiency))'},
   'latex': {'bound': 'Y_{T} = \\left\\lceil{\\frac{M_{\\text{param}}^{\\text{step}}}{W_{\\text{hbm}} '
                      'T_{\\text{target}}}}\\right\\rceil',
             'estimate': 'Y_{T} = \\left\\lceil{\\frac{M_{\\text{param}}^{\\text{step}}}{W_{\\text{hbm}} '
-                        'T_{\\text{target}}}}\\right\\rceil'},
-  'code': {'bound': '_f_bound_chips_for_step_time', 'estimate': '_f_bound_chips_for_step_time'},
+                        'T_{\\text{target}} \\eta_{w}}}\\right\\rceil'},
+  'code': {'bound': '_f_bound_chips_for_step_time', 'estimate': '_f_estimate_chips_for_step_time'},
   'equation': 'step_time_params = target_step_time, solved for n_chips',
   'equation_latex': ['T_{\\text{param}}', 'T_{\\text{target}}'],
   'unknown': 'n_chips',
@@ -4917,11 +5525,13 @@ SPECS = [{'name': 'n_layers',
   'regime': 'at the given batch size; with sliding-window layers, the larger regime root (their KV stops growing)',
   'deps': ['batch_size',
            'kv_bytes_per_value',
+           'kv_stream_efficiency',
            'kv_values_per_layer',
            'n_layers',
            'n_sliding_layers',
            'sliding_window',
-           'step_param_bytes'],
+           'step_param_bytes',
+           'weight_stream_efficiency'],
   'opened': ['kv_bytes_per_sequence',
              'kv_bytes_per_token',
              'kv_cache_bytes',
@@ -4934,17 +5544,19 @@ SPECS = [{'name': 'n_layers',
                        '-(batch_size*kv_bytes_per_value*kv_values_per_layer*n_sliding_layers*sliding_window - '
                        'step_param_bytes)/(batch_size*kv_bytes_per_value*kv_values_per_layer*(n_layers - '
                        'n_sliding_layers)))',
-              'estimate': 'Max(step_param_bytes/(batch_size*kv_bytes_per_value*kv_values_per_layer*n_layers), '
-                          '-(batch_size*kv_bytes_per_value*kv_values_per_layer*n_sliding_layers*sliding_window - '
-                          'step_param_bytes)/(batch_size*kv_bytes_per_value*kv_values_per_layer*(n_layers - '
-                          'n_sliding_layers)))'},
+              'estimate': 'Max(-(batch_size*kv_bytes_per_value*kv_values_per_layer*n_sliding_layers*sliding_window*weight_stream_efficiency '
+                          '- '
+                          'kv_stream_efficiency*step_param_bytes)/(batch_size*kv_bytes_per_value*kv_values_per_layer*weight_stream_efficiency*(n_layers '
+                          '- n_sliding_layers)), '
+                          'kv_stream_efficiency*step_param_bytes/(batch_size*kv_bytes_per_value*kv_values_per_layer*n_layers*weight_stream_efficiency))'},
   'latex': {'bound': 'S_{\\text{KV}>\\text{param}} = \\max\\left(\\frac{M_{\\text{param}}^{\\text{step}}}{B b_{kv} '
                      'n_{\\text{KV}} L}, - \\frac{B b_{kv} n_{\\text{KV}} L_s W_s - '
                      'M_{\\text{param}}^{\\text{step}}}{B b_{kv} n_{\\text{KV}} \\left(L - L_s\\right)}\\right)',
-            'estimate': 'S_{\\text{KV}>\\text{param}} = \\max\\left(\\frac{M_{\\text{param}}^{\\text{step}}}{B b_{kv} '
-                        'n_{\\text{KV}} L}, - \\frac{B b_{kv} n_{\\text{KV}} L_s W_s - '
-                        'M_{\\text{param}}^{\\text{step}}}{B b_{kv} n_{\\text{KV}} \\left(L - L_s\\right)}\\right)'},
-  'code': {'bound': '_f_bound_kv_dominance_context_length', 'estimate': '_f_bound_kv_dominance_context_length'},
+            'estimate': 'S_{\\text{KV}>\\text{param}} = \\max\\left(- \\frac{B b_{kv} n_{\\text{KV}} L_s W_s \\eta_{w} '
+                        '- \\eta_{kv} M_{\\text{param}}^{\\text{step}}}{B b_{kv} n_{\\text{KV}} \\eta_{w} \\left(L - '
+                        'L_s\\right)}, \\frac{\\eta_{kv} M_{\\text{param}}^{\\text{step}}}{B b_{kv} n_{\\text{KV}} L '
+                        '\\eta_{w}}\\right)'},
+  'code': {'bound': '_f_bound_kv_dominance_context_length', 'estimate': '_f_estimate_kv_dominance_context_length'},
   'equation': 'step_time_kv = step_time_params, solved for context_length',
   'equation_latex': ['T_{\\text{KV}}', 'T_{\\text{param}}'],
   'unknown': 'context_length',
@@ -4982,8 +5594,10 @@ SPECS = [{'name': 'n_layers',
   'regime': 'any batch size (the batch cancels); with sliding-window layers, the larger regime root',
   'deps': ['active_param_count',
            'chip_flops',
+           'decode_flops_efficiency',
            'hbm_bandwidth',
            'kv_bytes_per_value',
+           'kv_stream_efficiency',
            'kv_values_per_layer',
            'n_layers',
            'n_sliding_layers',
@@ -5002,18 +5616,19 @@ SPECS = [{'name': 'n_layers',
                        'chip_flops*kv_bytes_per_value*kv_values_per_layer*n_sliding_layers*sliding_window)/(chip_flops*kv_bytes_per_value*kv_values_per_layer*(n_layers '
                        '- n_sliding_layers)), '
                        '2*active_param_count*hbm_bandwidth/(chip_flops*kv_bytes_per_value*kv_values_per_layer*n_layers))',
-              'estimate': 'Max((2*active_param_count*hbm_bandwidth - '
-                          'chip_flops*kv_bytes_per_value*kv_values_per_layer*n_sliding_layers*sliding_window)/(chip_flops*kv_bytes_per_value*kv_values_per_layer*(n_layers '
+              'estimate': 'Max((2*active_param_count*hbm_bandwidth*kv_stream_efficiency - '
+                          'chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_values_per_layer*n_sliding_layers*sliding_window)/(chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_values_per_layer*(n_layers '
                           '- n_sliding_layers)), '
-                          '2*active_param_count*hbm_bandwidth/(chip_flops*kv_bytes_per_value*kv_values_per_layer*n_layers))'},
+                          '2*active_param_count*hbm_bandwidth*kv_stream_efficiency/(chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_values_per_layer*n_layers))'},
   'latex': {'bound': 'S_{\\text{KV}>\\text{FLOPs}} = \\max\\left(\\frac{2 N_{\\text{active}} W_{\\text{hbm}} - C '
                      'b_{kv} n_{\\text{KV}} L_s W_s}{C b_{kv} n_{\\text{KV}} \\left(L - L_s\\right)}, \\frac{2 '
                      'N_{\\text{active}} W_{\\text{hbm}}}{C b_{kv} n_{\\text{KV}} L}\\right)',
-            'estimate': 'S_{\\text{KV}>\\text{FLOPs}} = \\max\\left(\\frac{2 N_{\\text{active}} W_{\\text{hbm}} - C '
-                        'b_{kv} n_{\\text{KV}} L_s W_s}{C b_{kv} n_{\\text{KV}} \\left(L - L_s\\right)}, \\frac{2 '
-                        'N_{\\text{active}} W_{\\text{hbm}}}{C b_{kv} n_{\\text{KV}} L}\\right)'},
+            'estimate': 'S_{\\text{KV}>\\text{FLOPs}} = \\max\\left(\\frac{2 N_{\\text{active}} W_{\\text{hbm}} '
+                        '\\eta_{kv} - C \\eta_{F} b_{kv} n_{\\text{KV}} L_s W_s}{C \\eta_{F} b_{kv} n_{\\text{KV}} '
+                        '\\left(L - L_s\\right)}, \\frac{2 N_{\\text{active}} W_{\\text{hbm}} \\eta_{kv}}{C \\eta_{F} '
+                        'b_{kv} n_{\\text{KV}} L}\\right)'},
   'code': {'bound': '_f_bound_kv_flops_crossover_context_length',
-           'estimate': '_f_bound_kv_flops_crossover_context_length'},
+           'estimate': '_f_estimate_kv_flops_crossover_context_length'},
   'equation': 'step_time_kv = step_time_flops, solved for context_length',
   'equation_latex': ['T_{\\text{KV}}', 'T_{\\text{FLOPs}}'],
   'unknown': 'context_length',
@@ -5050,27 +5665,19 @@ SPECS = [{'name': 'n_layers',
   'requires': [],
   'says': None,
   'regime': 'steady state: sequences prefilled per second equal sequences finished per second',
-  'deps': ['active_param_count',
-           'batch_size',
-           'chip_flops',
-           'decode_length',
-           'n_chips',
-           'prefill_length',
-           'prefill_mfu',
-           'step_time'],
-  'opened': ['decode_time', 'generate_rate', 'prefill_flops', 'prefill_rate', 'prefill_time', 'prefill_tokens'],
+  'deps': ['batch_size', 'decode_length', 'prefill_time', 'step_time'],
+  'opened': ['decode_time', 'generate_rate', 'prefill_rate'],
   'default': None,
   'default_text': None,
-  'formula': {'bound': '2*active_param_count*batch_size*prefill_length/(chip_flops*decode_length*n_chips*prefill_mfu*step_time)',
-              'estimate': '2*active_param_count*batch_size*prefill_length/(chip_flops*decode_length*n_chips*prefill_mfu*step_time)'},
-  'latex': {'bound': 'P{:}G = \\frac{2 N_{\\text{active}} B P}{C G Y \\text{MFU} T_{\\text{step}}}',
-            'estimate': 'P{:}G = \\frac{2 N_{\\text{active}} B P}{C G Y \\text{MFU} T_{\\text{step}}}'},
+  'formula': {'bound': 'batch_size*prefill_time/(decode_length*step_time)',
+              'estimate': 'batch_size*prefill_time/(decode_length*step_time)'},
+  'latex': {'bound': 'P{:}G = \\frac{B T_{\\text{prefill}}}{G T_{\\text{step}}}',
+            'estimate': 'P{:}G = \\frac{B T_{\\text{prefill}}}{G T_{\\text{step}}}'},
   'code': {'bound': '_f_bound_prefill_to_generate_ratio', 'estimate': '_f_bound_prefill_to_generate_ratio'},
   'equation': 'prefill_rate = generate_rate, solved for prefill_servers',
   'equation_latex': ['R_{P}', 'R_{G}'],
   'unknown': 'prefill_servers',
-  'regimes': [['2*active_param_count*batch_size*prefill_length/(chip_flops*decode_length*n_chips*prefill_mfu*step_time)',
-               'always']],
+  'regimes': [['batch_size*prefill_time/(decode_length*step_time)', 'always']],
   'regimes_for': {},
   'per': None},
  {'name': 'cost_per_million_tokens_at_utilisation',
@@ -5259,33 +5866,40 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {'bound|mlp=dense': 'latency_batch_size/(decode_length*(Max(param_bytes/(hbm_bandwidth*n_chips), '
                                      '2*active_param_count*latency_batch_size/(chip_flops*n_chips)) + '
                                      'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))',
-                  'estimate|mlp=dense': 'latency_batch_size/(decode_length*(Max(param_bytes/(hbm_bandwidth*n_chips), '
-                                        '2*active_param_count*latency_batch_size/(chip_flops*n_chips)) + '
-                                        'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))',
+                  'estimate|mlp=dense': 'latency_batch_size/(decode_length*(step_time_overhead + '
+                                        'Max(param_bytes/(hbm_bandwidth*n_chips*weight_stream_efficiency), '
+                                        '2*active_param_count*latency_batch_size/(chip_flops*decode_flops_efficiency*n_chips)) '
+                                        '+ '
+                                        'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*kv_stream_efficiency*n_chips)))',
                   'bound|mlp=moe': 'latency_batch_size/(decode_length*(Max(2*active_param_count*latency_batch_size/(chip_flops*n_chips), '
                                    'weight_bytes_per_param*(-expert_miss_probability**latency_batch_size*routed_expert_params '
                                    '+ param_count)/(hbm_bandwidth*n_chips)) + '
                                    'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))',
-                  'estimate|mlp=moe': 'latency_batch_size/(decode_length*(Max(2*active_param_count*latency_batch_size/(chip_flops*n_chips), '
+                  'estimate|mlp=moe': 'latency_batch_size/(decode_length*(step_time_overhead + '
+                                      'Max(2*active_param_count*latency_batch_size/(chip_flops*decode_flops_efficiency*n_chips), '
                                       'weight_bytes_per_param*(-expert_miss_probability**latency_batch_size*routed_expert_params '
-                                      '+ param_count)/(hbm_bandwidth*n_chips)) + '
-                                      'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))'},
+                                      '+ param_count)/(hbm_bandwidth*n_chips*weight_stream_efficiency)) + '
+                                      'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*kv_stream_efficiency*n_chips)))'},
   'requires': ['fits_in_hbm', 'plan_feasible'],
   'says': None,
   'regime': None,
   'deps': ['active_param_count',
            'chip_flops',
+           'decode_flops_efficiency',
            'decode_length',
            'expert_miss_probability',
            'hbm_bandwidth',
            'kv_bytes_per_sequence',
+           'kv_stream_efficiency',
            'latency_batch_size',
            'mlp',
            'n_chips',
            'param_bytes',
            'param_count',
            'routed_expert_params',
-           'weight_bytes_per_param'],
+           'step_time_overhead',
+           'weight_bytes_per_param',
+           'weight_stream_efficiency'],
   'opened': ['decode_time',
              'decode_tokens_per_step',
              'generate_rate',
@@ -5303,24 +5917,25 @@ SPECS = [{'name': 'n_layers',
                        'param_count)})/(hbm_bandwidth*n_chips), '
                        '2*active_param_count*latency_batch_size/(chip_flops*n_chips)) + '
                        'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))',
-              'estimate': 'latency_batch_size/(decode_length*(Max(select(mlp, {dense: param_bytes, moe: '
+              'estimate': 'latency_batch_size/(decode_length*(step_time_overhead + Max(select(mlp, {dense: '
+                          'param_bytes, moe: '
                           'weight_bytes_per_param*(-expert_miss_probability**latency_batch_size*routed_expert_params + '
-                          'param_count)})/(hbm_bandwidth*n_chips), '
-                          '2*active_param_count*latency_batch_size/(chip_flops*n_chips)) + '
-                          'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))'},
+                          'param_count)})/(hbm_bandwidth*n_chips*weight_stream_efficiency), '
+                          '2*active_param_count*latency_batch_size/(chip_flops*decode_flops_efficiency*n_chips)) + '
+                          'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*kv_stream_efficiency*n_chips)))'},
   'latex': {'bound': 'R_{\\text{replica}} = \\frac{B_{\\text{plan}}}{G '
                      '\\left(\\max\\left(\\frac{\\begin{cases}M_{\\text{param}} & \\text{if } \\text{mlp} = '
                      '\\text{dense} \\\\ b_{w} \\left(- q_E^{B_{\\text{plan}}} N_{\\text{routed}} + '
                      'N_{\\text{param}}\\right) & \\text{if } \\text{mlp} = \\text{moe}\\end{cases}}{W_{\\text{hbm}} '
                      'Y}, \\frac{2 N_{\\text{active}} B_{\\text{plan}}}{C Y}\\right) + \\frac{M_{\\text{KV/seq}} '
                      'B_{\\text{plan}}}{W_{\\text{hbm}} Y}\\right)}',
-            'estimate': 'R_{\\text{replica}} = \\frac{B_{\\text{plan}}}{G '
-                        '\\left(\\max\\left(\\frac{\\begin{cases}M_{\\text{param}} & \\text{if } \\text{mlp} = '
-                        '\\text{dense} \\\\ b_{w} \\left(- q_E^{B_{\\text{plan}}} N_{\\text{routed}} + '
-                        'N_{\\text{param}}\\right) & \\text{if } \\text{mlp} = '
-                        '\\text{moe}\\end{cases}}{W_{\\text{hbm}} Y}, \\frac{2 N_{\\text{active}} B_{\\text{plan}}}{C '
-                        'Y}\\right) + \\frac{M_{\\text{KV/seq}} B_{\\text{plan}}}{W_{\\text{hbm}} Y}\\right)}'},
-  'code': {'bound': '_f_bound_replica_request_rate', 'estimate': '_f_bound_replica_request_rate'},
+            'estimate': 'R_{\\text{replica}} = \\frac{B_{\\text{plan}}}{G \\left(T_{\\text{fixed}} + '
+                        '\\max\\left(\\frac{\\begin{cases}M_{\\text{param}} & \\text{if } \\text{mlp} = \\text{dense} '
+                        '\\\\ b_{w} \\left(- q_E^{B_{\\text{plan}}} N_{\\text{routed}} + N_{\\text{param}}\\right) & '
+                        '\\text{if } \\text{mlp} = \\text{moe}\\end{cases}}{W_{\\text{hbm}} Y \\eta_{w}}, \\frac{2 '
+                        'N_{\\text{active}} B_{\\text{plan}}}{C \\eta_{F} Y}\\right) + \\frac{M_{\\text{KV/seq}} '
+                        'B_{\\text{plan}}}{W_{\\text{hbm}} \\eta_{kv} Y}\\right)}'},
+  'code': {'bound': '_f_bound_replica_request_rate', 'estimate': '_f_estimate_replica_request_rate'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -5447,90 +6062,127 @@ SPECS = [{'name': 'n_layers',
   'per': None}]
 # each solved threshold's closed form (sympy srepr): declaring the model reads these instead of solving
 CLOSED_FORMS = {'batch_size_for_step_time': "Select(Symbol('mlp', positive=True), Tuple(Str('dense'), Max(Integer(0), "
-                             "Min(Mul(Symbol('chip_flops', positive=True), Symbol('hbm_bandwidth', positive=True), "
-                             "Symbol('n_chips', positive=True), Symbol('target_step_time', positive=True), "
-                             "Pow(Add(Mul(Symbol('chip_flops', positive=True), Symbol('kv_bytes_per_value', "
-                             "positive=True), Symbol('kv_context_length', positive=True), "
+                             "Min(Mul(Integer(-1), Symbol('chip_flops', positive=True), "
+                             "Symbol('decode_flops_efficiency', positive=True), Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Add(Symbol('step_time_overhead', positive=True), Mul(Integer(-1), "
+                             "Symbol('target_step_time', positive=True))), Pow(Add(Mul(Symbol('chip_flops', "
+                             "positive=True), Symbol('decode_flops_efficiency', positive=True), "
+                             "Symbol('kv_bytes_per_value', positive=True), Symbol('kv_context_length', positive=True), "
                              "Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', positive=True)), "
                              "Mul(Symbol('flops_per_param_token', positive=True), Symbol('hbm_bandwidth', "
-                             "positive=True), Symbol('one_token_per_sequence', positive=True), Symbol('param_count', "
-                             "positive=True))), Integer(-1))), Mul(Pow(Symbol('kv_bytes_per_value', positive=True), "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('one_token_per_sequence', positive=True), Symbol('param_count', positive=True))), "
+                             "Integer(-1))), Mul(Integer(-1), Pow(Symbol('kv_bytes_per_value', positive=True), "
                              "Integer(-1)), Pow(Symbol('kv_context_length', positive=True), Integer(-1)), "
-                             "Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), Pow(Symbol('n_layers', "
-                             "positive=True), Integer(-1)), Add(Mul(Symbol('hbm_bandwidth', positive=True), "
-                             "Symbol('n_chips', positive=True), Symbol('target_step_time', positive=True)), "
-                             "Mul(Integer(-1), Symbol('param_count', positive=True), Symbol('weight_bytes_per_param', "
-                             "positive=True))))))), Tuple(Str('moe'), Max(Integer(0), Min(Mul(Symbol('chip_flops', "
-                             "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('n_chips', "
-                             "positive=True), Symbol('target_step_time', positive=True), "
-                             "Pow(Add(Mul(Symbol('active_param_count', positive=True), Symbol('flops_per_param_token', "
-                             "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('one_token_per_sequence', "
-                             "positive=True)), Mul(Symbol('chip_flops', positive=True), Symbol('kv_bytes_per_value', "
-                             "positive=True), Symbol('kv_context_length', positive=True), "
+                             "Symbol('kv_stream_efficiency', positive=True), Pow(Symbol('kv_values_per_layer', "
+                             "positive=True), Integer(-1)), Pow(Symbol('n_layers', positive=True), Integer(-1)), "
+                             "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), "
+                             "Add(Mul(Symbol('hbm_bandwidth', positive=True), Symbol('n_chips', positive=True), "
+                             "Symbol('step_time_overhead', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Integer(-1), Symbol('hbm_bandwidth', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('target_step_time', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True)), Mul(Symbol('param_count', "
+                             "positive=True), Symbol('weight_bytes_per_param', positive=True))))))), Tuple(Str('moe'), "
+                             "Max(Integer(0), Min(Mul(Integer(-1), Symbol('chip_flops', positive=True), "
+                             "Symbol('decode_flops_efficiency', positive=True), Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Add(Symbol('step_time_overhead', positive=True), Mul(Integer(-1), "
+                             "Symbol('target_step_time', positive=True))), Pow(Add(Mul(Symbol('active_param_count', "
+                             "positive=True), Symbol('flops_per_param_token', positive=True), Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('one_token_per_sequence', positive=True)), Mul(Symbol('chip_flops', "
+                             "positive=True), Symbol('decode_flops_efficiency', positive=True), "
+                             "Symbol('kv_bytes_per_value', positive=True), Symbol('kv_context_length', positive=True), "
                              "Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', positive=True))), "
                              "Integer(-1))), Mul(Integer(-1), Pow(Symbol('kv_bytes_per_value', positive=True), "
                              "Integer(-1)), Pow(Symbol('kv_context_length', positive=True), Integer(-1)), "
                              "Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), Pow(Symbol('n_layers', "
                              "positive=True), Integer(-1)), Pow(Symbol('one_token_per_sequence', positive=True), "
-                             "Integer(-1)), Add(Mul(Integer(-1), Symbol('hbm_bandwidth', positive=True), "
-                             "Symbol('n_chips', positive=True), Symbol('one_token_per_sequence', positive=True), "
-                             "Symbol('target_step_time', positive=True), log(Symbol('expert_miss_probability', "
-                             "positive=True))), Mul(Symbol('kv_bytes_per_value', positive=True), "
-                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
-                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Integer(-1)), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), "
+                             "Add(Mul(Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', "
+                             "positive=True), Symbol('n_chips', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('step_time_overhead', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True), log(Symbol('expert_miss_probability', "
+                             "positive=True))), Mul(Integer(-1), Symbol('hbm_bandwidth', positive=True), "
+                             "Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', positive=True), "
+                             "Symbol('one_token_per_sequence', positive=True), Symbol('target_step_time', "
+                             "positive=True), Symbol('weight_stream_efficiency', positive=True), "
+                             "log(Symbol('expert_miss_probability', positive=True))), Mul(Symbol('kv_bytes_per_value', "
+                             "positive=True), Symbol('kv_context_length', positive=True), "
+                             "Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', positive=True), "
+                             "Symbol('one_token', positive=True), Symbol('weight_stream_efficiency', positive=True), "
                              "LambertW(Mul(Integer(-1), Pow(Symbol('expert_miss_probability', positive=True), "
-                             "Mul(Integer(-1), Pow(Symbol('kv_bytes_per_value', positive=True), Integer(-1)), "
-                             "Pow(Symbol('kv_context_length', positive=True), Integer(-1)), "
-                             "Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), Pow(Symbol('n_layers', "
-                             "positive=True), Integer(-1)), Pow(Symbol('one_token', positive=True), Integer(-1)), "
-                             "Symbol('one_token_per_sequence', positive=True), Symbol('param_count', positive=True), "
-                             "Symbol('weight_bytes_per_param', positive=True))), Pow(Symbol('expert_miss_probability', "
-                             "positive=True), Mul(Symbol('hbm_bandwidth', positive=True), "
+                             "Mul(Integer(-1), Symbol('hbm_bandwidth', positive=True), "
                              "Pow(Symbol('kv_bytes_per_value', positive=True), Integer(-1)), "
                              "Pow(Symbol('kv_context_length', positive=True), Integer(-1)), "
+                             "Symbol('kv_stream_efficiency', positive=True), Pow(Symbol('kv_values_per_layer', "
+                             "positive=True), Integer(-1)), Symbol('n_chips', positive=True), Pow(Symbol('n_layers', "
+                             "positive=True), Integer(-1)), Pow(Symbol('one_token', positive=True), Integer(-1)), "
+                             "Symbol('one_token_per_sequence', positive=True), Symbol('step_time_overhead', "
+                             "positive=True))), Pow(Symbol('expert_miss_probability', positive=True), "
+                             "Mul(Symbol('hbm_bandwidth', positive=True), Pow(Symbol('kv_bytes_per_value', "
+                             "positive=True), Integer(-1)), Pow(Symbol('kv_context_length', positive=True), "
+                             "Integer(-1)), Symbol('kv_stream_efficiency', positive=True), "
                              "Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), Symbol('n_chips', "
                              "positive=True), Pow(Symbol('n_layers', positive=True), Integer(-1)), "
                              "Pow(Symbol('one_token', positive=True), Integer(-1)), Symbol('one_token_per_sequence', "
                              "positive=True), Symbol('target_step_time', positive=True))), "
+                             "Pow(Symbol('expert_miss_probability', positive=True), Mul(Integer(-1), "
                              "Pow(Symbol('kv_bytes_per_value', positive=True), Integer(-1)), "
                              "Pow(Symbol('kv_context_length', positive=True), Integer(-1)), "
-                             "Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), Pow(Symbol('n_layers', "
-                             "positive=True), Integer(-1)), Pow(Symbol('one_token', positive=True), Integer(-1)), "
-                             "Symbol('one_token_per_sequence', positive=True), Symbol('routed_expert_params', "
-                             "positive=True), Symbol('weight_bytes_per_param', positive=True), "
-                             "log(Symbol('expert_miss_probability', positive=True))))), "
-                             "Mul(Symbol('one_token_per_sequence', positive=True), Symbol('param_count', "
-                             "positive=True), Symbol('weight_bytes_per_param', positive=True), "
-                             "log(Symbol('expert_miss_probability', positive=True)))), "
+                             "Symbol('kv_stream_efficiency', positive=True), Pow(Symbol('kv_values_per_layer', "
+                             "positive=True), Integer(-1)), Pow(Symbol('n_layers', positive=True), Integer(-1)), "
+                             "Pow(Symbol('one_token', positive=True), Integer(-1)), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('param_count', positive=True), Symbol('weight_bytes_per_param', "
+                             "positive=True), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)))), "
+                             "Pow(Symbol('kv_bytes_per_value', positive=True), Integer(-1)), "
+                             "Pow(Symbol('kv_context_length', positive=True), Integer(-1)), "
+                             "Symbol('kv_stream_efficiency', positive=True), Pow(Symbol('kv_values_per_layer', "
+                             "positive=True), Integer(-1)), Pow(Symbol('n_layers', positive=True), Integer(-1)), "
+                             "Pow(Symbol('one_token', positive=True), Integer(-1)), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('routed_expert_params', positive=True), "
+                             "Symbol('weight_bytes_per_param', positive=True), Pow(Symbol('weight_stream_efficiency', "
+                             "positive=True), Integer(-1)), log(Symbol('expert_miss_probability', positive=True))))), "
+                             "Mul(Symbol('kv_stream_efficiency', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('param_count', positive=True), Symbol('weight_bytes_per_param', "
+                             "positive=True), log(Symbol('expert_miss_probability', positive=True)))), "
                              "Pow(log(Symbol('expert_miss_probability', positive=True)), Integer(-1)))))))",
  'chips_for_step_time': "Mul(Symbol('one_chip', positive=True), ceiling(Mul(Pow(Symbol('hbm_bandwidth', "
                         "positive=True), Integer(-1)), Pow(Symbol('one_chip', positive=True), Integer(-1)), "
                         "Symbol('step_param_bytes', positive=True), Pow(Symbol('target_step_time', positive=True), "
-                        'Integer(-1)))))',
+                        "Integer(-1)), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)))))",
  'critical_batch_size': "Select(Symbol('mlp', positive=True), Tuple(Str('dense'), Mul(Symbol('chip_flops', "
-                        "positive=True), Pow(Symbol('flops_per_param_token', positive=True), Integer(-1)), "
-                        "Pow(Symbol('hbm_bandwidth', positive=True), Integer(-1)), "
-                        "Pow(Symbol('one_token_per_sequence', positive=True), Integer(-1)), "
-                        "Symbol('weight_bytes_per_param', positive=True))), Tuple(Str('moe'), Mul(Integer(-1), "
-                        "Pow(Symbol('active_param_count', positive=True), Integer(-1)), "
+                        "positive=True), Symbol('decode_flops_efficiency', positive=True), "
                         "Pow(Symbol('flops_per_param_token', positive=True), Integer(-1)), Pow(Symbol('hbm_bandwidth', "
                         "positive=True), Integer(-1)), Pow(Symbol('one_token_per_sequence', positive=True), "
-                        "Integer(-1)), Add(Mul(Symbol('active_param_count', positive=True), "
-                        "Symbol('flops_per_param_token', positive=True), Symbol('hbm_bandwidth', positive=True), "
-                        "Symbol('one_token', positive=True), LambertW(Mul(Pow(Symbol('active_param_count', "
-                        "positive=True), Integer(-1)), Symbol('chip_flops', positive=True), "
+                        "Integer(-1)), Symbol('weight_bytes_per_param', positive=True), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)))), Tuple(Str('moe'), "
+                        "Mul(Integer(-1), Pow(Symbol('active_param_count', positive=True), Integer(-1)), "
+                        "Pow(Symbol('flops_per_param_token', positive=True), Integer(-1)), Pow(Symbol('hbm_bandwidth', "
+                        "positive=True), Integer(-1)), Pow(Symbol('one_token_per_sequence', positive=True), "
+                        "Integer(-1)), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), "
+                        "Add(Mul(Symbol('active_param_count', positive=True), Symbol('flops_per_param_token', "
+                        "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('one_token', positive=True), "
+                        "Symbol('weight_stream_efficiency', positive=True), "
+                        "LambertW(Mul(Pow(Symbol('active_param_count', positive=True), Integer(-1)), "
+                        "Symbol('chip_flops', positive=True), Symbol('decode_flops_efficiency', positive=True), "
                         "Pow(Symbol('expert_miss_probability', positive=True), Mul(Pow(Symbol('active_param_count', "
                         "positive=True), Integer(-1)), Symbol('chip_flops', positive=True), "
-                        "Pow(Symbol('flops_per_param_token', positive=True), Integer(-1)), Pow(Symbol('hbm_bandwidth', "
-                        "positive=True), Integer(-1)), Pow(Symbol('one_token', positive=True), Integer(-1)), "
-                        "Symbol('param_count', positive=True), Symbol('weight_bytes_per_param', positive=True))), "
-                        "Pow(Symbol('flops_per_param_token', positive=True), Integer(-1)), Pow(Symbol('hbm_bandwidth', "
-                        "positive=True), Integer(-1)), Pow(Symbol('one_token', positive=True), Integer(-1)), "
-                        "Symbol('routed_expert_params', positive=True), Symbol('weight_bytes_per_param', "
-                        "positive=True), log(Symbol('expert_miss_probability', positive=True))))), Mul(Integer(-1), "
-                        "Symbol('chip_flops', positive=True), Symbol('param_count', positive=True), "
-                        "Symbol('weight_bytes_per_param', positive=True), log(Symbol('expert_miss_probability', "
-                        "positive=True)))), Pow(log(Symbol('expert_miss_probability', positive=True)), Integer(-1)))))",
+                        "Symbol('decode_flops_efficiency', positive=True), Pow(Symbol('flops_per_param_token', "
+                        "positive=True), Integer(-1)), Pow(Symbol('hbm_bandwidth', positive=True), Integer(-1)), "
+                        "Pow(Symbol('one_token', positive=True), Integer(-1)), Symbol('param_count', positive=True), "
+                        "Symbol('weight_bytes_per_param', positive=True), Pow(Symbol('weight_stream_efficiency', "
+                        "positive=True), Integer(-1)))), Pow(Symbol('flops_per_param_token', positive=True), "
+                        "Integer(-1)), Pow(Symbol('hbm_bandwidth', positive=True), Integer(-1)), "
+                        "Pow(Symbol('one_token', positive=True), Integer(-1)), Symbol('routed_expert_params', "
+                        "positive=True), Symbol('weight_bytes_per_param', positive=True), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), "
+                        "log(Symbol('expert_miss_probability', positive=True))))), Mul(Integer(-1), "
+                        "Symbol('chip_flops', positive=True), Symbol('decode_flops_efficiency', positive=True), "
+                        "Symbol('param_count', positive=True), Symbol('weight_bytes_per_param', positive=True), "
+                        "log(Symbol('expert_miss_probability', positive=True)))), "
+                        "Pow(log(Symbol('expert_miss_probability', positive=True)), Integer(-1)))))",
  'experts_saturation_batch_size': "Select(Symbol('mlp', positive=True), Tuple(Str('dense'), Symbol('one_sequence', "
                                   "positive=True)), Tuple(Str('moe'), Mul(Symbol('one_token', positive=True), "
                                   "Pow(Symbol('one_token_per_sequence', positive=True), Integer(-1)), "
@@ -5539,34 +6191,42 @@ CLOSED_FORMS = {'batch_size_for_step_time': "Select(Symbol('mlp', positive=True)
                                   'positive=True)))))))',
  'kv_dominance_context_length': "Max(Mul(Pow(Symbol('batch_size', positive=True), Integer(-1)), "
                                 "Pow(Symbol('kv_bytes_per_value', positive=True), Integer(-1)), "
-                                "Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), "
-                                "Pow(Symbol('n_layers', positive=True), Integer(-1)), Symbol('step_param_bytes', "
-                                "positive=True)), Mul(Integer(-1), Pow(Symbol('batch_size', positive=True), "
-                                "Integer(-1)), Pow(Symbol('kv_bytes_per_value', positive=True), Integer(-1)), "
-                                "Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), "
+                                "Symbol('kv_stream_efficiency', positive=True), Pow(Symbol('kv_values_per_layer', "
+                                "positive=True), Integer(-1)), Pow(Symbol('n_layers', positive=True), Integer(-1)), "
+                                "Symbol('step_param_bytes', positive=True), Pow(Symbol('weight_stream_efficiency', "
+                                "positive=True), Integer(-1))), Mul(Integer(-1), Pow(Symbol('batch_size', "
+                                "positive=True), Integer(-1)), Pow(Symbol('kv_bytes_per_value', positive=True), "
+                                "Integer(-1)), Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), "
+                                "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), "
                                 "Pow(Add(Symbol('n_layers', positive=True), Mul(Integer(-1), "
                                 "Symbol('n_sliding_layers', nonnegative=True))), Integer(-1)), "
                                 "Add(Mul(Symbol('batch_size', positive=True), Symbol('kv_bytes_per_value', "
                                 "positive=True), Symbol('kv_values_per_layer', positive=True), "
                                 "Symbol('n_sliding_layers', nonnegative=True), Symbol('sliding_window', "
-                                "positive=True)), Mul(Integer(-1), Symbol('step_param_bytes', positive=True)))))",
+                                "positive=True), Symbol('weight_stream_efficiency', positive=True)), Mul(Integer(-1), "
+                                "Symbol('kv_stream_efficiency', positive=True), Symbol('step_param_bytes', "
+                                'positive=True)))))',
  'kv_flops_crossover_context_length': "Max(Mul(Symbol('active_param_count', positive=True), Pow(Symbol('chip_flops', "
+                                      "positive=True), Integer(-1)), Pow(Symbol('decode_flops_efficiency', "
                                       "positive=True), Integer(-1)), Symbol('flops_per_param_token', positive=True), "
                                       "Symbol('hbm_bandwidth', positive=True), Pow(Symbol('kv_bytes_per_value', "
-                                      "positive=True), Integer(-1)), Pow(Symbol('kv_values_per_layer', positive=True), "
-                                      "Integer(-1)), Pow(Symbol('n_layers', positive=True), Integer(-1)), "
+                                      "positive=True), Integer(-1)), Symbol('kv_stream_efficiency', positive=True), "
+                                      "Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), "
+                                      "Pow(Symbol('n_layers', positive=True), Integer(-1)), "
                                       "Symbol('one_token_per_sequence', positive=True)), Mul(Pow(Symbol('chip_flops', "
+                                      "positive=True), Integer(-1)), Pow(Symbol('decode_flops_efficiency', "
                                       "positive=True), Integer(-1)), Pow(Symbol('kv_bytes_per_value', positive=True), "
                                       "Integer(-1)), Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), "
                                       "Pow(Add(Symbol('n_layers', positive=True), Mul(Integer(-1), "
                                       "Symbol('n_sliding_layers', nonnegative=True))), Integer(-1)), "
                                       "Add(Mul(Symbol('active_param_count', positive=True), "
                                       "Symbol('flops_per_param_token', positive=True), Symbol('hbm_bandwidth', "
-                                      "positive=True), Symbol('one_token_per_sequence', positive=True)), "
-                                      "Mul(Integer(-1), Symbol('chip_flops', positive=True), "
-                                      "Symbol('kv_bytes_per_value', positive=True), Symbol('kv_values_per_layer', "
-                                      "positive=True), Symbol('n_sliding_layers', nonnegative=True), "
-                                      "Symbol('sliding_window', positive=True)))))",
+                                      "positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                                      "Symbol('one_token_per_sequence', positive=True)), Mul(Integer(-1), "
+                                      "Symbol('chip_flops', positive=True), Symbol('decode_flops_efficiency', "
+                                      "positive=True), Symbol('kv_bytes_per_value', positive=True), "
+                                      "Symbol('kv_values_per_layer', positive=True), Symbol('n_sliding_layers', "
+                                      "nonnegative=True), Symbol('sliding_window', positive=True)))))",
  'max_batch_size': "Max(Integer(0), Mul(Symbol('one_sequence', positive=True), "
                    "floor(Mul(Pow(Symbol('kv_bytes_per_value', positive=True), Integer(-1)), "
                    "Pow(Symbol('kv_context_length', positive=True), Integer(-1)), Pow(Symbol('kv_values_per_layer', "
@@ -5576,6 +6236,7 @@ CLOSED_FORMS = {'batch_size_for_step_time': "Select(Symbol('mlp', positive=True)
                    "positive=True), Symbol('weight_bytes_per_param', positive=True)))))))",
  'max_model_parallelism': "Mul(Pow(Symbol('activation_bytes_per_value', positive=True), Integer(-1)), "
                           "Pow(Symbol('chip_flops', positive=True), Integer(-1)), Symbol('d_ff', positive=True), "
+                          "Pow(Symbol('decode_flops_efficiency', positive=True), Integer(-1)), "
                           "Symbol('flops_per_param_token', positive=True), Symbol('ici_bandwidth', positive=True), "
                           "Symbol('model_axes', positive=True), Symbol('one_parameter', positive=True))",
  'max_model_parallelism_small_batch': "Mul(Pow(Symbol('activation_bytes_per_value', positive=True), Integer(-1)), "
@@ -5583,15 +6244,14 @@ CLOSED_FORMS = {'batch_size_for_step_time': "Select(Symbol('mlp', positive=True)
                                       "positive=True), Pow(Symbol('hbm_bandwidth', positive=True), Integer(-1)), "
                                       "Symbol('ici_bandwidth', positive=True), Symbol('model_axes', positive=True), "
                                       "Symbol('one_parameter', positive=True), Pow(Symbol('one_token_per_sequence', "
-                                      "positive=True), Integer(-1)), Symbol('weight_bytes_per_param', positive=True))",
+                                      "positive=True), Integer(-1)), Symbol('weight_bytes_per_param', positive=True), "
+                                      "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)))",
  'memory_chips': "Mul(Pow(Symbol('hbm_capacity', positive=True), Integer(-1)), Symbol('total_memory_bytes', "
                  'positive=True))',
- 'prefill_to_generate_ratio': "Mul(Symbol('active_param_count', positive=True), Symbol('batch_size', positive=True), "
-                              "Pow(Symbol('chip_flops', positive=True), Integer(-1)), Pow(Symbol('decode_length', "
-                              "positive=True), Integer(-1)), Symbol('flops_per_param_token', positive=True), "
-                              "Pow(Symbol('n_chips', positive=True), Integer(-1)), Symbol('one_token_per_sequence', "
-                              "positive=True), Symbol('prefill_length', positive=True), Pow(Symbol('prefill_mfu', "
-                              "positive=True), Integer(-1)), Pow(Symbol('step_time', positive=True), Integer(-1)))"}
+ 'prefill_to_generate_ratio': "Mul(Symbol('batch_size', positive=True), Pow(Symbol('decode_length', positive=True), "
+                              "Integer(-1)), Pow(Symbol('one_sequence', positive=True), Integer(-1)), "
+                              "Symbol('one_token_per_sequence', positive=True), Symbol('prefill_time', positive=True), "
+                              "Pow(Symbol('step_time', positive=True), Integer(-1)))"}
 
 def _rule_bound_d_ff_expert(v):
     return v["d_ff"]
@@ -5701,14 +6361,32 @@ def _f_bound_step_param_bytes(v):
 def _f_bound_step_time_kv(v):
     return v["kv_cache_bytes"]/(v["hbm_bandwidth"]*v["n_chips"])
 
+def _f_estimate_step_time_kv(v):
+    return v["kv_cache_bytes"]/(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"])
+
 def _f_bound_step_time_flops(v):
     return v["step_flops"]/(v["chip_flops"]*v["n_chips"])
+
+def _f_estimate_step_time_flops(v):
+    return v["step_flops"]/(v["chip_flops"]*v["decode_flops_efficiency"]*v["n_chips"])
 
 def _f_bound_step_time_params(v):
     return v["step_param_bytes"]/(v["hbm_bandwidth"]*v["n_chips"])
 
+def _f_estimate_step_time_params(v):
+    return v["step_param_bytes"]/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"])
+
+def _f_bound_step_time_overhead(v):
+    return 0
+
+def _f_estimate_step_time_overhead(v):
+    return v["attention_latency"]*v["n_layers"] + v["step_overhead"]
+
 def _f_bound_step_time(v):
     return v["step_time_kv"] + numpy.maximum(v["step_time_flops"], v["step_time_params"])
+
+def _f_estimate_step_time(v):
+    return v["step_time_kv"] + v["step_time_overhead"] + numpy.maximum(v["step_time_flops"], v["step_time_params"])
 
 def _f_bound_tokens_per_second(v):
     return v["decode_tokens_per_step"]/v["step_time"]
@@ -5725,17 +6403,38 @@ def _f_bound_qps_per_chip(v):
 def _f_bound_step_time_at_max_batch(v):
     return numpy.maximum(2*v["active_param_count"]*v["max_batch_size"]/(v["chip_flops"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["max_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"])) + v["kv_bytes_per_sequence"]*v["max_batch_size"]/(v["hbm_bandwidth"]*v["n_chips"])
 
+def _f_estimate_step_time_at_max_batch(v):
+    return v["step_time_overhead"] + numpy.maximum(2*v["active_param_count"]*v["max_batch_size"]/(v["chip_flops"]*v["decode_flops_efficiency"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["max_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"])) + v["kv_bytes_per_sequence"]*v["max_batch_size"]/(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"])
+
+def _f_bound_attention_kernel_time(v):
+    return v["step_time_kv"]/v["n_layers"]
+
+def _f_estimate_attention_kernel_time(v):
+    return v["attention_latency"] + v["step_time_kv"]/v["n_layers"]
+
 def _f_bound_matmul_params(v):
     return v["d_ff"]*v["d_model"]
 
 def _f_bound_matmul_time_math(v):
     return 2*v["decode_tokens_per_step"]*v["matmul_params"]/(v["chip_flops"]*v["n_chips"])
 
+def _f_estimate_matmul_time_math(v):
+    return 2*v["decode_tokens_per_step"]*v["matmul_params"]/(v["chip_flops"]*v["decode_flops_efficiency"]*v["n_chips"])
+
 def _f_bound_matmul_time_hbm(v):
     return v["matmul_params"]*v["weight_bytes_per_param"]/(v["hbm_bandwidth"]*v["n_chips"])
 
+def _f_estimate_matmul_time_hbm(v):
+    return v["matmul_params"]*v["weight_bytes_per_param"]/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"])
+
 def _f_bound_matmul_time_ici(v):
     return v["activation_bytes_per_value"]*v["d_model"]*v["decode_tokens_per_step"]/(v["ici_bandwidth"]*v["model_axes"])
+
+def _f_bound_matmul_kernel_time(v):
+    return numpy.maximum(v["matmul_time_hbm"], v["matmul_time_math"])
+
+def _f_estimate_matmul_kernel_time(v):
+    return v["matmul_latency"] + numpy.maximum(v["matmul_time_hbm"], v["matmul_time_math"])
 
 def _f_bound_flops_per_dollar(v):
     return v["chip_flops"]/v["chip_price"]
@@ -5746,11 +6445,20 @@ def _f_bound_cost_per_million_tokens(v):
 def _f_bound_prefill_tokens(v):
     return v["prefill_length"]
 
+def _f_bound_prefill_attention_flops(v):
+    return 2*v["n_heads"]*(v["n_sliding_layers"]*(v["prefill_length"]*numpy.minimum(v["prefill_length"], v["sliding_window"]) - 1/2*numpy.minimum(v["prefill_length"], v["sliding_window"])**2) + (1/2)*v["prefill_length"]**2*(v["n_layers"] - v["n_sliding_layers"]))*(2*v["d_head"] if v["attention"] == "gqa" else (v["qk_nope_head_dim"] + v["qk_rope_head_dim"] + v["v_head_dim"] if v["attention"] == "mla" else _no_option("attention", v["attention"])))
+
 def _f_bound_prefill_flops(v):
     return 2*v["active_param_count"]*v["prefill_tokens"]
 
+def _f_estimate_prefill_flops(v):
+    return 2*v["active_param_count"]*v["prefill_tokens"] + v["attention_flops_counted"]*v["prefill_attention_flops"]
+
 def _f_bound_prefill_time(v):
     return v["prefill_flops"]/(v["chip_flops"]*v["n_chips"]*v["prefill_mfu"])
+
+def _f_estimate_prefill_time(v):
+    return numpy.maximum(v["prefill_flops"]/(v["chip_flops"]*v["n_chips"]*v["prefill_mfu"]), v["param_bytes"]*v["prefill_weight_floor"]/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"]))
 
 def _f_bound_sequences_finished_per_step(v):
     return v["decode_tokens_per_step"]/v["decode_length"]
@@ -5767,29 +6475,50 @@ def _f_bound_generate_rate(v):
 def _f_bound_critical_batch_size(v):
     return ((1/2)*v["chip_flops"]*v["weight_bytes_per_param"]/v["hbm_bandwidth"] if v["mlp"] == "dense" else (-1/2*(2*v["active_param_count"]*v["hbm_bandwidth"]*_lambertw((1/2)*v["chip_flops"]*v["expert_miss_probability"]**((1/2)*v["chip_flops"]*v["param_count"]*v["weight_bytes_per_param"]/(v["active_param_count"]*v["hbm_bandwidth"]))*v["routed_expert_params"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"])/(v["active_param_count"]*v["hbm_bandwidth"])) - v["chip_flops"]*v["param_count"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"]))/(v["active_param_count"]*v["hbm_bandwidth"]*numpy.log(v["expert_miss_probability"])) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))
 
+def _f_estimate_critical_batch_size(v):
+    return ((1/2)*v["chip_flops"]*v["decode_flops_efficiency"]*v["weight_bytes_per_param"]/(v["hbm_bandwidth"]*v["weight_stream_efficiency"]) if v["mlp"] == "dense" else (-1/2*(2*v["active_param_count"]*v["hbm_bandwidth"]*v["weight_stream_efficiency"]*_lambertw((1/2)*v["chip_flops"]*v["decode_flops_efficiency"]*v["expert_miss_probability"]**((1/2)*v["chip_flops"]*v["decode_flops_efficiency"]*v["param_count"]*v["weight_bytes_per_param"]/(v["active_param_count"]*v["hbm_bandwidth"]*v["weight_stream_efficiency"]))*v["routed_expert_params"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"])/(v["active_param_count"]*v["hbm_bandwidth"]*v["weight_stream_efficiency"])) - v["chip_flops"]*v["decode_flops_efficiency"]*v["param_count"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"]))/(v["active_param_count"]*v["hbm_bandwidth"]*v["weight_stream_efficiency"]*numpy.log(v["expert_miss_probability"])) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))
+
 def _f_bound_experts_saturation_batch_size(v):
     return (1 if v["mlp"] == "dense" else (numpy.log(1 - v["expert_saturation"])/numpy.log(v["expert_miss_probability"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))
 
 def _f_bound_max_model_parallelism(v):
     return 2*v["d_ff"]*v["ici_bandwidth"]*v["model_axes"]/(v["activation_bytes_per_value"]*v["chip_flops"])
 
+def _f_estimate_max_model_parallelism(v):
+    return 2*v["d_ff"]*v["ici_bandwidth"]*v["model_axes"]/(v["activation_bytes_per_value"]*v["chip_flops"]*v["decode_flops_efficiency"])
+
 def _f_bound_max_model_parallelism_small_batch(v):
     return v["d_ff"]*v["ici_bandwidth"]*v["model_axes"]*v["weight_bytes_per_param"]/(v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"])
 
+def _f_estimate_max_model_parallelism_small_batch(v):
+    return v["d_ff"]*v["ici_bandwidth"]*v["model_axes"]*v["weight_bytes_per_param"]/(v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]*v["weight_stream_efficiency"])
+
 def _f_bound_batch_size_for_step_time(v):
-    return (numpy.maximum(0, numpy.minimum(v["chip_flops"]*v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]/(v["chip_flops"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"] + 2*v["hbm_bandwidth"]*v["param_count"]), (v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"] - v["param_count"]*v["weight_bytes_per_param"])/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))) if v["mlp"] == "dense" else (numpy.maximum(0, numpy.minimum(v["chip_flops"]*v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]/(2*v["active_param_count"]*v["hbm_bandwidth"] + v["chip_flops"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]), -(-v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]*numpy.log(v["expert_miss_probability"]) + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*_lambertw(-v["expert_miss_probability"]**(-v["param_count"]*v["weight_bytes_per_param"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))*v["expert_miss_probability"]**(v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))*v["routed_expert_params"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"])/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"])) + v["param_count"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"]))/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*numpy.log(v["expert_miss_probability"])))) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))
+    return (numpy.maximum(0, numpy.minimum(v["chip_flops"]*v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]/(v["chip_flops"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"] + 2*v["hbm_bandwidth"]*v["param_count"]), -(-v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"] + v["param_count"]*v["weight_bytes_per_param"])/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))) if v["mlp"] == "dense" else (numpy.maximum(0, numpy.minimum(v["chip_flops"]*v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]/(2*v["active_param_count"]*v["hbm_bandwidth"] + v["chip_flops"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]), -(-v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]*numpy.log(v["expert_miss_probability"]) + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*_lambertw(-v["expert_miss_probability"]**(-v["param_count"]*v["weight_bytes_per_param"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))*v["expert_miss_probability"]**(v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))*v["routed_expert_params"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"])/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"])) + v["param_count"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"]))/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*numpy.log(v["expert_miss_probability"])))) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))
+
+def _f_estimate_batch_size_for_step_time(v):
+    return (numpy.maximum(0, numpy.minimum(-v["chip_flops"]*v["decode_flops_efficiency"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*(v["step_time_overhead"] - v["target_step_time"])/(v["chip_flops"]*v["decode_flops_efficiency"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"] + 2*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["param_count"]), -v["kv_stream_efficiency"]*(v["hbm_bandwidth"]*v["n_chips"]*v["step_time_overhead"]*v["weight_stream_efficiency"] - v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]*v["weight_stream_efficiency"] + v["param_count"]*v["weight_bytes_per_param"])/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))) if v["mlp"] == "dense" else (numpy.maximum(0, numpy.minimum(-v["chip_flops"]*v["decode_flops_efficiency"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*(v["step_time_overhead"] - v["target_step_time"])/(2*v["active_param_count"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"] + v["chip_flops"]*v["decode_flops_efficiency"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]), -(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_overhead"]*v["weight_stream_efficiency"]*numpy.log(v["expert_miss_probability"]) - v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["target_step_time"]*v["weight_stream_efficiency"]*numpy.log(v["expert_miss_probability"]) + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]*_lambertw(-v["expert_miss_probability"]**(-v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_overhead"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))*v["expert_miss_probability"]**(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["target_step_time"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))*v["expert_miss_probability"]**(-v["kv_stream_efficiency"]*v["param_count"]*v["weight_bytes_per_param"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["kv_stream_efficiency"]*v["routed_expert_params"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"])/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"])) + v["kv_stream_efficiency"]*v["param_count"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"]))/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]*numpy.log(v["expert_miss_probability"])))) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))
 
 def _f_bound_chips_for_step_time(v):
     return numpy.ceil(v["step_param_bytes"]/(v["hbm_bandwidth"]*v["target_step_time"]))
 
+def _f_estimate_chips_for_step_time(v):
+    return numpy.ceil(v["step_param_bytes"]/(v["hbm_bandwidth"]*v["target_step_time"]*v["weight_stream_efficiency"]))
+
 def _f_bound_kv_dominance_context_length(v):
     return numpy.maximum(v["step_param_bytes"]/(v["batch_size"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*v["n_layers"]), -(v["batch_size"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*v["n_sliding_layers"]*v["sliding_window"] - v["step_param_bytes"])/(v["batch_size"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*(v["n_layers"] - v["n_sliding_layers"])))
+
+def _f_estimate_kv_dominance_context_length(v):
+    return numpy.maximum(v["kv_stream_efficiency"]*v["step_param_bytes"]/(v["batch_size"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]), -(v["batch_size"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*v["n_sliding_layers"]*v["sliding_window"]*v["weight_stream_efficiency"] - v["kv_stream_efficiency"]*v["step_param_bytes"])/(v["batch_size"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*v["weight_stream_efficiency"]*(v["n_layers"] - v["n_sliding_layers"])))
 
 def _f_bound_kv_flops_crossover_context_length(v):
     return numpy.maximum(2*v["active_param_count"]*v["hbm_bandwidth"]/(v["chip_flops"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*v["n_layers"]), (2*v["active_param_count"]*v["hbm_bandwidth"] - v["chip_flops"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*v["n_sliding_layers"]*v["sliding_window"])/(v["chip_flops"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*(v["n_layers"] - v["n_sliding_layers"])))
 
+def _f_estimate_kv_flops_crossover_context_length(v):
+    return numpy.maximum(2*v["active_param_count"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]/(v["chip_flops"]*v["decode_flops_efficiency"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*v["n_layers"]), (2*v["active_param_count"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"] - v["chip_flops"]*v["decode_flops_efficiency"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*v["n_sliding_layers"]*v["sliding_window"])/(v["chip_flops"]*v["decode_flops_efficiency"]*v["kv_bytes_per_value"]*v["kv_values_per_layer"]*(v["n_layers"] - v["n_sliding_layers"])))
+
 def _f_bound_prefill_to_generate_ratio(v):
-    return 2*v["active_param_count"]*v["batch_size"]*v["prefill_length"]/(v["chip_flops"]*v["decode_length"]*v["n_chips"]*v["prefill_mfu"]*v["step_time"])
+    return v["batch_size"]*v["prefill_time"]/(v["decode_length"]*v["step_time"])
 
 def _f_bound_cost_per_million_tokens_at_utilisation(v):
     return v["cost_per_million_tokens"]/v["utilisation"]
@@ -5806,6 +6535,9 @@ def _f_bound_plan_batch_size(v):
 def _f_bound_replica_request_rate(v):
     return v["latency_batch_size"]/(v["decode_length"]*(numpy.maximum(2*v["active_param_count"]*v["latency_batch_size"]/(v["chip_flops"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["latency_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"])) + v["kv_bytes_per_sequence"]*v["latency_batch_size"]/(v["hbm_bandwidth"]*v["n_chips"])))
 
+def _f_estimate_replica_request_rate(v):
+    return v["latency_batch_size"]/(v["decode_length"]*(v["step_time_overhead"] + numpy.maximum(2*v["active_param_count"]*v["latency_batch_size"]/(v["chip_flops"]*v["decode_flops_efficiency"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["latency_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"])) + v["kv_bytes_per_sequence"]*v["latency_batch_size"]/(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"])))
+
 def _f_bound_replicas_for_request_rate(v):
     return numpy.ceil(v["target_request_rate"]/(v["replica_request_rate"]*v["utilisation"]))
 
@@ -5815,5 +6547,5 @@ def _f_bound_chips_for_request_rate(v):
 def _f_bound_monthly_cost(v):
     return v["chip_price"]*v["chips_for_request_rate"]
 
-COUNT = 126
+COUNT = 139
 COMPLETE = True

@@ -88,6 +88,10 @@ class Evaluation:
         self.model = model
         self.hardware = hardware
         self.mode = mode
+        if mode == ESTIMATE and calibration is None and hardware.id:
+            from .calibration import for_chip
+
+            calibration = for_chip(hardware.id)
         self.calibration = calibration
         self.overrides = dict(overrides or {})  # base-unit magnitudes, already parsed
         self.rules = dict(rules or {})  # input -> the quantity it follows (a template's default rule)
@@ -297,6 +301,9 @@ class Evaluation:
         if "fits_in_hbm" in self.base and numpy.ndim(self.base["fits_in_hbm"]) > 0 and not numpy.all(
                 self.base["fits_in_hbm"]):
             out.append("some points do not fit in HBM (parameters plus KV cache exceed the slice)")
+        if self.mode == ESTIMATE and self.calibration is not None and self.calibration.notes.get("uncalibrated"):
+            out.append(f"the estimate is uncalibrated for {self.hardware.id or 'this chip'}: generic factors (the "
+                       "mean of the measured chips); measure it (symroof measure) and fit it (symroof calibrate)")
         out += self._pin_conflicts()
         out += self._implausible()
         negative = [n for n in self.names() if self.kind(n) == "derived" and not self.table.specs[n].categorical
@@ -386,16 +393,30 @@ def parse_overrides(overrides: Mapping[str, Any], where: str = "") -> dict[str, 
 
 
 def evaluate(model: str | catalog.Entry, hardware: str | catalog.Entry,
-             overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Evaluation:
+             overrides: Mapping[str, Any] | None = None, *, estimate: bool = False,
+             calibration: str | Any | None = None, **kwargs: Any) -> Evaluation:
     """Evaluate every quantity for a model and chip (ids, TOML paths or loaded entries).
 
     Overrides set inputs or pin derived quantities: numbers are read in the
     quantity's reporting unit, text may carry a unit (``"820 GB/s"``), pint
-    quantities are converted, dtypes are given by name.
+    quantities are converted, dtypes are given by name. ``estimate=True``
+    adds the chip's calibrated efficiencies and overheads (its shipped
+    calibration, or the generic one); ``calibration=PATH`` uses a file from
+    ``symroof calibrate`` (and implies the estimate).
 
     >>> evaluate("llama-3-70b", "tpu-v5e", batch_size=32, weight_dtype="int8")["step_time"]
     """
     m = model if isinstance(model, catalog.Entry) else catalog.load("model", model)
     h = hardware if isinstance(hardware, catalog.Entry) else catalog.load("hardware", hardware)
     merged = {**(overrides or {}), **kwargs}
-    return Evaluation(m, h, parse_overrides(merged))
+    cal = load_calibration(h, calibration) if (estimate or calibration is not None) else None
+    return Evaluation(m, h, parse_overrides(merged), mode=ESTIMATE if cal is not None else BOUND, calibration=cal)
+
+
+def load_calibration(hardware: catalog.Entry, calibration: str | Any | None):
+    """The calibration entry for ``hardware``: a loaded one, a file (checked against the chip), or the shipped one."""
+    from .calibration import for_chip
+
+    if isinstance(calibration, catalog.Entry):
+        return calibration
+    return for_chip(hardware.id, calibration)

@@ -36,7 +36,8 @@ MISSING_EXTRA = ('figures need the plot extra: pip install "symroof[plot]" (or p
 
 
 def figure_data(model: str | None = None, hardware: str | None = None, overrides: Mapping[str, Any] | None = None,
-                contexts: Sequence[float] = SEED_CONTEXTS) -> tuple[pandas.DataFrame, float, dict]:
+                contexts: Sequence[float] = SEED_CONTEXTS, mode: str = "bound",
+                calibration: str | None = None) -> tuple[pandas.DataFrame, float, dict]:
     """Every batch that fits, from 1 to the largest, at each context length; the critical batch; the scenario.
 
     Without ``model`` and ``hardware``, the seed's figure scenario; with them,
@@ -51,16 +52,19 @@ def figure_data(model: str | None = None, hardware: str | None = None, overrides
         raise InputError("give both MODEL and HARDWARE, or neither for the seed's figure")
     model, hardware = (model, hardware) if not seed else SEED_PAIR
     settings = {**(SEED_FIGURE if seed else {}), **(overrides or {})}
-    base = evaluate(model, hardware, settings)
+    estimate = mode == "estimate" or calibration is not None
+    base = evaluate(model, hardware, settings, estimate=estimate, calibration=calibration)
     settings.setdefault("n_chips", base.magnitude("n_chips"))
-    shortest = evaluate(model, hardware, {**settings, "context_length": min(contexts)})
+    shortest = evaluate(model, hardware, {**settings, "context_length": min(contexts)}, estimate=estimate,
+                        calibration=calibration)
     largest = int(min(max(shortest.magnitude("max_batch_size"), 1), 8192))
     frame = sweep(model, hardware, {"batch_size": list(range(1, largest + 1)), "context_length": list(contexts)},
-                  settings, quantities=QUANTITIES, drop_unfit=True)
+                  settings, quantities=QUANTITIES, drop_unfit=True, mode="estimate" if estimate else "bound",
+                  calibration=calibration)
     if frame.empty:
         raise InputError(f"no batch fits in the HBM of {settings['n_chips']:g} chips at these context lengths; "
                          "set more chips (--set n_chips=...) or shorten the context")
-    scenario = {"seed": seed, "model": base.model.name, "hardware": base.hardware.name,
+    scenario = {"seed": seed, "model": base.model.name, "hardware": base.hardware.name, "estimate": estimate,
                 "n_chips": float(shortest.magnitude("n_chips")), "weight_dtype": shortest.magnitude("weight_dtype"),
                 "kv_dtype": shortest.magnitude("kv_dtype"),
                 "hbm_bandwidth": shortest.magnitude("hbm_bandwidth") * 1e-12}
@@ -69,6 +73,8 @@ def figure_data(model: str | None = None, hardware: str | None = None, overrides
 
 def title(kind: str, scenario: dict) -> str:
     what = "latency vs throughput" if kind == "frontier" else "decode latency breakdown"
+    if scenario.get("estimate"):
+        what += " (calibrated estimate)"
     chips = f"{scenario['n_chips']:g} chips"
     if scenario["seed"]:
         return (f"The seed's figure, {what}: {scenario['model']} on a {scenario['hardware']} 4x4 ({chips}), "
@@ -180,7 +186,8 @@ def html(frame: pandas.DataFrame, kind: str, critical: float, heading: str) -> s
 
 
 def plot(kind: str, model: str | None, hardware: str | None, output: str | Path,
-         overrides: Mapping[str, Any] | None = None, contexts: Sequence[float] = SEED_CONTEXTS) -> Path:
+         overrides: Mapping[str, Any] | None = None, contexts: Sequence[float] = SEED_CONTEXTS, *,
+         mode: str = "bound", calibration: str | None = None) -> Path:
     """Write the ``frontier`` or ``breakdown`` figure to ``output`` (.png, .svg or .html)."""
     if kind not in KINDS:
         raise InputError(f"unknown figure {kind!r}; choose {' or '.join(KINDS)}")
@@ -188,7 +195,7 @@ def plot(kind: str, model: str | None, hardware: str | None, output: str | Path,
     suffix = path.suffix.lower()
     if suffix not in (".png", ".svg", ".html"):
         raise InputError(f"{path}: write .png, .svg or .html")
-    frame, critical, scenario = figure_data(model, hardware, overrides, contexts)
+    frame, critical, scenario = figure_data(model, hardware, overrides, contexts, mode, calibration)
     heading = title(kind, scenario)
     if suffix == ".html":
         write_text_atomically(html(frame, kind, critical, heading), path)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy
@@ -64,7 +64,7 @@ def _entry(kind: str, ref: str | catalog.Entry) -> catalog.Entry:
 
 def compile_sweep(model: str | catalog.Entry, hardware: str | catalog.Entry, varied: Sequence[str],
                   targets: Sequence[str], overrides: Mapping[str, Any] | None = None,
-                  mode: str = "bound") -> CompiledSweep:
+                  mode: str = "bound", calibration: catalog.Entry | None = None) -> CompiledSweep:
     """Compile ``targets`` as functions of the numeric inputs ``varied``; everything else is fixed.
 
     ``overrides`` (as for :func:`symroof.evaluate`) fix inputs, pin derived
@@ -77,7 +77,7 @@ def compile_sweep(model: str | catalog.Entry, hardware: str | catalog.Entry, var
         if q.kind != Kind.INPUT or q.categorical:
             raise InputError(f"--vary {name}: only numeric inputs vary within one compiled sweep")
     given = parse_overrides({k: v for k, v in (overrides or {}).items() if k not in varied})
-    fixed = _fixed_values(m, h, given, frozenset(varied), mode)
+    fixed = _fixed_values((m, h) if calibration is None else (m, h, calibration), given, frozenset(varied), mode)
     pins = frozenset(n for n in given if REGISTRY.get(n).kind == Kind.DERIVED)
     opener = Opener(pins, mode, fixed, stop=frozenset(varied), rules=True)
     exprs = tuple(opener.expr(REGISTRY.get(t)) for t in targets)
@@ -85,8 +85,7 @@ def compile_sweep(model: str | catalog.Entry, hardware: str | catalog.Entry, var
     return CompiledSweep(tuple(varied), tuple(targets), codegen(symbols, list(exprs), "_sweep"), exprs)
 
 
-def _fixed_values(m: catalog.Entry, h: catalog.Entry, given: dict[str, Any], varied: frozenset[str],
-                  mode: str) -> dict[str, Any]:
+def _fixed_values(entries: tuple, given: dict[str, Any], varied: frozenset[str], mode: str) -> dict[str, Any]:
     """The value of every input that is not varied and not left to a default rule (base units or choices)."""
     from .evaluation import RULE, MissingInput, resolve_input
     from .runtime import table
@@ -96,7 +95,7 @@ def _fixed_values(m: catalog.Entry, h: catalog.Entry, given: dict[str, Any], var
         if s.name in varied or s.kind == "constant" or not (s.kind == "input" or s.name in given):
             continue
         try:
-            origin, value = resolve_input(s, given, (m, h), mode)
+            origin, value = resolve_input(s, given, entries, mode)
         except MissingInput:
             continue  # stays a symbol: quantities needing it come out unavailable (nan)
         if origin != RULE:
@@ -140,6 +139,7 @@ class Plan:
     held: dict[tuple, float]  # n_chips held per combination (when neither varied nor set)
     mode: str
     axes: dict[str, numpy.ndarray]  # numeric varied inputs: their values (base units)
+    calibrations: dict[str, Any] = field(default_factory=dict)  # estimate mode: per chip
 
     @property
     def total(self) -> int:
@@ -170,10 +170,20 @@ def _default_text(name: str) -> str:
 
 def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapping[str, Sequence[Any]],
          overrides: Mapping[str, Any] | None = None, quantities: Sequence[str] | None = None,
-         mode: str = "bound") -> Plan:
-    """Check a sweep and lay it out (the grid, the held slice, its size) without evaluating it."""
+         mode: str = "bound", calibration: str | None = None) -> Plan:
+    """Check a sweep and lay it out (the grid, the held slice, its size) without evaluating it.
+
+    In estimate mode each chip takes its shipped calibration (or the generic
+    one), or ``calibration`` (a file from symroof calibrate, for that chip).
+    """
+    from .evaluation import load_calibration
+
     models = [models] if isinstance(models, str) else list(models)
     hardware = [hardware] if isinstance(hardware, str) else list(hardware)
+    if calibration is not None:
+        mode = "estimate"
+    calibrations = {c: load_calibration(catalog.load("hardware", c), calibration) for c in hardware} \
+        if mode == "estimate" else {}
     overrides = dict(overrides or {})
     if not vary:
         raise InputError("nothing to vary: give at least one --vary NAME=VALUES")
@@ -188,7 +198,7 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
     unavailable: dict[str, str] = {}
     fixed_overrides = {k: v for k, v in overrides.items() if k not in vary}
     probes = {(m, c): Evaluation(catalog.load("model", m), catalog.load("hardware", c),
-                                 parse_overrides(fixed_overrides), mode=mode)
+                                 parse_overrides(fixed_overrides), mode=mode, calibration=calibrations.get(c))
               for m, c in itertools.product(models, hardware)}
     if quantities is None:
         quantities = list(DEFAULT_QUANTITIES)
@@ -214,12 +224,13 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
             m, c, *choices = combo
             probe = probes[(m, c)] if not choices else Evaluation(
                 catalog.load("model", m), catalog.load("hardware", c),
-                parse_overrides({**fixed_overrides, **dict(zip(categorical, choices, strict=True))}), mode=mode)
+                parse_overrides({**fixed_overrides, **dict(zip(categorical, choices, strict=True))}), mode=mode,
+                calibration=calibrations.get(c))
             if "n_chips" in probe.unavailable:
                 raise InputError(f"n_chips: {probe.unavailable['n_chips']}")
             held[combo] = probe.magnitude("n_chips")
     out = Plan(models, hardware, list(quantities), categorical, {}, points, combos, overrides, unavailable, held,
-               mode, numeric_axes)
+               mode, numeric_axes, calibrations)
     if numeric_axes and out.total * out.width <= MAX_CELLS:  # small enough to lay the grid out at once
         grids = numpy.meshgrid(*numeric_axes.values(), indexing="ij")
         out.columns = {n: g.ravel() for n, g in zip(numeric_axes, grids, strict=True)}
@@ -256,7 +267,7 @@ def chunks(p: Plan, progress: Callable[[int, int], None] | None = None,
         fixed = {**p.overrides, **dict(zip(p.categorical, choices, strict=True))}
         if combo in p.held:
             fixed["n_chips"] = p.held[combo]
-        compiled = compile_sweep(model, chip, tuple(p.axes), targets, fixed, p.mode)
+        compiled = compile_sweep(model, chip, tuple(p.axes), targets, fixed, p.mode, p.calibrations.get(chip))
         for start in range(0, p.points, CHUNK):
             stop = min(start + CHUNK, p.points)
             grid = _grid(p, start, stop)
@@ -291,7 +302,7 @@ def _chips(value: Any) -> float:
 def sweep(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapping[str, Sequence[Any]],
           overrides: Mapping[str, Any] | None = None, quantities: Sequence[str] | None = None,
           drop_unfit: bool = False, progress: Callable[[int, int], None] | None = None,
-          mode: str = "bound") -> pandas.DataFrame:
+          mode: str = "bound", calibration: str | None = None) -> pandas.DataFrame:
     """Evaluate ``quantities`` over the grid of ``vary`` (every combination), one row per point.
 
     ``vary`` maps input names to values (numbers in the quantity's unit, text
@@ -303,7 +314,7 @@ def sweep(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapp
     Without ``quantities``, the default ones that a chip cannot give (cost
     without a price) are left out and named in ``frame.attrs["unavailable"]``.
     """
-    p = plan(models, hardware, vary, overrides, quantities, mode)
+    p = plan(models, hardware, vary, overrides, quantities, mode, calibration)
     check_size(p)
     frames = list(chunks(p, progress, drop_unfit))
     out = pandas.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -216,8 +216,8 @@ def test_finance_number_formats_and_words(finance):
     assert '"$"#,##0' in _row(ws, "monthly_cost")[2].number_format
     assert '"$"' in _row(ws, "cost_per_million_tokens")[2].number_format
     assert _row(ws, "utilisation")[2].number_format == "0.0%"
-    assert _row(ws, "chip_price")[3].value == "USD per chip-hour"
-    assert _row(ws, "tokens_per_second_per_chip")[3].value == "tokens/s per chip"
+    assert _row(ws, "chip_price")[4].value == "USD per chip-hour"  # E: the unit, beside bound (C) and estimate (D)
+    assert _row(ws, "tokens_per_second_per_chip")[4].value == "tokens/s per chip"
 
 
 def test_finance_labels_are_plain_english(finance):

@@ -13,7 +13,8 @@ def test_every_formula_has_its_declared_dimensions():
     checked = [q for q in REGISTRY if q.expr is not None]
     assert len(checked) >= 45
     for q in checked:
-        assert dimension_of(q.expr) == q.unit.dimensionality, q.name
+        if not (q.expr.is_Number and q.expr.is_zero):  # a literal 0 (an overhead's default) fits any unit
+            assert dimension_of(q.expr) == q.unit.dimensionality, q.name
         check_units(q)
 
 

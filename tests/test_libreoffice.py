@@ -80,7 +80,8 @@ def test_featured_h100_and_405b_recalculate_cleanly(lo):
     from pathlib import Path
 
     sheets = Path(__file__).resolve().parents[1] / "sheets"
-    for name in ("llama-3-70b_h100_engineering.xlsx", "llama-3-405b_tpu-v5e_finance.xlsx"):
+    for name in ("llama-3-70b_h100_engineering.xlsx", "llama-3-405b_tpu-v5e_finance.xlsx",
+                 "deepseek-v3_h200_engineering.xlsx", "gpt-oss-120b_h100_finance.xlsx"):  # MoE: LambertW helpers
         path = sheets / name
         compare(_no_error_cells(path, lo(path)), expected_values(path))
 

@@ -280,3 +280,46 @@ def test_a_model_that_fits_no_slice_still_evaluates_and_says_so():
     assert r.feasible is False and "DOES NOT FIT" in " ".join(r.warnings())
     with pytest.raises(CatalogError):
         hf.read(DATA / "missing.json")
+
+
+# --- Lambert W: numpy and the workbook's helper cells against an independent evaluation ---
+def test_lambertw_against_mpmath():
+    import mpmath
+
+    from symroof.generated import lambertw
+
+    xs = numpy.concatenate([-1 / numpy.e + numpy.logspace(-12, -0.5, 80), numpy.linspace(-0.3, 1, 80),
+                            numpy.logspace(-300, 12, 160)])
+    ours = lambertw(xs)
+    for x, w in zip(xs, ours, strict=True):
+        assert w == pytest.approx(float(mpmath.lambertw(x)), rel=1e-9, abs=1e-300), x
+
+
+@pytest.fixture(scope="module")
+def deepseek_workbook(tmp_path_factory):
+    from symroof.workbook.export import export
+
+    return export("deepseek-v3", "h200", overrides={"n_chips": 8, "weight_dtype": "fp8", "batch_size": 64},
+                  out=tmp_path_factory.mktemp("ds") / "ds.xlsx")
+
+
+def test_moe_workbook_computes_lambertw_in_helper_cells(deepseek_workbook):
+    import mpmath
+    import openpyxl
+
+    from .workbook_check import compare, expected_values, formulas_values
+
+    values = formulas_values(deepseek_workbook)  # the formulas package: Excel semantics
+    compare(values, expected_values(deepseek_workbook, {"n_chips": 8, "weight_dtype": "fp8", "batch_size": 64}))
+    wb = openpyxl.load_workbook(deepseek_workbook)
+    sheet, cell = next(wb.defined_names["critical_batch_size"].destinations)
+    assert "Helpers" in wb[sheet][cell.replace("$", "")].value  # Excel has no LambertW: helper cells compute it
+    # the closed form evaluated independently with mpmath's Lambert W, from the inputs by hand
+    r = symroof.evaluate("deepseek-v3", "h200", n_chips=8, weight_dtype="fp8", batch_size=64)
+    c, w, bw = r.magnitude("chip_flops"), r.magnitude("hbm_bandwidth"), 1.0
+    p, a, rp = r.magnitude("param_count"), r.magnitude("active_param_count"), r.magnitude("routed_expert_params")
+    q = mpmath.mpf(1) - mpmath.mpf(8) / 256
+    c1 = c * bw * p / (2 * a * w)
+    c2 = c * bw * rp / (2 * a * w)
+    root = c1 - mpmath.lambertw(c2 * q ** c1 * mpmath.log(q)) / mpmath.log(q)
+    assert values[(sheet, cell.replace("$", ""))] == pytest.approx(float(root), rel=1e-9)

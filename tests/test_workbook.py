@@ -144,7 +144,7 @@ def test_outside_text_never_becomes_a_formula(tmp_path):
     ]))
     path = wx.export("llama-3-70b", str(chip), out=tmp_path / "t.xlsx")
     ws = openpyxl.load_workbook(path)["Inputs"]
-    sources = {r[0].value: r[5] for r in ws.iter_rows() if r[0].value in ("hbm_capacity", "hbm_bandwidth",
+    sources = {r[0].value: r[6] for r in ws.iter_rows() if r[0].value in ("hbm_capacity", "hbm_bandwidth",
                                                                          "ici_bandwidth", "chip_flops_bf16")}
     assert [c.value for c in sources.values()] == ["=1+1", "+cmd", "-2", "@x"]
     assert all(c.data_type == "s" for c in sources.values())

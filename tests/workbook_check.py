@@ -39,14 +39,16 @@ def expected_values(path, overrides=None):
     info = meta(wb)
     cells = cell_map(wb)
     ev = scenario(info, overrides or {})
+    est = scenario(info, overrides or {}, estimate=True)
     out = {}
     sens = {}
     sweep_rows = [c for c in cells if c.kind == "sweep_input"]
     batches = numpy.array([float(wb[c.sheet][c.cell].value) for c in sweep_rows])
     # the sweep varies the batch with every other input as the scenario has it (n_chips included)
     fixed = {n: ev.magnitude(n) for n, origin in ev.origin.items() if origin == "default" and n != "batch_size"
-             and symroof.formula(n).kind == "input"}
-    sweep = symroof.evaluate(info["model"], info["hardware"], {**fixed, **(overrides or {}), "batch_size": batches}) \
+             and symroof.formula(n).kind == "input" and symroof.formula(n).neutral is None}
+    bound_overrides = {k: v for k, v in (overrides or {}).items() if symroof.formula(k).neutral is None}
+    sweep = symroof.evaluate(info["model"], info["hardware"], {**fixed, **bound_overrides, "batch_size": batches}) \
         if len(batches) else None
     row_of = {f"$A{c.cell[1:]}": i for i, c in enumerate(sweep_rows)}
     for c in cells:
@@ -54,7 +56,18 @@ def expected_values(path, overrides=None):
         boolean = c.name in ev.table.specs and ev.table.specs[c.name].boolean
         failed = [r for r in (ev.table.specs[c.name].requires if c.name in ev.table.specs else ())
                   if ev.holds(r) is False]
-        if c.kind == "derived" and failed:
+        failed_est = [r for r in (est.table.specs[c.name].requires if c.name in est.table.specs else ())
+                      if est.holds(r) is False]
+        if c.kind == "estimate":
+            out[key] = "not feasible" if failed_est else (
+                UNAVAILABLE if c.name in est.unavailable else est.magnitude(c.name))
+            if boolean and not isinstance(out[key], str) and out[key] is not UNAVAILABLE:
+                out[key] = bool(out[key])
+        elif c.kind in ("estimate_input", "estimate_rule"):
+            out[key] = est.magnitude(c.name)
+        elif c.kind == "neutral":
+            out[key] = float(symroof.formula(c.name).neutral)
+        elif c.kind == "derived" and failed:
             out[key] = "not feasible"  # a result whose condition fails says so, never a number or an error
         elif c.kind in ("input", "rule", "derived"):
             out[key] = UNAVAILABLE if c.name in ev.unavailable else ev.magnitude(c.name)
@@ -77,16 +90,24 @@ def expected_values(path, overrides=None):
     return out
 
 
-def scenario(info, overrides):
-    """symroof's evaluation of the workbook's scenario: the template's held inputs and rules applied by hand."""
+def scenario(info, overrides, estimate=False):
+    """symroof's evaluation of the workbook's scenario: the template's held inputs and rules applied by hand.
+
+    The bound takes no estimate factor; the estimate takes the workbook's calibration and every override.
+    """
     tpl = template.load(info["template"])
     model, hardware = info["model"], info["hardware"]
-    first = symroof.evaluate(model, hardware, overrides)
+    calibration = (info.get("calibration") or None) if estimate else None
+    if not estimate:
+        overrides = {k: v for k, v in overrides.items() if symroof.formula(k).neutral is None}
+    first = symroof.evaluate(model, hardware, {k: v for k, v in overrides.items()
+                                               if symroof.formula(k).neutral is None})
     fixed = {**{n: first.magnitude(n) for n in tpl.hold if n not in overrides}, **overrides}
     if tpl.rules:
-        step = symroof.evaluate(model, hardware, fixed)
-        fixed.update({n: step.magnitude(target) for n, target in tpl.rules.items() if n not in fixed})
-    return symroof.evaluate(model, hardware, fixed)
+        step = symroof.evaluate(model, hardware, fixed, estimate=estimate, calibration=calibration)
+        fixed.update({n: numpy.asarray(step.magnitude(target)) for n, target in tpl.rules.items()
+                      if n not in fixed})
+    return symroof.evaluate(model, hardware, fixed, estimate=estimate, calibration=calibration)
 
 
 def formula_cells(path):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import SymroofError
-from . import evaluation, models, sweeps, thresholds, workbooks
+from . import estimates, evaluation, models, sweeps, thresholds, workbooks
 
 EPILOG = """examples:
   symroof eval llama-3-70b tpu-v5e
@@ -27,6 +27,8 @@ EPILOG = """examples:
   symroof plot frontier -o frontier.png
   symroof list hardware
   symroof import-model config.json -o my-model.toml && symroof eval my-model.toml h100
+  symroof eval llama-3-70b h100 --set n_chips=8 --estimate
+  symroof measure out/ && symroof calibrate out/ --hardware h100 -o h100.toml
 """
 
 
@@ -37,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"symroof {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (evaluation, thresholds, workbooks, sweeps, models):
+    for module in (evaluation, thresholds, workbooks, sweeps, models, estimates):
         module.register(sub)
     return parser
 

@@ -42,6 +42,16 @@ def load_pair(model: str, hardware: str):
     return catalog.load("model", model), catalog.load("hardware", hardware)
 
 
+def evaluation(model, hardware, args: argparse.Namespace):
+    """The Evaluation the options ask for: --set values, and --estimate or --calibration."""
+    from ..evaluation import Evaluation, load_calibration, parse_overrides
+    from .estimates import mode_of
+
+    mode, calibration = mode_of(args)
+    cal = load_calibration(hardware, calibration) if mode == "estimate" and hardware.id else None
+    return Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "), mode=mode, calibration=cal)
+
+
 def operating_point(args: argparse.Namespace, name: str):
     """The evaluation for ``solve``/``sensitivity``: MODEL HARDWARE, or one of them when ``name`` needs only it.
 
@@ -49,7 +59,6 @@ def operating_point(args: argparse.Namespace, name: str):
     left out; nothing of the other is then used or named.
     """
     from .. import catalog
-    from ..evaluation import Evaluation, parse_overrides
     from ..runtime import table
 
     refs = [r for r in (args.model, args.hardware) if r]
@@ -68,7 +77,7 @@ def operating_point(args: argparse.Namespace, name: str):
         other = "hardware" if kind == "model" else "model"
         given = catalog.load(kind, ref)
         model, hardware = (given, catalog.empty("hardware")) if kind == "model" else (catalog.empty("model"), given)
-        ev = Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "))
+        ev = evaluation(model, hardware, args)
         if name in ev.unavailable:  # it needs what was not given (without a model: a dense one's structure)
             t = table()
             needs = sorted(d for d in reachable(name) if t.specs[d].group == other and d in ev.unavailable
@@ -76,7 +85,7 @@ def operating_point(args: argparse.Namespace, name: str):
             raise InputError(f"{name} depends on the {other} ({', '.join(needs) or 'its values'}): "
                              "give MODEL HARDWARE")
         return ev
-    return Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "))
+    return evaluation(model, hardware, args)
 
 
 def reachable(name: str) -> set[str]:
@@ -100,5 +109,8 @@ SET_HELP = ("set an input or pin a derived quantity; a value may carry a unit ('
 
 
 def add_set(parser: argparse.ArgumentParser, extra: str = "") -> None:
-    """The ``--set NAME=VALUE`` option every command that evaluates shares."""
+    """The ``--set NAME=VALUE``, ``--estimate`` and ``--calibration`` options every command that evaluates shares."""
+    from .estimates import mode_options
+
     parser.add_argument("--set", action="append", metavar="NAME=VALUE", help=SET_HELP + extra)
+    mode_options(parser)

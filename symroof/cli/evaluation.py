@@ -7,14 +7,14 @@ import csv
 import io
 import json
 
-from .common import add_set, fmt, load_pair, parse_sets, warn
+from .common import add_set, evaluation, fmt, load_pair, warn
 
 
 def render_table(ev) -> str:
     """The evaluation as an aligned text table, one section per group."""
     title = f"{ev.model.name} on {ev.hardware.name}"
     if ev.mode != "bound":
-        title += f" ({ev.mode})"
+        title += f" (estimate: {ev.calibration.name if ev.calibration is not None else 'no calibration'})"
     lines = [title]
     shown = set(ev.names())
     marked = set(ev.infeasible_quantities())
@@ -67,10 +67,8 @@ def cmd_list(args: argparse.Namespace) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> str:
-    from ..evaluation import Evaluation, parse_overrides
-
     model, hardware = load_pair(args.model, args.hardware)
-    ev = Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "))
+    ev = evaluation(model, hardware, args)
     if args.format == "json":
         return json.dumps(ev.to_dict(), indent=2)
     if args.format == "csv":

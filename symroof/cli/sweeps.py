@@ -69,7 +69,11 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
     for n in quantities or []:
         table().get(n)
     vary = parse_vary(args.vary)
-    p = plan(args.model.split(","), args.hardware.split(","), vary, parse_sets(args.set), quantities)
+    from .estimates import mode_of
+
+    mode, calibration = mode_of(args)
+    p = plan(args.model.split(","), args.hardware.split(","), vary, parse_sets(args.set), quantities, mode,
+             calibration)
     streamed = args.format == "csv" and args.output is not None and not args.pareto
     check_size(p, streamed)
     for name, reason in p.unavailable.items():
@@ -125,7 +129,11 @@ def cmd_plot(args: argparse.Namespace) -> str:
         except ValueError:
             raise InputError(f"--contexts {args.contexts!r}: expected numbers separated by commas, "
                              "like 2048,8192") from None
-    return str(plot(args.kind, args.model, args.hardware, args.output, parse_sets(args.set), contexts))
+    from .estimates import mode_of
+
+    mode, calibration = mode_of(args)
+    return str(plot(args.kind, args.model, args.hardware, args.output, parse_sets(args.set), contexts,
+                    mode=mode, calibration=calibration))
 
 
 def register(sub) -> None:

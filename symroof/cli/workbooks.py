@@ -13,7 +13,8 @@ def cmd_export(args: argparse.Namespace) -> str:
     from ..workbook import export as workbook_export
 
     if args.all:
-        if args.model or args.hardware or args.set or args.template != "engineering" or args.keep_inputs:
+        if args.model or args.hardware or args.set or args.template != "engineering" or args.keep_inputs or \
+                args.calibration:
             raise InputError("--all exports the featured pairs with their defaults; give no MODEL, HARDWARE, "
                              "--set, --template or --keep-inputs with it")
         paths = workbook_export.export_all(args.output or "sheets", progress=progress(args))
@@ -21,7 +22,8 @@ def cmd_export(args: argparse.Namespace) -> str:
     if not (args.model and args.hardware):
         raise InputError("give MODEL HARDWARE, or --all")
     path = workbook_export.export(args.model, args.hardware, args.template, parse_sets(args.set), args.output,
-                                  force=args.force, keep_inputs=args.keep_inputs, warn=warn)
+                                  force=args.force, keep_inputs=args.keep_inputs, warn=warn,
+                                  calibration=args.calibration)
     return str(path)
 
 

@@ -118,7 +118,9 @@ def dimension_of(expr: sympy.Basic) -> Dim:
 
 
 def check_units(q: Quantity) -> None:
-    """Raise :class:`UnitError` unless ``q``'s formula has the dimensions of its unit."""
+    """Raise :class:`UnitError` unless ``q``'s formula has the dimensions of its unit (a literal 0 fits any)."""
+    if q.expr.is_Number and q.expr.is_zero:
+        return
     try:
         have = dimension_of(q.expr)
     except UnitError as exc:

@@ -239,7 +239,17 @@ def neutral_values() -> dict[sympy.Symbol, sympy.Expr]:
 
 @cache
 def _neutral(generation: int) -> dict[sympy.Symbol, sympy.Expr]:
-    return {q.symbol: sympy.nsimplify(q.neutral) for q in REGISTRY if q.neutral is not None}
+    """Estimate factors at their neutral values, and derived quantities that become a number with them
+    (the fixed time of a step is 0 in bound mode), so bound formulas read as the chapter's."""
+    out: dict[sympy.Symbol, sympy.Expr] = {}
+    for q in REGISTRY:
+        if q.neutral is not None:
+            out[q.symbol] = sympy.nsimplify(q.neutral)
+        elif q.kind == Kind.DERIVED and q.expr.free_symbols & out.keys():
+            reduced = q.expr.xreplace(out)
+            if reduced.is_Number:
+                out[q.symbol] = reduced
+    return out
 
 
 def to_mode(expr: sympy.Expr, mode: str) -> sympy.Expr:

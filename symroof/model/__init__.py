@@ -8,7 +8,7 @@ from ..declare import REGISTRY
 from . import decode, inputs, memory, parallelism, planning, prefill, serving, thresholds  # noqa: F401
 
 GROUPS = [
-    inputs.MODEL, inputs.HARDWARE, inputs.SCENARIO,
+    inputs.MODEL, inputs.HARDWARE, inputs.SCENARIO, inputs.ESTIMATE,
     memory.GROUP, decode.GROUP, prefill.GROUP, parallelism.GROUP, serving.GROUP, thresholds.GROUP,
     planning.GROUP,
 ]

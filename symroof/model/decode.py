@@ -10,15 +10,21 @@ from sympy import Max
 
 from ..declare import Group, one
 from .inputs import (
+    attention_latency,
     batch_size,
     chip_flops,
+    decode_flops_efficiency,
     decode_length,
     hbm_bandwidth,
+    kv_stream_efficiency,
     mlp,
     n_chips,
     n_experts,
     n_experts_per_token,
+    n_layers,
+    step_overhead,
     weight_bytes_per_param,
+    weight_stream_efficiency,
 )
 from .memory import active_param_count, kv_cache_bytes, max_batch_size, param_bytes, param_count, routed_expert_params
 
@@ -56,16 +62,21 @@ step_param_bytes = GROUP.derived(
     requires=(), label="Weights loaded per decode step")
 step_time_kv = GROUP.derived(
     "step_time_kv", r"T_{\text{KV}}", "ms", "Time to load the batch's KV cache from HBM (always memory-bound).",
-    Q_STEP, kv_cache_bytes / (n_chips * hbm_bandwidth))
+    Q_STEP, kv_cache_bytes / (n_chips * hbm_bandwidth * kv_stream_efficiency))
 step_time_flops = GROUP.derived(
     "step_time_flops", r"T_{\text{FLOPs}}", "ms", "Time for the step's matmul FLOPs at peak.", Q_STEP,
-    step_flops / (n_chips * chip_flops))
+    step_flops / (n_chips * chip_flops * decode_flops_efficiency))
 step_time_params = GROUP.derived(
     "step_time_params", r"T_{\text{param}}", "ms", "Time to load the step's weights from HBM once.", Q_STEP,
-    step_param_bytes / (n_chips * hbm_bandwidth))
+    step_param_bytes / (n_chips * hbm_bandwidth * weight_stream_efficiency))
+step_time_overhead = GROUP.derived(
+    "step_time_overhead", r"T_{\text{fixed}}", "ms", "Fixed time of a decode step: every layer's attention latency "
+    "plus the engine's per-step overhead (0 in bound mode).", "estimate mode",
+    n_layers * attention_latency + step_overhead, requires=())
 step_time = GROUP.derived(
     "step_time", r"T_{\text{step}}", "ms", "Decode step time: KV load plus the larger of FLOPs and parameter load.",
-    Q_STEP, step_time_kv + Max(step_time_flops, step_time_params), label="Time per decode step (per output token)")
+    Q_STEP, step_time_kv + Max(step_time_flops, step_time_params) + step_time_overhead,
+    label="Time per decode step (per output token)")
 tokens_per_second = GROUP.derived(
     "tokens_per_second", r"\text{TPS}", "token/s", "Tokens the whole slice emits per second.", Q_STEP,
     decode_tokens_per_step / step_time, label="Output tokens per second (one replica)")
@@ -83,3 +94,8 @@ step_time_at_max_batch = GROUP.at(
     "step_time_at_max_batch", r"T_{\text{step}}(B_{\max})", "ms",
     "Step time with the largest batch that fits in HBM.", Q_LAT, step_time, {batch_size: max_batch_size},
     requires=())
+attention_kernel_time = GROUP.derived(
+    "attention_kernel_time", r"T_{\text{attn kernel}}", "us",
+    "Time of one layer's decode attention kernel: its latency plus reading that layer's share of the KV cache.",
+    "measurement README: attention.csv (one query token per sequence, GQA)",
+    attention_latency + step_time_kv / n_layers, requires=())

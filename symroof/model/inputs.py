@@ -14,6 +14,7 @@ from ..declare import Group, one
 MODEL = Group("model", "Model")
 HARDWARE = Group("hardware", "Hardware")
 SCENARIO = Group("scenario", "Scenario")
+ESTIMATE = Group("estimate", "Estimate factors")
 
 #: Bytes per stored value of each dtype a scenario may choose, block scales included: NVFP4 stores 16 4-bit
 #: values with one 8-bit (E4M3) scale, 4.5 bits a value; MXFP4 32 values with one 8-bit (E8M0) scale, 4.25 bits
@@ -183,6 +184,42 @@ utilisation = SCENARIO.input(
 expert_saturation = SCENARIO.input(
     "expert_saturation", r"\sigma_E", "", "Share of a layer's experts a decode step must touch to count as saturated.",
     "issue 11: the batch at which 90% of experts are touched", default=sympy.Rational(9, 10), at_most=1)
+# --- Estimate factors: 1 (efficiencies) or 0 (overheads) in bound mode, where the chapter's roofline holds;
+# estimate mode takes them from a calibration (symroof calibrate), or the generic one for uncalibrated chips ---
+CAL = "calibration (symroof calibrate); generic factors for uncalibrated chips"
+weight_stream_efficiency = ESTIMATE.input(
+    "weight_stream_efficiency", r"\eta_{w}", "",
+    "Achieved fraction of datasheet HBM bandwidth while a matmul streams its weights.", CAL,
+    default=sympy.Integer(1), at_most=1, neutral=1, label="Weight streaming efficiency")
+kv_stream_efficiency = ESTIMATE.input(
+    "kv_stream_efficiency", r"\eta_{kv}", "",
+    "Achieved fraction of datasheet HBM bandwidth while decode attention reads the KV cache.", CAL,
+    default=sympy.Integer(1), at_most=1, neutral=1, label="KV cache read efficiency")
+decode_flops_efficiency = ESTIMATE.input(
+    "decode_flops_efficiency", r"\eta_{F}", "", "Achieved fraction of datasheet FLOPs in decode matmuls.", CAL,
+    default=sympy.Integer(1), at_most=1, neutral=1, label="Decode matmul FLOP efficiency")
+matmul_latency = ESTIMATE.input(
+    "matmul_latency", r"t_{\text{mm}}", "us",
+    "Fixed time of one matmul called on its own (its launch included), beyond streaming its weights. A decode step "
+    "replayed from a CUDA graph or run by a serving engine does not pay the launch, so the step time leaves it out.",
+    CAL, default=sympy.Integer(0), neutral=0, nonnegative=True, plausible=(0, 1e4))
+attention_latency = ESTIMATE.input(
+    "attention_latency", r"t_{\text{attn}}", "us",
+    "Fixed time of one layer's decode attention (replayed from a CUDA graph, as a decode step runs) beyond reading "
+    "its KV cache.", CAL, default=sympy.Integer(0), neutral=0, nonnegative=True, plausible=(0, 1e4))
+step_overhead = ESTIMATE.input(
+    "step_overhead", r"t_{\text{step}}", "ms", "Fixed time per decode step outside the model's kernels "
+    "(scheduling, sampling, launches a serving engine adds).", CAL, default=sympy.Integer(0), neutral=0,
+    nonnegative=True, plausible=(0, 1e4), label="Per-step engine overhead")
+attention_flops_counted = ESTIMATE.input(
+    "attention_flops_counted", r"\chi_{\text{attn}}", "", "1 when prefill counts attention FLOPs (they grow with "
+    "the prompt's square), 0 as the chapter does.", "estimate mode counts them", default=sympy.Integer(1),
+    neutral=0, nonnegative=True, at_most=1)
+prefill_weight_floor = ESTIMATE.input(
+    "prefill_weight_floor", r"\chi_{w}", "", "1 when a prefill takes at least the time to read the weights once, "
+    "0 as the chapter does.", "estimate mode: a 128-token prompt cannot finish faster than its weights load",
+    default=sympy.Integer(1), neutral=0, nonnegative=True, at_most=1)
+
 target_request_rate = SCENARIO.input(
     "target_request_rate", r"\lambda", "sequence/s", "Requests (sequences) per second to serve.", "assumption",
     default=100 * one("sequence/s"), label="Requests per second to serve")

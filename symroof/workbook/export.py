@@ -31,7 +31,7 @@ FEATURED = [
     # mixture of experts (issue 11)
     ("deepseek-v3", "h200"), ("deepseek-v3", "b200"), ("gpt-oss-120b", "h100"), ("qwen3-235b-a22b", "tpu-v5p"),
 ]
-EDITABLE = ("input", "rule")
+EDITABLE = ("input", "rule", "estimate_input", "estimate_rule")
 
 
 class WorkbookEdited(SymroofError):
@@ -49,10 +49,16 @@ class Differences:
     edited: dict[str, Any] = field(default_factory=dict)  # input name -> value now in its cell
     kept: dict[str, Any] = field(default_factory=dict)  # inputs holding a planner's values carried over before
     other: list[str] = field(default_factory=list)  # everything else, in words
+    edited_est: dict[str, Any] = field(default_factory=dict)  # estimate factors (column D), likewise
+    kept_est: dict[str, Any] = field(default_factory=dict)
 
     @property
     def inputs(self) -> dict[str, Any]:
         return {**self.kept, **self.edited}
+
+    @property
+    def estimate_inputs(self) -> dict[str, Any]:
+        return {**self.kept_est, **self.edited_est}
 
 
 def differences(path: Path) -> Differences:
@@ -78,14 +84,15 @@ def differences(path: Path) -> Differences:
         if c.sheet not in wb.sheetnames:
             continue
         now = wb[c.sheet][c.cell].value
-        if c.kind == "input":
+        edited, kept = (out.edited_est, out.kept_est) if c.kind.startswith("estimate") else (out.edited, out.kept)
+        if c.kind in ("input", "estimate_input"):
             if now != c.generated and not (isinstance(now, int | float) and isinstance(c.generated, int | float)
                                            and float(now) == float(c.generated)):
-                out.edited[c.name] = now
+                edited[c.name] = now
             elif c.kept:
-                out.kept[c.name] = now
+                kept[c.name] = now
         elif not (isinstance(now, str) and now.startswith("=")):
-            out.edited[c.name] = now  # a default rule typed over with a number
+            edited[c.name] = now  # a default rule typed over with a number
     sheets = [s for s in wb.sheetnames if s != metadata.SHEET]
     added = [s for s in sheets if s not in recorded.digests]
     removed = [s for s in recorded.digests if s not in sheets]
@@ -120,32 +127,42 @@ def _refusal(path: Path, diff: Differences, keep_inputs: bool) -> str | None:
         return f"{path}: differs from what symroof wrote ({what}); {lost}: use --force to overwrite"
     if keep_inputs:
         return None
-    if diff.edited:
-        return (f"{path}: input cells were edited ({', '.join(sorted(diff.edited))}); use --keep-inputs to carry "
+    edited = sorted(diff.edited) + [f"{n} (estimate)" for n in sorted(diff.edited_est)]
+    kept = sorted(diff.kept) + [f"{n} (estimate)" for n in sorted(diff.kept_est)]
+    if edited:
+        return (f"{path}: input cells were edited ({', '.join(edited)}); use --keep-inputs to carry "
                 "them into the new workbook or --force to overwrite them")
-    if diff.kept:
-        return (f"{path}: input cells hold a planner's values carried over earlier ({', '.join(sorted(diff.kept))}); "
+    if kept:
+        return (f"{path}: input cells hold a planner's values carried over earlier ({', '.join(kept)}); "
                 "use --keep-inputs to keep them or --force to overwrite them")
     return None
 
 
 def export(model: str, hardware: str, template: str = "engineering", overrides: Mapping[str, Any] | None = None,
            out: str | Path | None = None, force: bool = False, keep_inputs: bool = False,
-           warn: Callable[[list[str]], None] | None = None) -> Path:
+           warn: Callable[[list[str]], None] | None = None, calibration: str | None = None) -> Path:
     """Write the workbook of ``model`` on ``hardware`` and return its path.
 
     Refuses to replace a workbook that differs from what symroof wrote unless
     ``force`` (overwrite) or, when only input cells differ, ``keep_inputs``
     (carry the edited values over, and keep protecting them). ``warn`` receives the operating point's
-    warnings (it does not fit, the plan misses its target, a pin contradicts its formula).
+    warnings (it does not fit, the plan misses its target, a pin contradicts its formula). The estimate
+    column uses the chip's shipped calibration (generic factors where none), or ``calibration`` (a file).
     """
     path = Path(out) if out is not None else default_path(model, hardware, template)
     if path.suffix.lower() != ".xlsx":
         raise InputError(f"{path}: a workbook is written as .xlsx")
     tpl = templates.load(template)
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
-    raw = dict(overrides or {})
+    from ..evaluation import load_calibration
+    from ..runtime import table
+
+    cal = load_calibration(h, calibration)
+    factors = {k for k in (overrides or {}) if table().get(k).neutral is not None}
+    raw = {k: v for k, v in (overrides or {}).items() if k not in factors}  # estimate factors: column D only
+    raw_est = {k: v for k, v in (overrides or {}).items() if k in factors}
     kept: set[str] = set()
+    kept_est: set[str] = set()
     if path.exists() and not force:
         diff = differences(path)
         refusal = _refusal(path, diff, keep_inputs)
@@ -156,23 +173,31 @@ def export(model: str, hardware: str, template: str = "engineering", overrides: 
                 if name not in raw:
                     raw[name] = value
                     kept.add(name)
-    parsed = parse_overrides(raw, "--set " if not kept else f"{path}: ")
+            for name, value in diff.estimate_inputs.items():
+                if name not in raw_est:
+                    raw_est[name] = value
+                    kept_est.add(name)
+    where = "--set " if not (kept or kept_est) else f"{path}: "
+    parsed = parse_overrides(raw, where)
+    parsed_est = {**parsed, **parse_overrides(raw_est, where)}
     sources = {}
     if tpl.hold:
         base = Evaluation(m, h, parsed)
         for name in tpl.hold:
             if name not in parsed and name not in base.unavailable:
-                parsed[name] = base.base[name]
+                parsed[name] = parsed_est[name] = base.base[name]
                 sources[name] = f"held at export: its default ({base.formula_text(name) or 'value'}) at the " \
                                 "scenario's defaults"
     ev = Evaluation(m, h, parsed, rules=tpl.rules, sources=sources)
+    est = Evaluation(m, h, parsed_est, mode="estimate", calibration=cal, rules=tpl.rules, sources=sources)
     for name in tpl.requires:
         if name in ev.unavailable:
             raise InputError(f"{h.id} has no {name} in the catalog; the {tpl.name} workbook needs one "
                              f"(--set {name}=...)")
-    if warn is not None:
-        warn(ev.warnings())
-    atomic_write(path, lambda tmp: write(ev, tpl, tmp, frozenset(kept), raw))
+    atomic_write(path, lambda tmp: write(ev, est, tpl, tmp, frozenset(kept), {**raw, **raw_est},
+                                         frozenset(kept_est)))
+    if warn is not None:  # after writing: an export that fails says only why
+        warn(ev.warnings() + [w for w in est.warnings() if w not in ev.warnings()])
     return path
 
 

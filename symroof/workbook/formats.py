@@ -14,6 +14,8 @@ import math
 INPUT = {"font_color": "#0000FF", "bg_color": "#FFF2CC", "border": 1, "border_color": "#BFBFBF", "valign": "top"}
 RULE = {"font_color": "#0000FF", "bg_color": "#FDF8E6", "border": 1, "border_color": "#D9D9D9", "valign": "top"}
 DERIVED = {"valign": "top"}
+ESTIMATE = {"valign": "top", "font_color": "#1F4E79", "bg_color": "#EDF3FA"}
+NEUTRAL = {"valign": "top", "font_color": "#808080"}
 LABEL = {"valign": "top"}
 HEAD = {"bold": True, "bg_color": "#D9E1F2", "border": 1, "border_color": "#BFBFBF", "text_wrap": True,
         "valign": "top"}

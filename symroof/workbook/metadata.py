@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..errors import SymroofError
 
 SHEET = "_symroof"
-INFO = ("generator", "model", "hardware", "template", "rules", "overrides")
+INFO = ("generator", "model", "hardware", "template", "rules", "overrides", "calibration")
 COLUMNS = ("sheet", "cell", "kind", "name", "detail", "generated value", "kept edit")
 DIGEST_HEADER = "digests"
 

@@ -23,7 +23,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 from .. import __version__
 from ..declare import REGISTRY, Kind, Select, formula
 from ..errors import SymroofError
-from ..evaluation import FORMULA, RULE, Evaluation
+from ..evaluation import CALIBRATION, FORMULA, RULE, SET, Evaluation
 from ..lower import excel_expr, in_reporting_units, numeric, resolve, through
 from ..printing.excel import MAX_FORMULA_LENGTH, excel_formula
 from ..printing.numpy import codegen
@@ -40,21 +40,26 @@ from .template import Sheet, Template, TemplateError
 LISTS_SHEET = "Lists"
 HELPERS_SHEET = "Helpers"
 MAX_SWEEP_ROWS = 512
-ENGINEERING = ("Name", "Symbol", "Value", "Unit", "Description", "Source", "Formula")
-PLAIN = ("Name", "Item", "Value", "Unit", "What it is", "Source")
+ENGINEERING = ("Name", "Symbol", "Bound", "Estimate", "Unit", "Description", "Source", "Formula")
+PLAIN = ("Name", "Item", "Roofline bound", "Calibrated estimate", "Unit", "What it is", "Source")
 SOLVED = ("Solved from", "Holds when")
-PLAIN_WIDTHS = (24, 50, 16, 22, 60, 44)
-VALUE_COL = 2  # column C holds every quantity's value (its defined name)
+PLAIN_WIDTHS = (24, 46, 15, 15, 20, 56, 40)
+VALUE_COL = 2  # column C holds every quantity's value (its defined name), the chapter's roofline bound
+EST_COL = 3  # column D: the calibrated estimate, where it differs
 NOT_FEASIBLE = "not feasible"  # what a result shows while a condition it requires fails
 
 
 class Book:
     """The workbook being written, with the bookkeeping formulas and digests need."""
 
-    def __init__(self, ev: Evaluation, template: Template, filename: str, kept: frozenset[str] = frozenset()) -> None:
-        self.ev = ev
+    def __init__(self, ev: Evaluation, est: Evaluation, template: Template, filename: str,
+                 kept: frozenset[str] = frozenset(), kept_est: frozenset[str] = frozenset()) -> None:
+        self.ev = ev  # the bound (column C, the defined names)
+        self.est = est  # the calibrated estimate (column D)
         self.template = template
         self.kept = kept
+        self.kept_est = kept_est
+        self.varies = varying(ev, est)
         self.wb = xlsxwriter.Workbook(filename, {"strings_to_numbers": False, "strings_to_formulas": False,
                                                  "strings_to_urls": False, "nan_inf_to_errors": True})
         self.cells: list[metadata.CellInfo] = []
@@ -212,10 +217,10 @@ def _cached(value):
 
 # --- the workbook -----------------------------------------------------------------------------------------------
 
-def write(ev: Evaluation, template: Template, filename: str, kept: frozenset[str] = frozenset(),
-          overrides: Mapping | None = None) -> list[metadata.CellInfo]:
-    """Write the workbook of ``ev`` laid out by ``template`` to ``filename``; returns the generated cells."""
-    book = Book(ev, template, filename, kept)
+def write(ev: Evaluation, est: Evaluation, template: Template, filename: str, kept: frozenset[str] = frozenset(),
+          overrides: Mapping | None = None, kept_est: frozenset[str] = frozenset()) -> list[metadata.CellInfo]:
+    """Write the workbook of ``ev`` (the bound) and ``est`` (the estimate beside it) laid out by ``template``."""
+    book = Book(ev, est, template, filename, kept, kept_est)
     available = set(ev.computable())
     status = [s.name for s in ev.table if s.says and s.name in available
               and all(n in available for sentence in s.says for n in sentence_names(sentence))]
@@ -242,7 +247,8 @@ def write(ev: Evaluation, template: Template, filename: str, kept: frozenset[str
     meta.hide()
     info = {"generator": f"symroof {__version__}", "model": ev.model.id, "hardware": ev.hardware.id,
             "template": template.name, "rules": dict(ev.rules),
-            "overrides": {k: v for k, v in (overrides or {}).items()}}
+            "overrides": {k: v for k, v in (overrides or {}).items()},
+            "calibration": est.calibration.path if est.calibration is not None else ""}
     digests = {sheet: {row: metadata.row_digest(cells) for row, cells in rows.items()}
                for sheet, rows in book.content.items()}
     for s in template.sheets:
@@ -343,7 +349,7 @@ def _header(book: Book, ws, row: int, columns: tuple[str, ...]) -> None:
         book.put(ws, row, col, text, book.fmt(F.HEAD))
 
 
-def _validation(book: Book, ws, row: int, s, lists: dict) -> None:
+def _validation(book: Book, ws, row: int, col: int, s, lists: dict) -> None:
     where = f"{s.name} ({s.unit_short or 'a plain number'})"
     if s.categorical:
         options = {"validate": "list", "source": f"={s.choice_list}",
@@ -356,7 +362,7 @@ def _validation(book: Book, ws, row: int, s, lists: dict) -> None:
                    "error_message": f"{where} must be a positive {'whole ' if s.integer else ''}number."}
     options.update({"error_title": "symroof: invalid input", "input_title": s.name[:32],
                     "input_message": s.description[:255], "show_error": True, "show_input": True})
-    ws.data_validation(row, VALUE_COL, row, VALUE_COL, options)
+    ws.data_validation(row, col, row, col, options)
 
 
 def _number_format(s, value, editable: bool) -> str | None:
@@ -365,10 +371,11 @@ def _number_format(s, value, editable: bool) -> str | None:
 
 
 def _block(book: Book, ws, block: Block, lists: dict) -> None:
-    ev = book.ev
+    ev, est = book.ev, book.est
     plain = block.sheet.layout == "plain"
     solved = not plain and any(ev.table.specs[n].solved for n in block.names)
     columns = (PLAIN if plain else ENGINEERING) + (SOLVED if solved else ())
+    unit_col, about_col, source_col, formula_col = 4, 5, 6, 7
     book.put(ws, block.row, 0 if not plain else 1, block.title, book.fmt(F.SECTION))
     if block.note:
         book.put(ws, block.row + 1, 1 if plain else 0, block.note, book.fmt(F.CAVEAT))
@@ -379,34 +386,32 @@ def _block(book: Book, ws, block: Block, lists: dict) -> None:
         q = REGISTRY.get(name)
         origin = ev.provenance.get(name, FORMULA)
         needs = [r for r in s.requires if r in book.where]
-        held = all(ev.holds(r) is not False for r in needs)
-        value = ev.magnitude(name) if name in ev.base else "#DIV/0!"
-        if s.boolean:
-            value = bool(value)
+        value = _value(ev, name)
         unit = F.unit_words(s.unit_short) if plain else s.unit_short
         book.put(ws, row, 0, name, book.fmt(F.NAME) if plain else None)
         if plain:
             book.put(ws, row, 1, s.title, book.fmt(F.LABEL))
-            book.put(ws, row, 3, unit, book.fmt(F.LABEL))
-            book.put(ws, row, 4, s.description, book.fmt(F.WRAP))
-            book.put(ws, row, 5, ev.source(name), book.fmt(F.WRAP))
-            lines = max(_lines(s.title, PLAIN_WIDTHS[1]), _lines(s.description, PLAIN_WIDTHS[4]),
-                        _lines(ev.source(name), PLAIN_WIDTHS[5]))
+            book.put(ws, row, unit_col, unit, book.fmt(F.LABEL))
+            book.put(ws, row, about_col, s.description, book.fmt(F.WRAP))
+            book.put(ws, row, source_col, ev.source(name), book.fmt(F.WRAP))
+            lines = max(_lines(s.title, PLAIN_WIDTHS[1]), _lines(s.description, PLAIN_WIDTHS[about_col]),
+                        _lines(ev.source(name), PLAIN_WIDTHS[source_col]))
             if lines > 1:  # spreadsheets do not grow rows for wrapped text on their own
                 ws.set_row(row, 15 * lines)
         else:
             book.put(ws, row, 1, _plain_symbol(s.display))
-            book.put(ws, row, 3, unit)
-            book.put(ws, row, 4, s.description)
-            book.put(ws, row, 5, ev.source(name))
+            book.put(ws, row, unit_col, unit)
+            book.put(ws, row, about_col, s.description)
+            book.put(ws, row, source_col, ev.source(name))
         if origin == FORMULA and q.kind == Kind.DERIVED:
-            text = book.formula(excel_expr(q, pins=ev.pins, mode=ev.mode))
-            if needs:  # a result that means nothing when a condition fails says so, instead of a number or #DIV/0!
-                text = Formula(f'=IF(AND({",".join(needs)}),{text[1:]},"{NOT_FEASIBLE}")')
-                value = value if held else NOT_FEASIBLE
+            text, value = _guarded(book, needs, book.formula(excel_expr(q, pins=ev.pins, mode=ev.mode)), value,
+                                   ev, {})
             book.put(ws, row, VALUE_COL, text, book.fmt(F.DERIVED, num=_number_format(s, value, False)), cached=value)
             if not plain:
-                book.put(ws, row, 6, f"{name} = {ev.formula_text(name)}")
+                note = f"{name} = {ev.formula_text(name)}"
+                if name in book.varies and est.formula_text(name) != ev.formula_text(name):
+                    note += f"   | estimate: {name} = {est.formula_text(name)}"
+                book.put(ws, row, formula_col, note)
             kind = "derived"
         elif origin == RULE:
             if name in ev.rules:
@@ -418,24 +423,29 @@ def _block(book: Book, ws, block: Block, lists: dict) -> None:
             book.put(ws, row, VALUE_COL, book.formula(expr), book.fmt(F.RULE, num=_number_format(s, value, True)),
                      cached=value, editable=True)
             if not plain:
-                book.put(ws, row, 6, f"default: {name} = {rule_text}")
-            _validation(book, ws, row, s, lists)
+                book.put(ws, row, formula_col, f"default: {name} = {rule_text}")
+            _validation(book, ws, row, VALUE_COL, s, lists)
             kind = "rule"
         elif s.structural:  # the model's architecture: its formulas were written for this choice
             book.put(ws, row, VALUE_COL, value)
             if not plain:
-                book.put(ws, row, 6, "the model's structure: fixed at export (formulas are written for it)")
+                book.put(ws, row, formula_col, "the model's structure: fixed at export (formulas are written for it)")
             kind = "structure"
+        elif s.neutral is not None:  # an estimate factor: its bound value is fixed, its estimate an input
+            book.put(ws, row, VALUE_COL, float(s.neutral), book.fmt(F.NEUTRAL, num=_number_format(s, value, True)))
+            if not plain:
+                book.put(ws, row, formula_col, "estimate factor: the bound takes it at this neutral value")
+            kind = "neutral"
         else:
             num = None if s.categorical else _number_format(s, value, True)
             book.put(ws, row, VALUE_COL, value, book.fmt(F.INPUT, num=num), editable=True)
             if not plain:
-                book.put(ws, row, 6, "input" if s.kind == "input" else "pinned (set on export)")
-            _validation(book, ws, row, s, lists)
+                book.put(ws, row, formula_col, "input" if s.kind == "input" else "pinned (set on export)")
+            _validation(book, ws, row, VALUE_COL, s, lists)
             kind = "input"
         if solved and s.solved:
-            book.put(ws, row, 7, s.equation.replace(", solved for ", ", for "))
-            book.put(ws, row, 8, s.regime or "")
+            book.put(ws, row, 8, s.equation.replace(", solved for ", ", for "))
+            book.put(ws, row, 9, s.regime or "")
         if needs and kind == "derived":  # struck through in red while a condition it needs fails
             ws.conditional_format(row, VALUE_COL, row, VALUE_COL, {
                 "type": "formula", "criteria": f"=NOT(AND({','.join(needs)}))", "format": book.fmt(F.INFEASIBLE)})
@@ -443,6 +453,81 @@ def _block(book: Book, ws, block: Block, lists: dict) -> None:
         if kind == "input":
             generated = value if isinstance(value, str | bool) else float(numpy.asarray(value))
         book.cell(ws, row, VALUE_COL, kind, name, generated=generated, kept=name in book.kept)
+        if name in book.varies:
+            _estimate_cell(book, ws, row, name, kind, needs, lists)
+
+
+def _value(ev: Evaluation, name: str):
+    """What a cell shows: the value in its reporting unit (TRUE/FALSE for yes/no), or the error it computes."""
+    value = ev.magnitude(name) if name in ev.base else "#DIV/0!"
+    return bool(value) if ev.table.specs[name].boolean and not isinstance(value, str) else value
+
+
+def _guarded(book: Book, needs: list[str], text: Formula, value, ev: Evaluation, refs: dict) -> tuple:
+    """A result that means nothing when a condition it requires fails says so, not a number or #DIV/0!."""
+    if not needs:
+        return text, value
+    held = all(ev.holds(r) is not False for r in needs)
+    conditions = ",".join(refs.get(r, r) for r in needs)
+    guarded = f'=IF(AND({conditions}),{text[1:]},"{NOT_FEASIBLE}")'
+    if len(guarded) > MAX_FORMULA_LENGTH:  # the guard pushed it past Excel's limit: compute it in a helper cell
+        ref = book._helper(text, value if not isinstance(value, str) else None)
+        guarded = f'=IF(AND({conditions}),{ref},"{NOT_FEASIBLE}")'
+    return Formula(guarded), (value if held else NOT_FEASIBLE)
+
+
+def _estimate_cell(book: Book, ws, row: int, name: str, kind: str, needs: list[str], lists: dict) -> None:
+    """The calibrated estimate beside the bound (column D): a factor's calibrated value, or the formula in
+    estimate mode over the other estimate cells."""
+    est = book.est
+    s = est.table.specs[name]
+    q = REGISTRY.get(name)
+    value = _value(est, name)
+    refs = {n: f"'{sheet}'!${xl_col_to_name(EST_COL)}${r + 1}" for n, (sheet, r) in book.where.items()
+            if n in book.varies}
+    names = {REGISTRY.get(n).symbol: ref for n, ref in refs.items()}
+    if kind in ("neutral", "input"):  # an estimate factor, or an input the calibration sets (prefill MFU)
+        book.put(ws, row, EST_COL, float(value), book.fmt(F.INPUT, num=_number_format(s, value, True)),
+                 editable=True)
+        _validation(book, ws, row, EST_COL, s, lists)
+        book.cell(ws, row, EST_COL, "estimate_input", name, generated=float(value), kept=name in book.kept_est)
+        return
+    if kind == "rule" and name in est.rules:
+        text = Formula("=" + refs.get(est.rules[name], est.rules[name]))
+        book.put(ws, row, EST_COL, text, book.fmt(F.RULE, num=_number_format(s, value, True)), cached=value,
+                 editable=True)
+        book.cell(ws, row, EST_COL, "estimate_rule", name)
+        return
+    text = book.formula(excel_expr(q, pins=est.pins, mode=est.mode), names)
+    text, value = _guarded(book, needs, text, value, est, refs)
+    book.put(ws, row, EST_COL, text, book.fmt(F.ESTIMATE, num=_number_format(s, value, False)), cached=value)
+    book.cell(ws, row, EST_COL, "estimate", name)
+    if needs:
+        conditions = ",".join(refs.get(r, r) for r in needs)
+        ws.conditional_format(row, EST_COL, row, EST_COL, {
+            "type": "formula", "criteria": f"=NOT(AND({conditions}))", "format": book.fmt(F.INFEASIBLE)})
+
+
+def varying(ev: Evaluation, est: Evaluation) -> set[str]:
+    """Quantities whose estimate may differ from their bound: the estimate factors, what is computed from them
+    (or from a formula that changes in estimate mode), and inputs that follow such a quantity by a rule."""
+    out: set[str] = set()
+    while True:  # to a fixed point: a rule's target (the planning batch) is declared after its input (the batch)
+        before = len(out)
+        for s in ev.table:
+            if s.kind == "constant" or s.name in out:
+                continue
+            if s.neutral is not None or (s.kind == "input" and est.provenance.get(s.name) == CALIBRATION
+                                         and ev.provenance.get(s.name) != SET):
+                out.add(s.name)
+            elif s.name in ev.rules:
+                if ev.rules[s.name] in out:
+                    out.add(s.name)
+            elif s.kind == "derived" and (s.formula_text("bound") != s.formula_text("estimate")
+                                          or any(d in out for d in s.deps)):
+                out.add(s.name)
+        if len(out) == before:
+            return out
 
 
 def _lines(text: str, width: int) -> int:
@@ -480,8 +565,8 @@ def _sensitivities(book: Book, ws, sheet: Sheet) -> None:
             book.put(ws, row, 1, f"d ln {name} / d ln {wrt}")
             book.put(ws, row, VALUE_COL, book.formula(in_reporting_units(numeric(expr), None)),
                      book.fmt(F.DERIVED, num="+0.000;-0.000;0"), cached=values[wrt])
-            book.put(ws, row, 4, f"1% more {wrt} changes {name} by about this many %.")
-            book.put(ws, row, 5, "symroof: sympy derivative of the formula")
+            book.put(ws, row, 5, f"1% more {wrt} changes {name} by about this many %.")
+            book.put(ws, row, 6, "symroof: sympy derivative of the formula (bound)")
             book.cell(ws, row, VALUE_COL, "elasticity", name, wrt)
             row += 1
         row += 1
@@ -574,7 +659,7 @@ def _page(book: Book, ws, sheet: Sheet) -> None:
     elif sheet.kind == "sweep":
         ws.set_column(0, 20, 18)
     else:
-        for col, width in enumerate((34, 16, 18, 16, 60, 50, 60, 50, 50)):
+        for col, width in enumerate((34, 16, 18, 18, 16, 60, 50, 60, 50, 50)):
             ws.set_column(col, col, width)
     rows = book.content.get(ws.name, {})
     last_row = max(rows, default=0)
