@@ -64,6 +64,17 @@ def shipped(chip: str) -> Path | None:
 def load(path: str | Path, chip: str | None = None):
     """A calibration file as a catalog entry (kind ``calibration``); ``chip`` must match the one it was fitted on."""
     from . import catalog
+
+    path = Path(path)
+    entry = catalog.cached(("calibration", str(path)), path, lambda: _load_file(path))
+    if chip is not None and entry.id not in (chip, GENERIC):
+        raise CatalogError(f"{path}: a calibration of {entry.id}, not of {chip}; fit one for {chip} with "
+                           f"symroof calibrate DIR --hardware {chip}")
+    return entry
+
+
+def _load_file(path: Path):
+    from . import catalog
     from .runtime import table
     from .values import parse_value
 
@@ -79,9 +90,6 @@ def load(path: str | Path, chip: str | None = None):
     if not isinstance(fitted_on, str) or not fitted_on:
         raise CatalogError(f"{where}: missing text field 'chip' (the chip it was fitted on)")
     uncalibrated = bool(data.get("uncalibrated", False))
-    if chip is not None and fitted_on not in (chip, GENERIC):
-        raise CatalogError(f"{where}: a calibration of {fitted_on}, not of {chip}; fit one for {chip} with "
-                           f"symroof calibrate DIR --hardware {chip}")
     raw = data.get("values")
     if not isinstance(raw, dict) or not raw:
         raise CatalogError(f"{where}: no [values] table")
@@ -105,6 +113,10 @@ def load(path: str | Path, chip: str | None = None):
         if s.at_most == 1 and not s.unit_text and not 0 < base <= 1 and s.neutral == 1:
             raise CatalogError(f"{where}: values.{key} = {value} must be above 0 and at most 1")
         values[key], sources[key] = base, entry["source"]
+    missing = sorted(allowed - values.keys())
+    if missing:
+        raise CatalogError(f"{where}: lacks values.{missing[0]}" + (f" (and {', '.join(missing[1:])})" if missing[1:]
+                           else "") + ", which estimate mode needs; refit with symroof calibrate")
     name = f"calibration of {fitted_on}" + (" (generic factors: uncalibrated)" if uncalibrated else "")
     entry = catalog.Entry(fitted_on, name, "calibration", where, values, sources,
                           {"uncalibrated": "yes" if uncalibrated else "", "date": str(data.get("date", "")),
@@ -336,6 +348,10 @@ def fit(folder: str | Path, chip: str, attention_kernel: str = "sdpa") -> Calibr
         values["prefill_mfu"] = fraction(best.values[0])
         sources["prefill_mfu"] = (f"fit: {len(rows)} rows of prefill.csv ({fixed['n_layers']:g} layers, attention "
                                   "FLOPs counted), least squares on log time of prefill_time")
+    else:
+        generic = load(_folder() / f"{GENERIC}.toml")
+        values["prefill_mfu"] = generic.values["prefill_mfu"]
+        sources["prefill_mfu"] = "no prefill.csv: the generic value (mean of the chips symroof ships calibrations for)"
     values.update(attention_flops_counted=1.0, prefill_weight_floor=1.0, step_overhead=0.0)
     sources.update(attention_flops_counted="estimate mode counts attention FLOPs in prefill",
                    prefill_weight_floor="estimate mode: a prefill takes at least one read of the weights",

@@ -362,7 +362,8 @@ class Evaluation:
                "unavailable": dict(self.unavailable), "warnings": self.warnings(),
                "feasible": self.feasible, "infeasible": self.infeasible(),
                "infeasible_quantities": self.infeasible_quantities(), "mode": self.mode,
-               "calibration": self.calibration.path if self.calibration is not None else None}
+               "calibration": self.calibration.path if self.calibration is not None else None,
+               "calibrated": (self.calibration is not None and not self.calibration.notes.get("uncalibrated"))}
         return out
 
     def to_frame(self):

@@ -7,7 +7,7 @@ path of a TOML file of the same form, so users can bring their own.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -79,7 +79,28 @@ def check_file(kind: str, path: Path, shown_as: str | None = None) -> Entry:
         raise CatalogError(str(exc).replace(str(path), shown_as)) from None
 
 
+_PARSED: dict[tuple, tuple[tuple[int, int], Entry]] = {}
+
+
+def cached(key: tuple, path: Path, parse) -> Entry:
+    """``parse()``'s entry for ``path``, parsed again only when the file changes (a fresh copy each call)."""
+    try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        return parse()
+    hit = _PARSED.get(key)
+    if hit is None or hit[0] != stamp:
+        hit = _PARSED[key] = (stamp, parse())
+    e = hit[1]
+    return replace(e, values=dict(e.values), sources=dict(e.sources), notes=dict(e.notes))
+
+
 def _parse(kind: str, path: Path) -> Entry:
+    return cached((kind, str(path)), path, lambda: _parse_file(kind, path))
+
+
+def _parse_file(kind: str, path: Path) -> Entry:
     where = str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
