@@ -2,8 +2,8 @@
 # fmt: off
 # ruff: noqa
 FORMAT = 3
-KEY = '5a3edd0625eb307d612705e69d4096f4e814297ebc87d2b0b8abb57fd5ec6e75'
-GROUPS = [('model', 'Model'), ('hardware', 'Hardware'), ('scenario', 'Scenario'), ('estimate', 'Estimate factors'), ('memory', 'Memory'), ('decode', 'Decode'), ('prefill', 'Prefill'), ('parallelism', 'Parallelism'), ('serving', 'Serving & cost'), ('thresholds', 'Thresholds'), ('planning', 'Planning')]
+KEY = '4530b013b4edfbfa51cb9bcbd5bb4103a5a83ccb79ec1e391f115352eee0304a'
+GROUPS = [('model', 'Model'), ('hardware', 'Hardware'), ('scenario', 'Scenario'), ('estimate', 'Estimate factors'), ('memory', 'Memory'), ('decode', 'Decode'), ('prefill', 'Prefill'), ('parallelism', 'Parallelism'), ('communication', 'Communication'), ('serving', 'Serving & cost'), ('thresholds', 'Thresholds'), ('ownership', 'Cost of ownership'), ('planning', 'Planning')]
 SPECS = [{'name': 'n_layers',
   'display': 'L',
   'unit': '',
@@ -28,6 +28,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -66,6 +67,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -104,6 +106,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -142,6 +145,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -180,6 +184,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -218,6 +223,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -256,6 +262,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -294,6 +301,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -333,6 +341,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -371,6 +380,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -409,6 +419,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -447,6 +458,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -485,6 +497,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -523,6 +536,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['d_ff'],
   'opened': [],
@@ -561,6 +575,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['n_layers'],
   'opened': [],
@@ -599,6 +614,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -637,6 +653,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -675,6 +692,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -713,6 +731,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['d_head'],
   'opened': [],
@@ -751,6 +770,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['d_head'],
   'opened': [],
@@ -789,6 +809,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -828,6 +849,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['context_length'],
   'opened': [],
@@ -866,6 +888,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -904,6 +927,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -942,6 +966,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -980,6 +1005,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1018,6 +1044,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1056,6 +1083,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1094,6 +1122,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1132,6 +1161,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1170,6 +1200,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1177,6 +1208,45 @@ SPECS = [{'name': 'n_layers',
   'default_text': None,
   'formula': {},
   'latex': {'bound': '\\$_{\\text{chip}}', 'estimate': '\\$_{\\text{chip}}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'chip_tdp',
+  'display': 'P_{\\text{chip}}',
+  'unit': 'watt / chip',
+  'unit_short': 'W/chip',
+  'factor': 1.0,
+  'description': 'Thermal design power of one chip: the most it draws.',
+  'source': 'chip datasheet (catalog)',
+  'group': 'hardware',
+  'kind': 'input',
+  'label': 'Chip power (TDP)',
+  'title': 'Chip power (TDP)',
+  'integer': False,
+  'at_most': None,
+  'plausible': [10, 10000],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {'bound': 'P_{\\text{chip}}', 'estimate': 'P_{\\text{chip}}'},
   'code': {},
   'equation': None,
   'equation_latex': None,
@@ -1208,6 +1278,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1247,6 +1318,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1285,6 +1357,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1292,6 +1365,286 @@ SPECS = [{'name': 'n_layers',
   'default_text': '2 chip',
   'formula': {},
   'latex': {'bound': 'Y_{\\min}^{>1} = 2', 'estimate': 'Y_{\\min}^{>1} = 2'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'scale_up_domain',
+  'display': 'D_{\\text{up}}',
+  'unit': 'chip',
+  'unit_short': 'chip',
+  'factor': 1.0,
+  'description': "Chips one scale-up network joins (8 on an HGX H100, 72 on a GB200 NVL72, a TPU pod's 256); a "
+                 'collective over more chips crosses the scale-out network.',
+  'source': 'chip or system datasheet: the interconnect (catalog)',
+  'group': 'hardware',
+  'kind': 'input',
+  'label': 'Scale-up domain (chips)',
+  'title': 'Scale-up domain (chips)',
+  'integer': True,
+  'at_most': None,
+  'plausible': [1, 100000],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {'bound': 'D_{\\text{up}}', 'estimate': 'D_{\\text{up}}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'scale_up_topology',
+  'display': '\\text{topo}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'How the scale-up network joins its chips: a switch (NVSwitch: any pair at full bandwidth), a full '
+                 'mesh of point-to-point links (Infinity Fabric: a pair shares one link), a ring, or a torus (TPU '
+                 'ICI).',
+  'source': 'chip or system datasheet: the interconnect (catalog)',
+  'group': 'hardware',
+  'kind': 'input',
+  'label': None,
+  'title': 'How the scale-up network joins its chips: a switch (NVSwitch: any pair at full bandwidth), a full mesh of '
+           'point-to-point links (Infinity Fabric: a pair shares one link), a ring, or a torus (TPU ICI)',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': ['switch', 'mesh', 'ring', 'torus'],
+  'default_choice': 'switch',
+  'boolean': False,
+  'neutral': None,
+  'choice_list': 'scale_up_topology_choices',
+  'structural': True,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {'bound': '\\text{topo}', 'estimate': '\\text{topo}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'scale_up_bandwidth',
+  'display': 'W_{\\text{up}}',
+  'unit': 'byte / chip / second',
+  'unit_short': 'B/chip/s',
+  'factor': 1.0,
+  'description': 'Scale-up bandwidth of one chip in one direction, over all its links (H100 NVLink: 450 GB/s each '
+                 'way).',
+  'source': 'chip or system datasheet: the interconnect (catalog)',
+  'group': 'hardware',
+  'kind': 'input',
+  'label': 'Scale-up bandwidth per chip (one direction)',
+  'title': 'Scale-up bandwidth per chip (one direction)',
+  'integer': False,
+  'at_most': None,
+  'plausible': [1000000000.0, 100000000000000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {'bound': 'W_{\\text{up}}', 'estimate': 'W_{\\text{up}}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'scale_up_latency',
+  'display': '\\alpha_{\\text{up}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': 'Fixed time of one step of a collective over the scale-up network (a hop, a synchronisation).',
+  'source': 'chip or system datasheet: the interconnect (catalog)',
+  'group': 'hardware',
+  'kind': 'input',
+  'label': 'Scale-up latency per step',
+  'title': 'Scale-up latency per step',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0.01, 1000],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {'bound': '\\alpha_{\\text{up}}', 'estimate': '\\alpha_{\\text{up}}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'torus_dims',
+  'display': 'd_{\\text{torus}}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Axes of a torus topology (2 on TPU v5e and v6e, 3 on v4, v5p and v7); each axis has a link to either '
+                 'neighbour.',
+  'source': 'chip or system datasheet: the interconnect (catalog)',
+  'group': 'hardware',
+  'kind': 'input',
+  'label': None,
+  'title': 'Axes of a torus topology (2 on TPU v5e and v6e, 3 on v4, v5p and v7); each axis has a link to either '
+           'neighbour',
+  'integer': True,
+  'at_most': None,
+  'plausible': [1, 3],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {'bound': 'd_{\\text{torus}}', 'estimate': 'd_{\\text{torus}}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'scale_out_bandwidth',
+  'display': 'W_{\\text{out}}',
+  'unit': 'byte / chip / second',
+  'unit_short': 'B/chip/s',
+  'factor': 1.0,
+  'description': 'Scale-out network bandwidth of one chip in one direction (one 400 Gb/s NIC per GPU: 50 GB/s).',
+  'source': 'chip or system datasheet: the interconnect (catalog)',
+  'group': 'hardware',
+  'kind': 'input',
+  'label': 'Scale-out bandwidth per chip (one direction)',
+  'title': 'Scale-out bandwidth per chip (one direction)',
+  'integer': False,
+  'at_most': None,
+  'plausible': [100000000.0, 10000000000000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {'bound': 'W_{\\text{out}}', 'estimate': 'W_{\\text{out}}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'scale_out_latency',
+  'display': '\\alpha_{\\text{out}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': 'Fixed time of one step of a collective over the scale-out network.',
+  'source': 'chip or system datasheet: the interconnect (catalog)',
+  'group': 'hardware',
+  'kind': 'input',
+  'label': 'Scale-out latency per step',
+  'title': 'Scale-out latency per step',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0.01, 10000],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {'bound': '\\alpha_{\\text{out}}', 'estimate': '\\alpha_{\\text{out}}'},
   'code': {},
   'equation': None,
   'equation_latex': None,
@@ -1323,6 +1676,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1362,6 +1716,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1400,6 +1755,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1439,6 +1795,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1477,6 +1834,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1515,6 +1873,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1553,6 +1912,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1591,6 +1951,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1630,6 +1991,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['weight_dtype'],
   'opened': [],
@@ -1678,6 +2040,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1717,6 +2080,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['kv_dtype'],
   'opened': [],
@@ -1761,6 +2125,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['compute_dtype'],
   'opened': [],
@@ -1809,6 +2174,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['chip_flops_bf16',
            'chip_flops_fp4',
@@ -1865,14 +2231,260 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
-  'deps': ['min_slice_chips'],
+  'deps': ['min_slice_chips', 'pipeline_parallel', 'tensor_parallel'],
   'opened': [],
   'default': 'rule',
-  'default_text': 'min_slice_chips',
-  'formula': {'bound': 'min_slice_chips', 'estimate': 'min_slice_chips'},
-  'latex': {'bound': 'Y = N_{\\text{slice}}', 'estimate': 'Y = N_{\\text{slice}}'},
+  'default_text': 'Piecewise((pipeline_parallel*tensor_parallel, tensor_parallel > 0), (min_slice_chips, True))',
+  'formula': {'bound': 'Piecewise((pipeline_parallel*tensor_parallel, tensor_parallel > 0), (min_slice_chips, True))',
+              'estimate': 'Piecewise((pipeline_parallel*tensor_parallel, tensor_parallel > 0), (min_slice_chips, '
+                          'True))'},
+  'latex': {'bound': 'Y = \\begin{cases} \\text{PP} \\text{TP} & \\text{for}\\: \\text{TP} > 0 \\\\N_{\\text{slice}} & '
+                     '\\text{otherwise} \\end{cases}',
+            'estimate': 'Y = \\begin{cases} \\text{PP} \\text{TP} & \\text{for}\\: \\text{TP} > 0 '
+                        '\\\\N_{\\text{slice}} & \\text{otherwise} \\end{cases}'},
   'code': {'bound': '_rule_bound_n_chips', 'estimate': '_rule_bound_n_chips'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'tensor_parallel',
+  'display': '\\text{TP}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': "Chips each layer's matmuls are split over (tensor parallelism). 0, the default, means every chip of "
+                 "a pipeline stage: n_chips / pipeline_parallel, the chapter's pure model parallelism.",
+  'source': "assumption (the serving engine's launch settings)",
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Tensor-parallel chips (0: all)',
+  'title': 'Tensor-parallel chips (0: all)',
+  'integer': True,
+  'at_most': None,
+  'plausible': [0, 100000],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 0.0,
+  'default_text': '0',
+  'formula': {},
+  'latex': {'bound': '\\text{TP} = 0', 'estimate': '\\text{TP} = 0'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'pipeline_parallel',
+  'display': '\\text{PP}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Pipeline stages: consecutive groups of layers on their own chips, a decode step handing its '
+                 'activations from one to the next.',
+  'source': "assumption (the serving engine's launch settings)",
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Pipeline stages',
+  'title': 'Pipeline stages',
+  'integer': True,
+  'at_most': None,
+  'plausible': [1, 1000],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 1.0,
+  'default_text': '1',
+  'formula': {},
+  'latex': {'bound': '\\text{PP} = 1', 'estimate': '\\text{PP} = 1'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'expert_parallel',
+  'display': '\\text{EP}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Chips a mixture-of-experts layer spreads its experts over (each holds n_experts / expert_parallel of '
+                 'them, routed tokens reach them by all-to-all); 1 splits every expert over the tensor-parallel chips '
+                 'like a dense MLP.',
+  'source': "assumption (the serving engine's launch settings)",
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Expert-parallel chips',
+  'title': 'Expert-parallel chips',
+  'integer': True,
+  'at_most': None,
+  'plausible': [1, 100000],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 1.0,
+  'default_text': '1',
+  'formula': {},
+  'latex': {'bound': '\\text{EP} = 1', 'estimate': '\\text{EP} = 1'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'data_parallel',
+  'display': '\\text{DP}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Replicas of the model, each on its own n_chips chips serving its own batch.',
+  'source': "assumption (the serving engine's launch settings)",
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Replicas',
+  'title': 'Replicas',
+  'integer': True,
+  'at_most': None,
+  'plausible': [1, 1000000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 1.0,
+  'default_text': '1',
+  'formula': {},
+  'latex': {'bound': '\\text{DP} = 1', 'estimate': '\\text{DP} = 1'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'collective_bytes',
+  'display': 'M_{\\text{coll}}',
+  'unit': 'byte',
+  'unit_short': 'B',
+  'factor': 1.0,
+  'description': 'Bytes each chip contributes to a collective examined on its own (all_reduce_time and the others); by '
+                 "default one decode step's activations of the batch.",
+  'source': 'assumption',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': None,
+  'title': 'Bytes each chip contributes to a collective examined on its own (all_reduce_time and the others); by '
+           "default one decode step's activations of the batch",
+  'integer': False,
+  'at_most': None,
+  'plausible': [1, 1000000000000000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['tp_allreduce_bytes'],
+  'opened': [],
+  'default': 'rule',
+  'default_text': 'tp_allreduce_bytes',
+  'formula': {'bound': 'tp_allreduce_bytes', 'estimate': 'tp_allreduce_bytes'},
+  'latex': {'bound': 'M_{\\text{coll}} = M_{\\text{AR}}', 'estimate': 'M_{\\text{coll}} = M_{\\text{AR}}'},
+  'code': {'bound': '_rule_bound_collective_bytes', 'estimate': '_rule_bound_collective_bytes'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'collective_chips',
+  'display': 'n_{\\text{coll}}',
+  'unit': 'chip',
+  'unit_short': 'chip',
+  'factor': 1.0,
+  'description': 'Chips taking part in a collective examined on its own; by default the scale-up domain.',
+  'source': 'assumption',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': None,
+  'title': 'Chips taking part in a collective examined on its own; by default the scale-up domain',
+  'integer': True,
+  'at_most': None,
+  'plausible': [1, 1000000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['scale_up_domain'],
+  'opened': [],
+  'default': 'rule',
+  'default_text': 'scale_up_domain',
+  'formula': {'bound': 'scale_up_domain', 'estimate': 'scale_up_domain'},
+  'latex': {'bound': 'n_{\\text{coll}} = D_{\\text{up}}', 'estimate': 'n_{\\text{coll}} = D_{\\text{up}}'},
+  'code': {'bound': '_rule_bound_collective_chips', 'estimate': '_rule_bound_collective_chips'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -1903,6 +2515,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1941,6 +2554,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -1979,6 +2593,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2017,6 +2632,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2055,6 +2671,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2094,6 +2711,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2132,6 +2750,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2170,6 +2789,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2208,6 +2828,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2246,6 +2867,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2284,6 +2906,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2322,6 +2945,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2364,6 +2988,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2404,6 +3029,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2443,6 +3069,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2450,6 +3077,47 @@ SPECS = [{'name': 'n_layers',
   'default_text': '0 ms',
   'formula': {},
   'latex': {'bound': 't_{\\text{step}} = 0', 'estimate': 't_{\\text{step}} = 0'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'comm_overlap',
+  'display': '\\omega',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': "Fraction of a step's communication hidden behind its compute. 1 in bound mode (the chapter leaves "
+                 "communication out); the calibrations take 0, as decode all-reduces sit between a layer's matmuls on "
+                 'the critical path.',
+  'source': 'calibration (symroof calibrate); generic factors for uncalibrated chips',
+  'group': 'estimate',
+  'kind': 'input',
+  'label': 'Communication hidden behind compute',
+  'title': 'Communication hidden behind compute',
+  'integer': False,
+  'at_most': 1,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': 1,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 0.0,
+  'default_text': '0',
+  'formula': {},
+  'latex': {'bound': '\\omega = 0', 'estimate': '\\omega = 0'},
   'code': {},
   'equation': None,
   'equation_latex': None,
@@ -2481,6 +3149,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2519,6 +3188,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2557,6 +3227,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2596,6 +3267,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2604,6 +3276,3375 @@ SPECS = [{'name': 'n_layers',
   'formula': {},
   'latex': {'bound': '\\lambda = 100', 'estimate': '\\lambda = 100'},
   'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'chip_purchase_price',
+  'display': '\\$_{\\text{buy}}',
+  'unit': 'USD / chip',
+  'unit_short': 'USD/chip',
+  'factor': 1.0,
+  'description': "Purchase price of one chip with its share of the server (an 8-GPU system's price / 8).",
+  'source': 'reseller and analyst prices (catalog)',
+  'group': 'hardware',
+  'kind': 'input',
+  'label': 'Purchase price per chip (server share included)',
+  'title': 'Purchase price per chip (server share included)',
+  'integer': False,
+  'at_most': None,
+  'plausible': [100, 10000000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {'bound': '\\$_{\\text{buy}}', 'estimate': '\\$_{\\text{buy}}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'cost_mode',
+  'display': '\\text{cost}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'How a chip-hour is paid for: rented at chip_price, or owned (capital recovery, power and hosting: '
+                 'owned_chip_hour_cost).',
+  'source': 'issue 13',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Rent or own the chips',
+  'title': 'Rent or own the chips',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': ['rent', 'own'],
+  'default_choice': 'rent',
+  'boolean': False,
+  'neutral': None,
+  'choice_list': 'cost_mode_choices',
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {'bound': '\\text{cost}', 'estimate': '\\text{cost}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'one_year',
+  'display': '1',
+  'unit': 'year',
+  'unit_short': 'yr',
+  'factor': 31536000.0,
+  'description': 'One year: carries the unit of a count.',
+  'source': 'unit bookkeeping',
+  'group': 'constants',
+  'kind': 'constant',
+  'label': None,
+  'title': 'One year: carries the unit of a count',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None,
+  'value': 1},
+ {'name': 'depreciation_years',
+  'display': 'n_{\\text{dep}}',
+  'unit': 'year',
+  'unit_short': 'yr',
+  'factor': 31536000.0,
+  'description': "Years over which an owned chip's price is recovered.",
+  'source': 'Epoch AI cost model (epoch-research/training-cost-trends): AI server lifetime 5 years (2023+); Amazon and '
+            'Meta depreciate servers over 5 to 5.5 years',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Depreciation period',
+  'title': 'Depreciation period',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0.25, 20],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 157680000.0,
+  'default_text': '5 yr',
+  'formula': {},
+  'latex': {'bound': 'n_{\\text{dep}} = 157680000', 'estimate': 'n_{\\text{dep}} = 157680000'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'one_1_per_year',
+  'display': '1',
+  'unit': '1 / year',
+  'unit_short': '1/yr',
+  'factor': 3.1709791983764586e-08,
+  'description': 'One 1 / year: carries the unit of a count.',
+  'source': 'unit bookkeeping',
+  'group': 'constants',
+  'kind': 'constant',
+  'label': None,
+  'title': 'One 1 / year: carries the unit of a count',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None,
+  'value': 1},
+ {'name': 'cost_of_capital',
+  'display': 'r',
+  'unit': '1 / year',
+  'unit_short': '1/yr',
+  'factor': 3.1709791983764586e-08,
+  'description': 'Yearly cost of the capital tied up in owned chips (0 recovers the price in equal parts).',
+  'source': 'A. Damodaran (NYU Stern), US cost of equity at beta 1.0, January 2026: 8.46%',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Cost of capital per year',
+  'title': 'Cost of capital per year',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0, 1],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 2.682648401826485e-09,
+  'default_text': '0.0846 1/yr',
+  'formula': {},
+  'latex': {'bound': 'r = \\frac{67066210045662129}{25000000000000000000000000}',
+            'estimate': 'r = \\frac{67066210045662129}{25000000000000000000000000}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'server_power_factor',
+  'display': 'k_{\\text{server}}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': "Server power per chip over the chip's TDP (CPUs, memory, NICs, fans).",
+  'source': 'NVIDIA DGX H100 datasheet: 10.2 kW max for 8 x 700 W H100s (10.2 / 5.6 = 1.82)',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Server power over chip TDP',
+  'title': 'Server power over chip TDP',
+  'integer': False,
+  'at_most': None,
+  'plausible': [1, 5],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 1.8214285714285714,
+  'default_text': '1.82143',
+  'formula': {},
+  'latex': {'bound': 'k_{\\text{server}} = \\frac{51}{28}', 'estimate': 'k_{\\text{server}} = \\frac{51}{28}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'pue',
+  'display': '\\text{PUE}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Power usage effectiveness: facility power over IT power.',
+  'source': 'Uptime Institute global survey 2024: average PUE 1.56',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'PUE',
+  'title': 'PUE',
+  'integer': False,
+  'at_most': None,
+  'plausible': [1, 3],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 1.56,
+  'default_text': '1.56',
+  'formula': {},
+  'latex': {'bound': '\\text{PUE} = \\frac{39}{25}', 'estimate': '\\text{PUE} = \\frac{39}{25}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'one_usd_per_kilowatt_hour',
+  'display': '1',
+  'unit': 'USD / kilowatt_hour',
+  'unit_short': 'USD/kWh',
+  'factor': 2.7777777777777776e-07,
+  'description': 'One USD / kilowatt_hour: carries the unit of a count.',
+  'source': 'unit bookkeeping',
+  'group': 'constants',
+  'kind': 'constant',
+  'label': None,
+  'title': 'One USD / kilowatt_hour: carries the unit of a count',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None,
+  'value': 1},
+ {'name': 'electricity_price',
+  'display': '\\$_{\\text{kWh}}',
+  'unit': 'USD / kilowatt_hour',
+  'unit_short': 'USD/kWh',
+  'factor': 2.7777777777777776e-07,
+  'description': 'Price of electricity.',
+  'source': 'US EIA, average industrial electricity price 2025 (0.0826 USD/kWh, as tabulated by Epoch AI)',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Electricity price',
+  'title': 'Electricity price',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0, 2],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 2.2944444444444444e-08,
+  'default_text': '0.0826 USD/kWh',
+  'formula': {},
+  'latex': {'bound': '\\$_{\\text{kWh}} = \\frac{413}{18000000000}',
+            'estimate': '\\$_{\\text{kWh}} = \\frac{413}{18000000000}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'one_usd_per_kilowatt_per_month',
+  'display': '1',
+  'unit': 'USD / kilowatt / month',
+  'unit_short': 'USD/kW/month',
+  'factor': 3.805175038051751e-10,
+  'description': 'One USD / kilowatt / month: carries the unit of a count.',
+  'source': 'unit bookkeeping',
+  'group': 'constants',
+  'kind': 'constant',
+  'label': None,
+  'title': 'One USD / kilowatt / month: carries the unit of a count',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None,
+  'value': 1},
+ {'name': 'colocation_price',
+  'display': '\\$_{\\text{colo}}',
+  'unit': 'USD / kilowatt / month',
+  'unit_short': 'USD/kW/month',
+  'factor': 3.805175038051751e-10,
+  'description': 'Data-centre space, cooling and upkeep per kW of IT load, power billed apart.',
+  'source': 'CBRE North America Data Center Trends H2 2024: wholesale asking rate, 250-500 kW, primary markets, 184.06 '
+            'USD/kW/month',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Colocation price per kW',
+  'title': 'Colocation price per kW',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0, 2000],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 7.003805175038051e-08,
+  'default_text': '184.06 USD/kW/month',
+  'formula': {},
+  'latex': {'bound': '\\$_{\\text{colo}} = \\frac{140076103500761021}{2000000000000000000000000}',
+            'estimate': '\\$_{\\text{colo}} = \\frac{140076103500761021}{2000000000000000000000000}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'request_rate',
+  'display': '\\lambda_{\\text{req}}',
+  'unit': 'sequence / second',
+  'unit_short': 'seq/s',
+  'factor': 1.0,
+  'description': 'Requests per second of the traffic to plan for.',
+  'source': 'issue 13; by default target_request_rate',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Request rate',
+  'title': 'Request rate',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['target_request_rate'],
+  'opened': [],
+  'default': 'rule',
+  'default_text': 'target_request_rate',
+  'formula': {'bound': 'target_request_rate', 'estimate': 'target_request_rate'},
+  'latex': {'bound': '\\lambda_{\\text{req}} = \\lambda', 'estimate': '\\lambda_{\\text{req}} = \\lambda'},
+  'code': {'bound': '_rule_bound_request_rate', 'estimate': '_rule_bound_request_rate'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'input_length',
+  'display': 'P_{\\text{in}}',
+  'unit': 'token / sequence',
+  'unit_short': 'tok/seq',
+  'factor': 1.0,
+  'description': 'Prompt tokens of a request.',
+  'source': 'issue 13; by default prefill_length',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Input tokens per request',
+  'title': 'Input tokens per request',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['prefill_length'],
+  'opened': [],
+  'default': 'rule',
+  'default_text': 'prefill_length',
+  'formula': {'bound': 'prefill_length', 'estimate': 'prefill_length'},
+  'latex': {'bound': 'P_{\\text{in}} = P', 'estimate': 'P_{\\text{in}} = P'},
+  'code': {'bound': '_rule_bound_input_length', 'estimate': '_rule_bound_input_length'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'output_length',
+  'display': 'G_{\\text{out}}',
+  'unit': 'token / sequence',
+  'unit_short': 'tok/seq',
+  'factor': 1.0,
+  'description': 'Generated tokens of a request.',
+  'source': 'issue 13; by default decode_length',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Output tokens per request',
+  'title': 'Output tokens per request',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['decode_length'],
+  'opened': [],
+  'default': 'rule',
+  'default_text': 'decode_length',
+  'formula': {'bound': 'decode_length', 'estimate': 'decode_length'},
+  'latex': {'bound': 'G_{\\text{out}} = G', 'estimate': 'G_{\\text{out}} = G'},
+  'code': {'bound': '_rule_bound_output_length', 'estimate': '_rule_bound_output_length'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'cached_prefix_fraction',
+  'display': 'f_{\\text{cache}}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': "Share of a prompt's tokens found in a prefix cache (not prefilled again).",
+  'source': 'assumption: no prefix cache',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Cached prompt share',
+  'title': 'Cached prompt share',
+  'integer': False,
+  'at_most': 1,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 0.0,
+  'default_text': '0',
+  'formula': {},
+  'latex': {'bound': 'f_{\\text{cache}} = 0', 'estimate': 'f_{\\text{cache}} = 0'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'one_second',
+  'display': '1',
+  'unit': 'second',
+  'unit_short': 's',
+  'factor': 1.0,
+  'description': 'One second: carries the unit of a count.',
+  'source': 'unit bookkeeping',
+  'group': 'constants',
+  'kind': 'constant',
+  'label': None,
+  'title': 'One second: carries the unit of a count',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None,
+  'value': 1},
+ {'name': 'ttft_target',
+  'display': 'T_{\\text{TTFT}}^{\\text{target}}',
+  'unit': 'second',
+  'unit_short': 's',
+  'factor': 1.0,
+  'description': 'Time-to-first-token target at the percentile.',
+  'source': 'issue 13 (example: 2 s at p99)',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Time to first token target',
+  'title': 'Time to first token target',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 2.0,
+  'default_text': '2 s',
+  'formula': {},
+  'latex': {'bound': 'T_{\\text{TTFT}}^{\\text{target}} = 2', 'estimate': 'T_{\\text{TTFT}}^{\\text{target}} = 2'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'ttft_percentile',
+  'display': 'p_{\\text{TTFT}}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Percentile (0 to 100, exclusive) of requests that must meet the time-to-first-token target.',
+  'source': 'issue 13 (p99)',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'TTFT percentile',
+  'title': 'TTFT percentile',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0, 100],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 99.0,
+  'default_text': '99',
+  'formula': {},
+  'latex': {'bound': 'p_{\\text{TTFT}} = 99', 'estimate': 'p_{\\text{TTFT}} = 99'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'prefill_max_utilisation',
+  'display': '\\rho_{\\max}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Busiest the prefill servers may be when their number is not set: the default count keeps their '
+                 'utilisation at or below this.',
+  'source': 'assumption: a planning ceiling; symroof plan sets the count that meets the TTFT target instead',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Prefill utilisation ceiling',
+  'title': 'Prefill utilisation ceiling',
+  'integer': False,
+  'at_most': 1,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': 0.7,
+  'default_text': '0.7',
+  'formula': {},
+  'latex': {'bound': '\\rho_{\\max} = \\frac{7}{10}', 'estimate': '\\rho_{\\max} = \\frac{7}{10}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'reference_cost_per_million_tokens',
+  'display': '\\$_{\\text{Mtok}}^{\\text{ref}}',
+  'unit': 'USD / megatoken',
+  'unit_short': 'USD/Mtok',
+  'factor': 1e-06,
+  'description': "A price per million output tokens to break even with: another chip's cost (symroof plan --compare) "
+                 'or an API price.',
+  'source': 'set by the planner',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Reference cost per million output tokens',
+  'title': 'Reference cost per million output tokens',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0.0001, 10000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': [],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {},
+  'latex': {'bound': '\\$_{\\text{Mtok}}^{\\text{ref}}', 'estimate': '\\$_{\\text{Mtok}}^{\\text{ref}}'},
+  'code': {},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'chip_hour_cost',
+  'display': '\\$_{\\text{chip-h}}',
+  'unit': 'USD / chip / hour',
+  'unit_short': 'USD/chip/h',
+  'factor': 0.0002777777777777778,
+  'description': 'What one chip-hour costs the plan: chip_price when renting, owned_chip_hour_cost when owning (set it '
+                 'to price any other way).',
+  'source': 'issue 13',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Cost per chip-hour',
+  'title': 'Cost per chip-hour',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0.001, 1000],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['chip_price', 'cost_mode', 'owned_chip_hour_cost'],
+  'opened': [],
+  'default': 'rule',
+  'default_text': 'select(cost_mode, {rent: chip_price, own: owned_chip_hour_cost})',
+  'formula': {'bound': 'select(cost_mode, {rent: chip_price, own: owned_chip_hour_cost})',
+              'estimate': 'select(cost_mode, {rent: chip_price, own: owned_chip_hour_cost})'},
+  'latex': {'bound': '\\$_{\\text{chip-h}} = \\begin{cases}\\$_{\\text{chip}} & \\text{if } \\text{cost} = '
+                     '\\text{rent} \\\\ \\$_{\\text{own}} & \\text{if } \\text{cost} = \\text{own}\\end{cases}',
+            'estimate': '\\$_{\\text{chip-h}} = \\begin{cases}\\$_{\\text{chip}} & \\text{if } \\text{cost} = '
+                        '\\text{rent} \\\\ \\$_{\\text{own}} & \\text{if } \\text{cost} = \\text{own}\\end{cases}'},
+  'code': {'bound': '_rule_bound_chip_hour_cost', 'estimate': '_rule_bound_chip_hour_cost'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'hosting_cost',
+  'display': '\\$_{\\text{host}}',
+  'unit': 'USD / chip / year',
+  'unit_short': 'USD/chip/yr',
+  'factor': 3.1709791983764586e-08,
+  'description': 'Yearly hosting and upkeep of one owned chip (power billed apart); by default colocation for its '
+                 'server share of IT power.',
+  'source': 'colocation price x chip TDP x server power factor',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Hosting per chip-year',
+  'title': 'Hosting per chip-year',
+  'integer': False,
+  'at_most': None,
+  'plausible': [0, 1000000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': True,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['chip_tdp', 'colocation_price', 'server_power_factor'],
+  'opened': [],
+  'default': 'rule',
+  'default_text': 'chip_tdp*colocation_price*server_power_factor',
+  'formula': {'bound': 'chip_tdp*colocation_price*server_power_factor',
+              'estimate': 'chip_tdp*colocation_price*server_power_factor'},
+  'latex': {'bound': '\\$_{\\text{host}} = P_{\\text{chip}} \\$_{\\text{colo}} k_{\\text{server}}',
+            'estimate': '\\$_{\\text{host}} = P_{\\text{chip}} \\$_{\\text{colo}} k_{\\text{server}}'},
+  'code': {'bound': '_rule_bound_hosting_cost', 'estimate': '_rule_bound_hosting_cost'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'prefill_replicas',
+  'display': 'N_{P}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': "Prefill replicas (slices of n_chips) the traffic's prompts queue for; by default the fewest that "
+                 'keep them at or below prefill_max_utilisation.',
+  'source': 'issue 13: disaggregated fleets',
+  'group': 'scenario',
+  'kind': 'input',
+  'label': 'Prefill replicas',
+  'title': 'Prefill replicas',
+  'integer': True,
+  'at_most': None,
+  'plausible': [1, 10000000.0],
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['prefill_max_utilisation', 'prefill_offered_load'],
+  'opened': [],
+  'default': 'rule',
+  'default_text': 'ceiling(prefill_offered_load/prefill_max_utilisation)',
+  'formula': {'bound': 'ceiling(prefill_offered_load/prefill_max_utilisation)',
+              'estimate': 'ceiling(prefill_offered_load/prefill_max_utilisation)'},
+  'latex': {'bound': 'N_{P} = \\left\\lceil{\\frac{a_{P}}{\\rho_{\\max}}}\\right\\rceil',
+            'estimate': 'N_{P} = \\left\\lceil{\\frac{a_{P}}{\\rho_{\\max}}}\\right\\rceil'},
+  'code': {'bound': '_rule_bound_prefill_replicas', 'estimate': '_rule_bound_prefill_replicas'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'allreduce_time',
+  'display': 'T_{\\text{AR}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': 'All-reduce of collective_bytes per chip over collective_chips chips.',
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'All-reduce of collective_bytes per chip over collective_chips chips',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                    '(2*(collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                    'collective_chips <= scale_up_domain), (2*(collective_chips - '
+                                                    '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                    'collective_chips <= 1), (2*scale_up_latency, collective_chips <= '
+                                                    'scale_up_domain), (scale_out_latency*(2*collective_chips - 2), '
+                                                    'True))',
+                  'estimate|scale_up_topology=switch': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                       '(2*(collective_chips - '
+                                                       '1)/(collective_chips*scale_up_bandwidth), collective_chips <= '
+                                                       'scale_up_domain), (2*(collective_chips - '
+                                                       '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                       'Piecewise((0, collective_chips <= 1), (2*scale_up_latency, '
+                                                       'collective_chips <= scale_up_domain), '
+                                                       '(scale_out_latency*(2*collective_chips - 2), True))',
+                  'bound|scale_up_topology=mesh': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                  '(2*(scale_up_domain - 1)/(collective_chips*scale_up_bandwidth), '
+                                                  'collective_chips <= scale_up_domain), (2*(collective_chips - '
+                                                  '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                  'collective_chips <= 1), (2*scale_up_latency, collective_chips <= '
+                                                  'scale_up_domain), (scale_out_latency*(2*collective_chips - 2), '
+                                                  'True))',
+                  'estimate|scale_up_topology=mesh': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                     '(2*(scale_up_domain - 1)/(collective_chips*scale_up_bandwidth), '
+                                                     'collective_chips <= scale_up_domain), (2*(collective_chips - '
+                                                     '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                     'Piecewise((0, collective_chips <= 1), (2*scale_up_latency, '
+                                                     'collective_chips <= scale_up_domain), '
+                                                     '(scale_out_latency*(2*collective_chips - 2), True))',
+                  'bound|scale_up_topology=ring': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                  '(2*(collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                  'collective_chips <= scale_up_domain), (2*(collective_chips - '
+                                                  '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                  'collective_chips <= 1), (scale_up_latency*(2*collective_chips - 2), '
+                                                  'collective_chips <= scale_up_domain), '
+                                                  '(scale_out_latency*(2*collective_chips - 2), True))',
+                  'estimate|scale_up_topology=ring': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                     '(2*(collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                     'collective_chips <= scale_up_domain), (2*(collective_chips - '
+                                                     '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                     'Piecewise((0, collective_chips <= 1), '
+                                                     '(scale_up_latency*(2*collective_chips - 2), collective_chips <= '
+                                                     'scale_up_domain), (scale_out_latency*(2*collective_chips - 2), '
+                                                     'True))',
+                  'bound|scale_up_topology=torus': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                   '(2*torus_dims*(collective_chips - '
+                                                   '1)/(collective_chips*model_axes*scale_up_bandwidth), '
+                                                   'collective_chips <= scale_up_domain), (2*(collective_chips - '
+                                                   '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                   'collective_chips <= 1), '
+                                                   '(collective_chips**(1/model_axes)*model_axes*scale_up_latency, '
+                                                   'collective_chips <= scale_up_domain), '
+                                                   '(scale_out_latency*(2*collective_chips - 2), True))',
+                  'estimate|scale_up_topology=torus': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                      '(2*torus_dims*(collective_chips - '
+                                                      '1)/(collective_chips*model_axes*scale_up_bandwidth), '
+                                                      'collective_chips <= scale_up_domain), (2*(collective_chips - '
+                                                      '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                      'Piecewise((0, collective_chips <= 1), '
+                                                      '(collective_chips**(1/model_axes)*model_axes*scale_up_latency, '
+                                                      'collective_chips <= scale_up_domain), '
+                                                      '(scale_out_latency*(2*collective_chips - 2), True))'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['collective_bytes',
+           'collective_chips',
+           'model_axes',
+           'scale_out_bandwidth',
+           'scale_out_latency',
+           'scale_up_bandwidth',
+           'scale_up_domain',
+           'scale_up_latency',
+           'scale_up_topology',
+           'torus_dims'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'collective_bytes*Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: '
+                       '2*(collective_chips - 1)/(collective_chips*scale_up_bandwidth), mesh: 2*(scale_up_domain - '
+                       '1)/(collective_chips*scale_up_bandwidth), ring: 2*(collective_chips - '
+                       '1)/(collective_chips*scale_up_bandwidth), torus: 2*torus_dims*(collective_chips - '
+                       '1)/(collective_chips*model_axes*scale_up_bandwidth)}), collective_chips <= scale_up_domain), '
+                       '(2*(collective_chips - 1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                       'collective_chips <= 1), (select(scale_up_topology, {switch: 2*scale_up_latency, mesh: '
+                       '2*scale_up_latency, ring: scale_up_latency*(2*collective_chips - 2), torus: '
+                       'collective_chips**(1/model_axes)*model_axes*scale_up_latency}), collective_chips <= '
+                       'scale_up_domain), (scale_out_latency*(2*collective_chips - 2), True))',
+              'estimate': 'collective_bytes*Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: '
+                          '2*(collective_chips - 1)/(collective_chips*scale_up_bandwidth), mesh: 2*(scale_up_domain - '
+                          '1)/(collective_chips*scale_up_bandwidth), ring: 2*(collective_chips - '
+                          '1)/(collective_chips*scale_up_bandwidth), torus: 2*torus_dims*(collective_chips - '
+                          '1)/(collective_chips*model_axes*scale_up_bandwidth)}), collective_chips <= '
+                          'scale_up_domain), (2*(collective_chips - 1)/(collective_chips*scale_out_bandwidth), True)) '
+                          '+ Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: '
+                          '2*scale_up_latency, mesh: 2*scale_up_latency, ring: scale_up_latency*(2*collective_chips - '
+                          '2), torus: collective_chips**(1/model_axes)*model_axes*scale_up_latency}), collective_chips '
+                          '<= scale_up_domain), (scale_out_latency*(2*collective_chips - 2), True))'},
+  'latex': {'bound': 'T_{\\text{AR}} = M_{\\text{coll}} \\left(\\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                     '\\leq 1 \\\\\\begin{cases}\\frac{2 \\left(n_{\\text{coll}} - 1\\right)}{n_{\\text{coll}} '
+                     'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{2 \\left(D_{\\text{up}} '
+                     '- 1\\right)}{n_{\\text{coll}} W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ '
+                     '\\frac{2 \\left(n_{\\text{coll}} - 1\\right)}{n_{\\text{coll}} W_{\\text{up}}} & \\text{if } '
+                     '\\text{topo} = \\text{ring} \\\\ \\frac{2 d_{\\text{torus}} \\left(n_{\\text{coll}} - '
+                     '1\\right)}{n_{\\text{coll}} M_Y W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                     '\\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq D_{\\text{up}} \\\\\\frac{2 '
+                     '\\left(n_{\\text{coll}} - 1\\right)}{n_{\\text{coll}} W_{\\text{out}}} & \\text{otherwise} '
+                     '\\end{cases}\\right) + \\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} \\leq 1 '
+                     '\\\\\\begin{cases}2 \\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ 2 '
+                     '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} '
+                     '\\left(2 n_{\\text{coll}} - 2\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                     'n_{\\text{coll}}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                     '\\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq D_{\\text{up}} '
+                     '\\\\\\alpha_{\\text{out}} \\left(2 n_{\\text{coll}} - 2\\right) & \\text{otherwise} \\end{cases}',
+            'estimate': 'T_{\\text{AR}} = M_{\\text{coll}} \\left(\\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                        '\\leq 1 \\\\\\begin{cases}\\frac{2 \\left(n_{\\text{coll}} - 1\\right)}{n_{\\text{coll}} '
+                        'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{2 '
+                        '\\left(D_{\\text{up}} - 1\\right)}{n_{\\text{coll}} W_{\\text{up}}} & \\text{if } '
+                        '\\text{topo} = \\text{mesh} \\\\ \\frac{2 \\left(n_{\\text{coll}} - '
+                        '1\\right)}{n_{\\text{coll}} W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                        '\\frac{2 d_{\\text{torus}} \\left(n_{\\text{coll}} - 1\\right)}{n_{\\text{coll}} M_Y '
+                        'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: '
+                        'n_{\\text{coll}} \\leq D_{\\text{up}} \\\\\\frac{2 \\left(n_{\\text{coll}} - '
+                        '1\\right)}{n_{\\text{coll}} W_{\\text{out}}} & \\text{otherwise} \\end{cases}\\right) + '
+                        '\\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} \\leq 1 \\\\\\begin{cases}2 '
+                        '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ 2 \\alpha_{\\text{up}} '
+                        '& \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} \\left(2 n_{\\text{coll}} '
+                        '- 2\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ n_{\\text{coll}}^{\\frac{1}{M_Y}} '
+                        'M_Y \\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & '
+                        '\\text{for}\\: n_{\\text{coll}} \\leq D_{\\text{up}} \\\\\\alpha_{\\text{out}} \\left(2 '
+                        'n_{\\text{coll}} - 2\\right) & \\text{otherwise} \\end{cases}'},
+  'code': {'bound': '_f_bound_allreduce_time', 'estimate': '_f_bound_allreduce_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'allgather_time',
+  'display': 'T_{\\text{AG}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': 'All-gather to collective_bytes per chip over collective_chips chips.',
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'All-gather to collective_bytes per chip over collective_chips chips',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                    '((collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                    'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                    '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                    'collective_chips <= 1), (scale_up_latency, collective_chips <= '
+                                                    'scale_up_domain), (scale_out_latency*(collective_chips - 1), '
+                                                    'True))',
+                  'estimate|scale_up_topology=switch': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                       '((collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                       'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                       '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                       'Piecewise((0, collective_chips <= 1), (scale_up_latency, '
+                                                       'collective_chips <= scale_up_domain), '
+                                                       '(scale_out_latency*(collective_chips - 1), True))',
+                  'bound|scale_up_topology=mesh': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                  '((scale_up_domain - 1)/(collective_chips*scale_up_bandwidth), '
+                                                  'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                  '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                  'collective_chips <= 1), (scale_up_latency, collective_chips <= '
+                                                  'scale_up_domain), (scale_out_latency*(collective_chips - 1), True))',
+                  'estimate|scale_up_topology=mesh': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                     '((scale_up_domain - 1)/(collective_chips*scale_up_bandwidth), '
+                                                     'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                     '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                     'Piecewise((0, collective_chips <= 1), (scale_up_latency, '
+                                                     'collective_chips <= scale_up_domain), '
+                                                     '(scale_out_latency*(collective_chips - 1), True))',
+                  'bound|scale_up_topology=ring': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                  '((collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                  'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                  '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                  'collective_chips <= 1), (scale_up_latency*(collective_chips - 1), '
+                                                  'collective_chips <= scale_up_domain), '
+                                                  '(scale_out_latency*(collective_chips - 1), True))',
+                  'estimate|scale_up_topology=ring': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                     '((collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                     'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                     '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                     'Piecewise((0, collective_chips <= 1), '
+                                                     '(scale_up_latency*(collective_chips - 1), collective_chips <= '
+                                                     'scale_up_domain), (scale_out_latency*(collective_chips - 1), '
+                                                     'True))',
+                  'bound|scale_up_topology=torus': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                   '(torus_dims*(collective_chips - '
+                                                   '1)/(collective_chips*model_axes*scale_up_bandwidth), '
+                                                   'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                   '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                   'collective_chips <= 1), '
+                                                   '(collective_chips**(1/model_axes)*model_axes*scale_up_latency/2, '
+                                                   'collective_chips <= scale_up_domain), '
+                                                   '(scale_out_latency*(collective_chips - 1), True))',
+                  'estimate|scale_up_topology=torus': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                      '(torus_dims*(collective_chips - '
+                                                      '1)/(collective_chips*model_axes*scale_up_bandwidth), '
+                                                      'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                      '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                      'Piecewise((0, collective_chips <= 1), '
+                                                      '(collective_chips**(1/model_axes)*model_axes*scale_up_latency/2, '
+                                                      'collective_chips <= scale_up_domain), '
+                                                      '(scale_out_latency*(collective_chips - 1), True))'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['collective_bytes',
+           'collective_chips',
+           'model_axes',
+           'scale_out_bandwidth',
+           'scale_out_latency',
+           'scale_up_bandwidth',
+           'scale_up_domain',
+           'scale_up_latency',
+           'scale_up_topology',
+           'torus_dims'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'collective_bytes*Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: '
+                       '(collective_chips - 1)/(collective_chips*scale_up_bandwidth), mesh: (scale_up_domain - '
+                       '1)/(collective_chips*scale_up_bandwidth), ring: (collective_chips - '
+                       '1)/(collective_chips*scale_up_bandwidth), torus: torus_dims*(collective_chips - '
+                       '1)/(collective_chips*model_axes*scale_up_bandwidth)}), collective_chips <= scale_up_domain), '
+                       '((collective_chips - 1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                       'collective_chips <= 1), (select(scale_up_topology, {switch: scale_up_latency, mesh: '
+                       'scale_up_latency, ring: scale_up_latency*(collective_chips - 1), torus: '
+                       'collective_chips**(1/model_axes)*model_axes*scale_up_latency/2}), collective_chips <= '
+                       'scale_up_domain), (scale_out_latency*(collective_chips - 1), True))',
+              'estimate': 'collective_bytes*Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: '
+                          '(collective_chips - 1)/(collective_chips*scale_up_bandwidth), mesh: (scale_up_domain - '
+                          '1)/(collective_chips*scale_up_bandwidth), ring: (collective_chips - '
+                          '1)/(collective_chips*scale_up_bandwidth), torus: torus_dims*(collective_chips - '
+                          '1)/(collective_chips*model_axes*scale_up_bandwidth)}), collective_chips <= '
+                          'scale_up_domain), ((collective_chips - 1)/(collective_chips*scale_out_bandwidth), True)) + '
+                          'Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: scale_up_latency, '
+                          'mesh: scale_up_latency, ring: scale_up_latency*(collective_chips - 1), torus: '
+                          'collective_chips**(1/model_axes)*model_axes*scale_up_latency/2}), collective_chips <= '
+                          'scale_up_domain), (scale_out_latency*(collective_chips - 1), True))'},
+  'latex': {'bound': 'T_{\\text{AG}} = M_{\\text{coll}} \\left(\\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                     '\\leq 1 \\\\\\begin{cases}\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} W_{\\text{up}}} & '
+                     '\\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{n_{\\text{coll}} '
+                     'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{n_{\\text{coll}} - '
+                     '1}{n_{\\text{coll}} W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                     '\\frac{d_{\\text{torus}} \\left(n_{\\text{coll}} - 1\\right)}{n_{\\text{coll}} M_Y '
+                     'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: '
+                     'n_{\\text{coll}} \\leq D_{\\text{up}} \\\\\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} '
+                     'W_{\\text{out}}} & \\text{otherwise} \\end{cases}\\right) + \\begin{cases} 0 & \\text{for}\\: '
+                     'n_{\\text{coll}} \\leq 1 \\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                     '\\text{switch} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ '
+                     '\\alpha_{\\text{up}} \\left(n_{\\text{coll}} - 1\\right) & \\text{if } \\text{topo} = '
+                     '\\text{ring} \\\\ \\frac{n_{\\text{coll}}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}}}{2} & '
+                     '\\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq '
+                     'D_{\\text{up}} \\\\\\alpha_{\\text{out}} \\left(n_{\\text{coll}} - 1\\right) & \\text{otherwise} '
+                     '\\end{cases}',
+            'estimate': 'T_{\\text{AG}} = M_{\\text{coll}} \\left(\\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                        '\\leq 1 \\\\\\begin{cases}\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} W_{\\text{up}}} & '
+                        '\\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{n_{\\text{coll}} '
+                        'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{n_{\\text{coll}} - '
+                        '1}{n_{\\text{coll}} W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                        '\\frac{d_{\\text{torus}} \\left(n_{\\text{coll}} - 1\\right)}{n_{\\text{coll}} M_Y '
+                        'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: '
+                        'n_{\\text{coll}} \\leq D_{\\text{up}} \\\\\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} '
+                        'W_{\\text{out}}} & \\text{otherwise} \\end{cases}\\right) + \\begin{cases} 0 & \\text{for}\\: '
+                        'n_{\\text{coll}} \\leq 1 \\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                        '\\text{switch} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ '
+                        '\\alpha_{\\text{up}} \\left(n_{\\text{coll}} - 1\\right) & \\text{if } \\text{topo} = '
+                        '\\text{ring} \\\\ \\frac{n_{\\text{coll}}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}}}{2} & '
+                        '\\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq '
+                        'D_{\\text{up}} \\\\\\alpha_{\\text{out}} \\left(n_{\\text{coll}} - 1\\right) & '
+                        '\\text{otherwise} \\end{cases}'},
+  'code': {'bound': '_f_bound_allgather_time', 'estimate': '_f_bound_allgather_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'reducescatter_time',
+  'display': 'T_{\\text{RS}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': 'Reduce-scatter of collective_bytes per chip over collective_chips chips.',
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'Reduce-scatter of collective_bytes per chip over collective_chips chips',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                    '((collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                    'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                    '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                    'collective_chips <= 1), (scale_up_latency, collective_chips <= '
+                                                    'scale_up_domain), (scale_out_latency*(collective_chips - 1), '
+                                                    'True))',
+                  'estimate|scale_up_topology=switch': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                       '((collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                       'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                       '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                       'Piecewise((0, collective_chips <= 1), (scale_up_latency, '
+                                                       'collective_chips <= scale_up_domain), '
+                                                       '(scale_out_latency*(collective_chips - 1), True))',
+                  'bound|scale_up_topology=mesh': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                  '((scale_up_domain - 1)/(collective_chips*scale_up_bandwidth), '
+                                                  'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                  '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                  'collective_chips <= 1), (scale_up_latency, collective_chips <= '
+                                                  'scale_up_domain), (scale_out_latency*(collective_chips - 1), True))',
+                  'estimate|scale_up_topology=mesh': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                     '((scale_up_domain - 1)/(collective_chips*scale_up_bandwidth), '
+                                                     'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                     '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                     'Piecewise((0, collective_chips <= 1), (scale_up_latency, '
+                                                     'collective_chips <= scale_up_domain), '
+                                                     '(scale_out_latency*(collective_chips - 1), True))',
+                  'bound|scale_up_topology=ring': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                  '((collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                  'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                  '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                  'collective_chips <= 1), (scale_up_latency*(collective_chips - 1), '
+                                                  'collective_chips <= scale_up_domain), '
+                                                  '(scale_out_latency*(collective_chips - 1), True))',
+                  'estimate|scale_up_topology=ring': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                     '((collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                     'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                     '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                     'Piecewise((0, collective_chips <= 1), '
+                                                     '(scale_up_latency*(collective_chips - 1), collective_chips <= '
+                                                     'scale_up_domain), (scale_out_latency*(collective_chips - 1), '
+                                                     'True))',
+                  'bound|scale_up_topology=torus': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                   '(torus_dims*(collective_chips - '
+                                                   '1)/(collective_chips*model_axes*scale_up_bandwidth), '
+                                                   'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                   '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                   'collective_chips <= 1), '
+                                                   '(collective_chips**(1/model_axes)*model_axes*scale_up_latency/2, '
+                                                   'collective_chips <= scale_up_domain), '
+                                                   '(scale_out_latency*(collective_chips - 1), True))',
+                  'estimate|scale_up_topology=torus': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                      '(torus_dims*(collective_chips - '
+                                                      '1)/(collective_chips*model_axes*scale_up_bandwidth), '
+                                                      'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                      '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                      'Piecewise((0, collective_chips <= 1), '
+                                                      '(collective_chips**(1/model_axes)*model_axes*scale_up_latency/2, '
+                                                      'collective_chips <= scale_up_domain), '
+                                                      '(scale_out_latency*(collective_chips - 1), True))'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['collective_bytes',
+           'collective_chips',
+           'model_axes',
+           'scale_out_bandwidth',
+           'scale_out_latency',
+           'scale_up_bandwidth',
+           'scale_up_domain',
+           'scale_up_latency',
+           'scale_up_topology',
+           'torus_dims'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'collective_bytes*Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: '
+                       '(collective_chips - 1)/(collective_chips*scale_up_bandwidth), mesh: (scale_up_domain - '
+                       '1)/(collective_chips*scale_up_bandwidth), ring: (collective_chips - '
+                       '1)/(collective_chips*scale_up_bandwidth), torus: torus_dims*(collective_chips - '
+                       '1)/(collective_chips*model_axes*scale_up_bandwidth)}), collective_chips <= scale_up_domain), '
+                       '((collective_chips - 1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                       'collective_chips <= 1), (select(scale_up_topology, {switch: scale_up_latency, mesh: '
+                       'scale_up_latency, ring: scale_up_latency*(collective_chips - 1), torus: '
+                       'collective_chips**(1/model_axes)*model_axes*scale_up_latency/2}), collective_chips <= '
+                       'scale_up_domain), (scale_out_latency*(collective_chips - 1), True))',
+              'estimate': 'collective_bytes*Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: '
+                          '(collective_chips - 1)/(collective_chips*scale_up_bandwidth), mesh: (scale_up_domain - '
+                          '1)/(collective_chips*scale_up_bandwidth), ring: (collective_chips - '
+                          '1)/(collective_chips*scale_up_bandwidth), torus: torus_dims*(collective_chips - '
+                          '1)/(collective_chips*model_axes*scale_up_bandwidth)}), collective_chips <= '
+                          'scale_up_domain), ((collective_chips - 1)/(collective_chips*scale_out_bandwidth), True)) + '
+                          'Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: scale_up_latency, '
+                          'mesh: scale_up_latency, ring: scale_up_latency*(collective_chips - 1), torus: '
+                          'collective_chips**(1/model_axes)*model_axes*scale_up_latency/2}), collective_chips <= '
+                          'scale_up_domain), (scale_out_latency*(collective_chips - 1), True))'},
+  'latex': {'bound': 'T_{\\text{RS}} = M_{\\text{coll}} \\left(\\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                     '\\leq 1 \\\\\\begin{cases}\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} W_{\\text{up}}} & '
+                     '\\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{n_{\\text{coll}} '
+                     'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{n_{\\text{coll}} - '
+                     '1}{n_{\\text{coll}} W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                     '\\frac{d_{\\text{torus}} \\left(n_{\\text{coll}} - 1\\right)}{n_{\\text{coll}} M_Y '
+                     'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: '
+                     'n_{\\text{coll}} \\leq D_{\\text{up}} \\\\\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} '
+                     'W_{\\text{out}}} & \\text{otherwise} \\end{cases}\\right) + \\begin{cases} 0 & \\text{for}\\: '
+                     'n_{\\text{coll}} \\leq 1 \\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                     '\\text{switch} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ '
+                     '\\alpha_{\\text{up}} \\left(n_{\\text{coll}} - 1\\right) & \\text{if } \\text{topo} = '
+                     '\\text{ring} \\\\ \\frac{n_{\\text{coll}}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}}}{2} & '
+                     '\\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq '
+                     'D_{\\text{up}} \\\\\\alpha_{\\text{out}} \\left(n_{\\text{coll}} - 1\\right) & \\text{otherwise} '
+                     '\\end{cases}',
+            'estimate': 'T_{\\text{RS}} = M_{\\text{coll}} \\left(\\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                        '\\leq 1 \\\\\\begin{cases}\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} W_{\\text{up}}} & '
+                        '\\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{n_{\\text{coll}} '
+                        'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{n_{\\text{coll}} - '
+                        '1}{n_{\\text{coll}} W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                        '\\frac{d_{\\text{torus}} \\left(n_{\\text{coll}} - 1\\right)}{n_{\\text{coll}} M_Y '
+                        'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: '
+                        'n_{\\text{coll}} \\leq D_{\\text{up}} \\\\\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} '
+                        'W_{\\text{out}}} & \\text{otherwise} \\end{cases}\\right) + \\begin{cases} 0 & \\text{for}\\: '
+                        'n_{\\text{coll}} \\leq 1 \\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                        '\\text{switch} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ '
+                        '\\alpha_{\\text{up}} \\left(n_{\\text{coll}} - 1\\right) & \\text{if } \\text{topo} = '
+                        '\\text{ring} \\\\ \\frac{n_{\\text{coll}}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}}}{2} & '
+                        '\\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq '
+                        'D_{\\text{up}} \\\\\\alpha_{\\text{out}} \\left(n_{\\text{coll}} - 1\\right) & '
+                        '\\text{otherwise} \\end{cases}'},
+  'code': {'bound': '_f_bound_reducescatter_time', 'estimate': '_f_bound_reducescatter_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'alltoall_time',
+  'display': 'T_{\\text{A2A}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': 'All-to-all of collective_bytes per chip (a share for every chip) over collective_chips chips.',
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'All-to-all of collective_bytes per chip (a share for every chip) over collective_chips chips',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                    '((collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                    'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                    '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                    'collective_chips <= 1), (scale_up_latency, collective_chips <= '
+                                                    'scale_up_domain), (scale_out_latency, True))',
+                  'estimate|scale_up_topology=switch': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                       '((collective_chips - 1)/(collective_chips*scale_up_bandwidth), '
+                                                       'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                       '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                       'Piecewise((0, collective_chips <= 1), (scale_up_latency, '
+                                                       'collective_chips <= scale_up_domain), (scale_out_latency, '
+                                                       'True))',
+                  'bound|scale_up_topology=mesh': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                  '((scale_up_domain - 1)/(collective_chips*scale_up_bandwidth), '
+                                                  'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                  '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                  'collective_chips <= 1), (scale_up_latency, collective_chips <= '
+                                                  'scale_up_domain), (scale_out_latency, True))',
+                  'estimate|scale_up_topology=mesh': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                     '((scale_up_domain - 1)/(collective_chips*scale_up_bandwidth), '
+                                                     'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                     '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                     'Piecewise((0, collective_chips <= 1), (scale_up_latency, '
+                                                     'collective_chips <= scale_up_domain), (scale_out_latency, True))',
+                  'bound|scale_up_topology=ring': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                  '((collective_chips - 1)/(2*scale_up_bandwidth), collective_chips <= '
+                                                  'scale_up_domain), ((collective_chips - '
+                                                  '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                  'collective_chips <= 1), (scale_up_latency*(collective_chips - 1), '
+                                                  'collective_chips <= scale_up_domain), (scale_out_latency, True))',
+                  'estimate|scale_up_topology=ring': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                     '((collective_chips - 1)/(2*scale_up_bandwidth), collective_chips '
+                                                     '<= scale_up_domain), ((collective_chips - '
+                                                     '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                     'Piecewise((0, collective_chips <= 1), '
+                                                     '(scale_up_latency*(collective_chips - 1), collective_chips <= '
+                                                     'scale_up_domain), (scale_out_latency, True))',
+                  'bound|scale_up_topology=torus': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                   '(collective_chips**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth), '
+                                                   'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                   '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, '
+                                                   'collective_chips <= 1), '
+                                                   '(collective_chips**(1/model_axes)*model_axes*scale_up_latency/2, '
+                                                   'collective_chips <= scale_up_domain), (scale_out_latency, True))',
+                  'estimate|scale_up_topology=torus': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                      '(collective_chips**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth), '
+                                                      'collective_chips <= scale_up_domain), ((collective_chips - '
+                                                      '1)/(collective_chips*scale_out_bandwidth), True)) + '
+                                                      'Piecewise((0, collective_chips <= 1), '
+                                                      '(collective_chips**(1/model_axes)*model_axes*scale_up_latency/2, '
+                                                      'collective_chips <= scale_up_domain), (scale_out_latency, '
+                                                      'True))'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['collective_bytes',
+           'collective_chips',
+           'model_axes',
+           'scale_out_bandwidth',
+           'scale_out_latency',
+           'scale_up_bandwidth',
+           'scale_up_domain',
+           'scale_up_latency',
+           'scale_up_topology',
+           'torus_dims'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'collective_bytes*Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: '
+                       '(collective_chips - 1)/(collective_chips*scale_up_bandwidth), mesh: (scale_up_domain - '
+                       '1)/(collective_chips*scale_up_bandwidth), ring: (collective_chips - 1)/(2*scale_up_bandwidth), '
+                       'torus: collective_chips**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth)}), '
+                       'collective_chips <= scale_up_domain), ((collective_chips - '
+                       '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, collective_chips <= 1), '
+                       '(select(scale_up_topology, {switch: scale_up_latency, mesh: scale_up_latency, ring: '
+                       'scale_up_latency*(collective_chips - 1), torus: '
+                       'collective_chips**(1/model_axes)*model_axes*scale_up_latency/2}), collective_chips <= '
+                       'scale_up_domain), (scale_out_latency, True))',
+              'estimate': 'collective_bytes*Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: '
+                          '(collective_chips - 1)/(collective_chips*scale_up_bandwidth), mesh: (scale_up_domain - '
+                          '1)/(collective_chips*scale_up_bandwidth), ring: (collective_chips - '
+                          '1)/(2*scale_up_bandwidth), torus: '
+                          'collective_chips**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth)}), '
+                          'collective_chips <= scale_up_domain), ((collective_chips - '
+                          '1)/(collective_chips*scale_out_bandwidth), True)) + Piecewise((0, collective_chips <= 1), '
+                          '(select(scale_up_topology, {switch: scale_up_latency, mesh: scale_up_latency, ring: '
+                          'scale_up_latency*(collective_chips - 1), torus: '
+                          'collective_chips**(1/model_axes)*model_axes*scale_up_latency/2}), collective_chips <= '
+                          'scale_up_domain), (scale_out_latency, True))'},
+  'latex': {'bound': 'T_{\\text{A2A}} = M_{\\text{coll}} \\left(\\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                     '\\leq 1 \\\\\\begin{cases}\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} W_{\\text{up}}} & '
+                     '\\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{n_{\\text{coll}} '
+                     'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{n_{\\text{coll}} - 1}{2 '
+                     'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                     '\\frac{n_{\\text{coll}}^{\\frac{1}{M_Y}} d_{\\text{torus}}}{4 M_Y W_{\\text{up}}} & \\text{if } '
+                     '\\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq D_{\\text{up}} '
+                     '\\\\\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} W_{\\text{out}}} & \\text{otherwise} '
+                     '\\end{cases}\\right) + \\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} \\leq 1 '
+                     '\\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                     '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} '
+                     '\\left(n_{\\text{coll}} - 1\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                     '\\frac{n_{\\text{coll}}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}}}{2} & \\text{if } \\text{topo} '
+                     '= \\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq D_{\\text{up}} '
+                     '\\\\\\alpha_{\\text{out}} & \\text{otherwise} \\end{cases}',
+            'estimate': 'T_{\\text{A2A}} = M_{\\text{coll}} \\left(\\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                        '\\leq 1 \\\\\\begin{cases}\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} W_{\\text{up}}} & '
+                        '\\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{n_{\\text{coll}} '
+                        'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{n_{\\text{coll}} - 1}{2 '
+                        'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                        '\\frac{n_{\\text{coll}}^{\\frac{1}{M_Y}} d_{\\text{torus}}}{4 M_Y W_{\\text{up}}} & \\text{if '
+                        '} \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq '
+                        'D_{\\text{up}} \\\\\\frac{n_{\\text{coll}} - 1}{n_{\\text{coll}} W_{\\text{out}}} & '
+                        '\\text{otherwise} \\end{cases}\\right) + \\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                        '\\leq 1 \\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} '
+                        '\\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} '
+                        '\\left(n_{\\text{coll}} - 1\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                        '\\frac{n_{\\text{coll}}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}}}{2} & \\text{if } '
+                        '\\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq '
+                        'D_{\\text{up}} \\\\\\alpha_{\\text{out}} & \\text{otherwise} \\end{cases}'},
+  'code': {'bound': '_f_bound_alltoall_time', 'estimate': '_f_bound_alltoall_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'p2p_time',
+  'display': 'T_{\\text{P2P}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': 'One chip sending collective_bytes to another (collective_chips apart decides the network).',
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'One chip sending collective_bytes to another (collective_chips apart decides the network)',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                    '(1/scale_up_bandwidth, collective_chips <= scale_up_domain), '
+                                                    '(1/scale_out_bandwidth, True)) + Piecewise((0, collective_chips '
+                                                    '<= 1), (scale_up_latency, collective_chips <= scale_up_domain), '
+                                                    '(scale_out_latency, True))',
+                  'estimate|scale_up_topology=switch': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                       '(1/scale_up_bandwidth, collective_chips <= scale_up_domain), '
+                                                       '(1/scale_out_bandwidth, True)) + Piecewise((0, '
+                                                       'collective_chips <= 1), (scale_up_latency, collective_chips <= '
+                                                       'scale_up_domain), (scale_out_latency, True))',
+                  'bound|scale_up_topology=mesh': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                  '((scale_up_domain - 1)/scale_up_bandwidth, collective_chips <= '
+                                                  'scale_up_domain), (1/scale_out_bandwidth, True)) + Piecewise((0, '
+                                                  'collective_chips <= 1), (scale_up_latency, collective_chips <= '
+                                                  'scale_up_domain), (scale_out_latency, True))',
+                  'estimate|scale_up_topology=mesh': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                     '((scale_up_domain - 1)/scale_up_bandwidth, collective_chips <= '
+                                                     'scale_up_domain), (1/scale_out_bandwidth, True)) + Piecewise((0, '
+                                                     'collective_chips <= 1), (scale_up_latency, collective_chips <= '
+                                                     'scale_up_domain), (scale_out_latency, True))',
+                  'bound|scale_up_topology=ring': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                  '(1/scale_up_bandwidth, collective_chips <= scale_up_domain), '
+                                                  '(1/scale_out_bandwidth, True)) + Piecewise((0, collective_chips <= '
+                                                  '1), (scale_up_latency, collective_chips <= scale_up_domain), '
+                                                  '(scale_out_latency, True))',
+                  'estimate|scale_up_topology=ring': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                     '(1/scale_up_bandwidth, collective_chips <= scale_up_domain), '
+                                                     '(1/scale_out_bandwidth, True)) + Piecewise((0, collective_chips '
+                                                     '<= 1), (scale_up_latency, collective_chips <= scale_up_domain), '
+                                                     '(scale_out_latency, True))',
+                  'bound|scale_up_topology=torus': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                   '(2*torus_dims/scale_up_bandwidth, collective_chips <= '
+                                                   'scale_up_domain), (1/scale_out_bandwidth, True)) + Piecewise((0, '
+                                                   'collective_chips <= 1), (scale_up_latency, collective_chips <= '
+                                                   'scale_up_domain), (scale_out_latency, True))',
+                  'estimate|scale_up_topology=torus': 'collective_bytes*Piecewise((0, collective_chips <= 1), '
+                                                      '(2*torus_dims/scale_up_bandwidth, collective_chips <= '
+                                                      'scale_up_domain), (1/scale_out_bandwidth, True)) + '
+                                                      'Piecewise((0, collective_chips <= 1), (scale_up_latency, '
+                                                      'collective_chips <= scale_up_domain), (scale_out_latency, '
+                                                      'True))'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['collective_bytes',
+           'collective_chips',
+           'scale_out_bandwidth',
+           'scale_out_latency',
+           'scale_up_bandwidth',
+           'scale_up_domain',
+           'scale_up_latency',
+           'scale_up_topology',
+           'torus_dims'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'collective_bytes*Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: '
+                       '1/scale_up_bandwidth, mesh: (scale_up_domain - 1)/scale_up_bandwidth, ring: '
+                       '1/scale_up_bandwidth, torus: 2*torus_dims/scale_up_bandwidth}), collective_chips <= '
+                       'scale_up_domain), (1/scale_out_bandwidth, True)) + Piecewise((0, collective_chips <= 1), '
+                       '(select(scale_up_topology, {switch: scale_up_latency, mesh: scale_up_latency, ring: '
+                       'scale_up_latency, torus: scale_up_latency}), collective_chips <= scale_up_domain), '
+                       '(scale_out_latency, True))',
+              'estimate': 'collective_bytes*Piecewise((0, collective_chips <= 1), (select(scale_up_topology, {switch: '
+                          '1/scale_up_bandwidth, mesh: (scale_up_domain - 1)/scale_up_bandwidth, ring: '
+                          '1/scale_up_bandwidth, torus: 2*torus_dims/scale_up_bandwidth}), collective_chips <= '
+                          'scale_up_domain), (1/scale_out_bandwidth, True)) + Piecewise((0, collective_chips <= 1), '
+                          '(select(scale_up_topology, {switch: scale_up_latency, mesh: scale_up_latency, ring: '
+                          'scale_up_latency, torus: scale_up_latency}), collective_chips <= scale_up_domain), '
+                          '(scale_out_latency, True))'},
+  'latex': {'bound': 'T_{\\text{P2P}} = M_{\\text{coll}} \\left(\\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                     '\\leq 1 \\\\\\begin{cases}\\frac{1}{W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{switch} '
+                     '\\\\ \\frac{D_{\\text{up}} - 1}{W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ '
+                     '\\frac{1}{W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ \\frac{2 '
+                     'd_{\\text{torus}}}{W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & '
+                     '\\text{for}\\: n_{\\text{coll}} \\leq D_{\\text{up}} \\\\\\frac{1}{W_{\\text{out}}} & '
+                     '\\text{otherwise} \\end{cases}\\right) + \\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                     '\\leq 1 \\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                     '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} & '
+                     '\\text{if } \\text{topo} = \\text{ring} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                     '\\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq D_{\\text{up}} '
+                     '\\\\\\alpha_{\\text{out}} & \\text{otherwise} \\end{cases}',
+            'estimate': 'T_{\\text{P2P}} = M_{\\text{coll}} \\left(\\begin{cases} 0 & \\text{for}\\: n_{\\text{coll}} '
+                        '\\leq 1 \\\\\\begin{cases}\\frac{1}{W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                        '\\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                        '\\text{mesh} \\\\ \\frac{1}{W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                        '\\frac{2 d_{\\text{torus}}}{W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                        '\\text{torus}\\end{cases} & \\text{for}\\: n_{\\text{coll}} \\leq D_{\\text{up}} '
+                        '\\\\\\frac{1}{W_{\\text{out}}} & \\text{otherwise} \\end{cases}\\right) + \\begin{cases} 0 & '
+                        '\\text{for}\\: n_{\\text{coll}} \\leq 1 \\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } '
+                        '\\text{topo} = \\text{switch} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                        '\\text{mesh} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                        '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: '
+                        'n_{\\text{coll}} \\leq D_{\\text{up}} \\\\\\alpha_{\\text{out}} & \\text{otherwise} '
+                        '\\end{cases}'},
+  'code': {'bound': '_f_bound_p2p_time', 'estimate': '_f_bound_p2p_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'tensor_parallel_size',
+  'display': '\\text{TP}_{\\text{eff}}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': "Chips each layer's matmuls are split over: tensor_parallel, or every chip of a pipeline stage when "
+                 'it is 0.',
+  'source': 'layout conventions: symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': 'Tensor-parallel chips',
+  'title': 'Tensor-parallel chips',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['n_chips', 'pipeline_parallel', 'tensor_parallel'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'Piecewise((tensor_parallel, tensor_parallel > 0), (n_chips/pipeline_parallel, True))',
+              'estimate': 'Piecewise((tensor_parallel, tensor_parallel > 0), (n_chips/pipeline_parallel, True))'},
+  'latex': {'bound': '\\text{TP}_{\\text{eff}} = \\begin{cases} \\text{TP} & \\text{for}\\: \\text{TP} > 0 '
+                     '\\\\\\frac{Y}{\\text{PP}} & \\text{otherwise} \\end{cases}',
+            'estimate': '\\text{TP}_{\\text{eff}} = \\begin{cases} \\text{TP} & \\text{for}\\: \\text{TP} > 0 '
+                        '\\\\\\frac{Y}{\\text{PP}} & \\text{otherwise} \\end{cases}'},
+  'code': {'bound': '_f_bound_tensor_parallel_size', 'estimate': '_f_bound_tensor_parallel_size'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'total_chips',
+  'display': 'Y_{\\text{total}}',
+  'unit': 'chip',
+  'unit_short': 'chip',
+  'factor': 1.0,
+  'description': 'Chips of all replicas.',
+  'source': 'layout conventions: symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': 'Chips of all replicas',
+  'title': 'Chips of all replicas',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['data_parallel', 'n_chips'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'data_parallel*n_chips', 'estimate': 'data_parallel*n_chips'},
+  'latex': {'bound': 'Y_{\\text{total}} = \\text{DP} Y', 'estimate': 'Y_{\\text{total}} = \\text{DP} Y'},
+  'code': {'bound': '_f_bound_total_chips', 'estimate': '_f_bound_total_chips'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'moe_layers',
+  'display': 'L_{\\text{MoE}}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Layers whose MLP is a mixture of experts.',
+  'source': 'model config',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'Layers whose MLP is a mixture of experts',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['n_dense_layers', 'n_layers'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '-n_dense_layers + n_layers', 'estimate': '-n_dense_layers + n_layers'},
+  'latex': {'bound': 'L_{\\text{MoE}} = - L_d + L', 'estimate': 'L_{\\text{MoE}} = - L_d + L'},
+  'code': {'bound': '_f_bound_moe_layers', 'estimate': '_f_bound_moe_layers'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'layout_fills_replica',
+  'display': '\\text{TP} \\cdot \\text{PP} = Y',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': "Whether tensor_parallel x pipeline_parallel is the replica's chips (when tensor_parallel is given).",
+  'source': 'layout conventions: symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': "Whether tensor_parallel x pipeline_parallel is the replica's chips (when tensor_parallel is given)",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': True,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': ["The layout fills the replica's {n_chips} chips.",
+           'tensor_parallel ({tensor_parallel}) x pipeline_parallel ({pipeline_parallel}) must equal n_chips '
+           '({n_chips}); set one of them to match, or leave tensor_parallel at 0 (all chips of a stage)'],
+  'on_false': 'refuse',
+  'regime': None,
+  'deps': ['n_chips', 'pipeline_parallel', 'tensor_parallel'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '(tensor_parallel <= 0) | Eq(pipeline_parallel*tensor_parallel, n_chips)',
+              'estimate': '(tensor_parallel <= 0) | Eq(pipeline_parallel*tensor_parallel, n_chips)'},
+  'latex': {'bound': '\\text{TP} \\cdot \\text{PP} = Y = \\text{PP} \\text{TP} = Y \\vee \\text{TP} \\leq 0',
+            'estimate': '\\text{TP} \\cdot \\text{PP} = Y = \\text{PP} \\text{TP} = Y \\vee \\text{TP} \\leq 0'},
+  'code': {'bound': '_f_bound_layout_fills_replica', 'estimate': '_f_bound_layout_fills_replica'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'stages_divide_chips',
+  'display': '\\text{PP} \\mid Y',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Whether the pipeline stages split the chips evenly.',
+  'source': 'layout conventions: symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'Whether the pipeline stages split the chips evenly',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': True,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': ['Each of the {pipeline_parallel} stages has {tensor_parallel_size} chips.',
+           'n_chips ({n_chips}) is not a multiple of pipeline_parallel ({pipeline_parallel})'],
+  'on_false': 'refuse',
+  'regime': None,
+  'deps': ['pipeline_parallel', 'tensor_parallel_size'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '(pipeline_parallel <= 1) | Eq(floor(tensor_parallel_size), tensor_parallel_size)',
+              'estimate': '(pipeline_parallel <= 1) | Eq(floor(tensor_parallel_size), tensor_parallel_size)'},
+  'latex': {'bound': '\\text{PP} \\mid Y = \\left\\lfloor{\\text{TP}_{\\text{eff}}}\\right\\rfloor = '
+                     '\\text{TP}_{\\text{eff}} \\vee \\text{PP} \\leq 1',
+            'estimate': '\\text{PP} \\mid Y = \\left\\lfloor{\\text{TP}_{\\text{eff}}}\\right\\rfloor = '
+                        '\\text{TP}_{\\text{eff}} \\vee \\text{PP} \\leq 1'},
+  'code': {'bound': '_f_bound_stages_divide_chips', 'estimate': '_f_bound_stages_divide_chips'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'stages_within_layers',
+  'display': '\\text{PP} \\le L',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Whether every pipeline stage has a layer.',
+  'source': 'layout conventions: symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'Whether every pipeline stage has a layer',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': True,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': ['Every stage has layers.', "pipeline_parallel ({pipeline_parallel}) is above the model's {n_layers} layers"],
+  'on_false': 'refuse',
+  'regime': None,
+  'deps': ['n_layers', 'pipeline_parallel'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'pipeline_parallel <= n_layers', 'estimate': 'pipeline_parallel <= n_layers'},
+  'latex': {'bound': '\\text{PP} \\le L = \\text{PP} \\leq L', 'estimate': '\\text{PP} \\le L = \\text{PP} \\leq L'},
+  'code': {'bound': '_f_bound_stages_within_layers', 'estimate': '_f_bound_stages_within_layers'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'tensor_parallel_divides_heads',
+  'display': '\\text{TP} \\mid N',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Whether a given tensor-parallel degree splits the attention heads evenly.',
+  'source': 'layout conventions: symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'Whether a given tensor-parallel degree splits the attention heads evenly',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': True,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': ['The heads split evenly.',
+           "tensor_parallel ({tensor_parallel}) does not divide the model's {n_heads} attention heads"],
+  'on_false': 'refuse',
+  'regime': None,
+  'deps': ['n_heads', 'tensor_parallel'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '(tensor_parallel <= 0) | Eq(tensor_parallel*floor(n_heads/Max(1, tensor_parallel)), n_heads)',
+              'estimate': '(tensor_parallel <= 0) | Eq(tensor_parallel*floor(n_heads/Max(1, tensor_parallel)), '
+                          'n_heads)'},
+  'latex': {'bound': '\\text{TP} \\mid N = \\text{TP} \\left\\lfloor{\\frac{N}{\\max\\left(1, '
+                     '\\text{TP}\\right)}}\\right\\rfloor = N \\vee \\text{TP} \\leq 0',
+            'estimate': '\\text{TP} \\mid N = \\text{TP} \\left\\lfloor{\\frac{N}{\\max\\left(1, '
+                        '\\text{TP}\\right)}}\\right\\rfloor = N \\vee \\text{TP} \\leq 0'},
+  'code': {'bound': '_f_bound_tensor_parallel_divides_heads', 'estimate': '_f_bound_tensor_parallel_divides_heads'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'experts_fill_expert_parallel',
+  'display': '\\text{EP} \\le E',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Whether every expert-parallel chip holds an expert.',
+  'source': 'layout conventions: symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'Whether every expert-parallel chip holds an expert',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': True,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': ['Each expert-parallel chip holds experts.',
+           "expert_parallel ({expert_parallel}) is above the model's {n_experts} experts per layer"],
+  'on_false': 'refuse',
+  'regime': None,
+  'deps': ['expert_parallel', 'n_experts'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'expert_parallel <= n_experts', 'estimate': 'expert_parallel <= n_experts'},
+  'latex': {'bound': '\\text{EP} \\le E = \\text{EP} \\leq E', 'estimate': '\\text{EP} \\le E = \\text{EP} \\leq E'},
+  'code': {'bound': '_f_bound_experts_fill_expert_parallel', 'estimate': '_f_bound_experts_fill_expert_parallel'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'expert_parallel_divides_chips',
+  'display': '\\text{EP} \\mid Y',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': "Whether the expert-parallel groups split the replica's chips evenly.",
+  'source': 'layout conventions: symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': "Whether the expert-parallel groups split the replica's chips evenly",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': True,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': ['The expert-parallel groups split the chips evenly.',
+           "expert_parallel ({expert_parallel}) does not divide the replica's {n_chips} chips"],
+  'on_false': 'refuse',
+  'regime': None,
+  'deps': ['expert_parallel', 'n_chips'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '(expert_parallel <= 1) | Eq(expert_parallel*floor(n_chips/expert_parallel), n_chips)',
+              'estimate': '(expert_parallel <= 1) | Eq(expert_parallel*floor(n_chips/expert_parallel), n_chips)'},
+  'latex': {'bound': '\\text{EP} \\mid Y = \\text{EP} \\left\\lfloor{\\frac{Y}{\\text{EP}}}\\right\\rfloor = Y \\vee '
+                     '\\text{EP} \\leq 1',
+            'estimate': '\\text{EP} \\mid Y = \\text{EP} \\left\\lfloor{\\frac{Y}{\\text{EP}}}\\right\\rfloor = Y '
+                        '\\vee \\text{EP} \\leq 1'},
+  'code': {'bound': '_f_bound_expert_parallel_divides_chips', 'estimate': '_f_bound_expert_parallel_divides_chips'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'tensor_parallel_within_scale_up',
+  'display': '\\text{TP} \\le D_{\\text{up}}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Whether the tensor-parallel group fits in one scale-up domain.',
+  'source': 'layout conventions: symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'Whether the tensor-parallel group fits in one scale-up domain',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': True,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': ['The tensor-parallel group is inside one scale-up domain.',
+           'the tensor-parallel group ({tensor_parallel_size} chips) is larger than the scale-up domain '
+           '({scale_up_domain} chips): its all-reduces cross the slower scale-out network'],
+  'on_false': 'warn',
+  'regime': None,
+  'deps': ['scale_up_domain', 'tensor_parallel_size'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'tensor_parallel_size <= scale_up_domain',
+              'estimate': 'tensor_parallel_size <= scale_up_domain'},
+  'latex': {'bound': '\\text{TP} \\le D_{\\text{up}} = \\text{TP}_{\\text{eff}} \\leq D_{\\text{up}}',
+            'estimate': '\\text{TP} \\le D_{\\text{up}} = \\text{TP}_{\\text{eff}} \\leq D_{\\text{up}}'},
+  'code': {'bound': '_f_bound_tensor_parallel_within_scale_up', 'estimate': '_f_bound_tensor_parallel_within_scale_up'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'expert_parallel_within_scale_up',
+  'display': '\\text{EP} \\le D_{\\text{up}}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Whether the expert-parallel group fits in one scale-up domain.',
+  'source': 'layout conventions: symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'Whether the expert-parallel group fits in one scale-up domain',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': True,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': ['The expert-parallel group is inside one scale-up domain.',
+           'the expert-parallel group ({expert_parallel} chips) is larger than the scale-up domain ({scale_up_domain} '
+           'chips): its all-to-alls cross the slower scale-out network'],
+  'on_false': 'warn',
+  'regime': None,
+  'deps': ['expert_parallel', 'scale_up_domain'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'expert_parallel <= scale_up_domain', 'estimate': 'expert_parallel <= scale_up_domain'},
+  'latex': {'bound': '\\text{EP} \\le D_{\\text{up}} = \\text{EP} \\leq D_{\\text{up}}',
+            'estimate': '\\text{EP} \\le D_{\\text{up}} = \\text{EP} \\leq D_{\\text{up}}'},
+  'code': {'bound': '_f_bound_expert_parallel_within_scale_up', 'estimate': '_f_bound_expert_parallel_within_scale_up'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'tp_allreduce_bytes',
+  'display': 'M_{\\text{AR}}',
+  'unit': 'byte',
+  'unit_short': 'B',
+  'factor': 1.0,
+  'description': "Activations of the batch after one layer's attention or MLP: what each tensor-parallel chip "
+                 'all-reduces.',
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': "Activations of the batch after one layer's attention or MLP: what each tensor-parallel chip all-reduces",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['activation_bytes_per_value', 'batch_size', 'd_model'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'activation_bytes_per_value*batch_size*d_model',
+              'estimate': 'activation_bytes_per_value*batch_size*d_model'},
+  'latex': {'bound': 'M_{\\text{AR}} = b_{a} B D', 'estimate': 'M_{\\text{AR}} = b_{a} B D'},
+  'code': {'bound': '_f_bound_tp_allreduce_bytes', 'estimate': '_f_bound_tp_allreduce_bytes'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'tp_allreduce_time',
+  'display': 'T_{\\text{AR}}^{\\text{TP}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': "One all-reduce of one layer's activations over the tensor-parallel group.",
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': "One all-reduce of one layer's activations over the tensor-parallel group",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': 'tp_allreduce_bytes*Piecewise((0, tensor_parallel_size <= 1), '
+                                                    '(2*(tensor_parallel_size - '
+                                                    '1)/(scale_up_bandwidth*tensor_parallel_size), scale_up_domain >= '
+                                                    'tensor_parallel_size), (2*(tensor_parallel_size - '
+                                                    '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                    'Piecewise((0, tensor_parallel_size <= 1), (2*scale_up_latency, '
+                                                    'scale_up_domain >= tensor_parallel_size), '
+                                                    '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'estimate|scale_up_topology=switch': 'tp_allreduce_bytes*Piecewise((0, tensor_parallel_size <= 1), '
+                                                       '(2*(tensor_parallel_size - '
+                                                       '1)/(scale_up_bandwidth*tensor_parallel_size), scale_up_domain '
+                                                       '>= tensor_parallel_size), (2*(tensor_parallel_size - '
+                                                       '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                       'Piecewise((0, tensor_parallel_size <= 1), (2*scale_up_latency, '
+                                                       'scale_up_domain >= tensor_parallel_size), '
+                                                       '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'bound|scale_up_topology=mesh': 'tp_allreduce_bytes*Piecewise((0, tensor_parallel_size <= 1), '
+                                                  '(2*(scale_up_domain - 1)/(scale_up_bandwidth*tensor_parallel_size), '
+                                                  'scale_up_domain >= tensor_parallel_size), (2*(tensor_parallel_size '
+                                                  '- 1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                  'Piecewise((0, tensor_parallel_size <= 1), (2*scale_up_latency, '
+                                                  'scale_up_domain >= tensor_parallel_size), '
+                                                  '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'estimate|scale_up_topology=mesh': 'tp_allreduce_bytes*Piecewise((0, tensor_parallel_size <= 1), '
+                                                     '(2*(scale_up_domain - '
+                                                     '1)/(scale_up_bandwidth*tensor_parallel_size), scale_up_domain >= '
+                                                     'tensor_parallel_size), (2*(tensor_parallel_size - '
+                                                     '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                     'Piecewise((0, tensor_parallel_size <= 1), (2*scale_up_latency, '
+                                                     'scale_up_domain >= tensor_parallel_size), '
+                                                     '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'bound|scale_up_topology=ring': 'tp_allreduce_bytes*Piecewise((0, tensor_parallel_size <= 1), '
+                                                  '(2*(tensor_parallel_size - '
+                                                  '1)/(scale_up_bandwidth*tensor_parallel_size), scale_up_domain >= '
+                                                  'tensor_parallel_size), (2*(tensor_parallel_size - '
+                                                  '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                  'Piecewise((0, tensor_parallel_size <= 1), '
+                                                  '(scale_up_latency*(2*tensor_parallel_size - 2), scale_up_domain >= '
+                                                  'tensor_parallel_size), (scale_out_latency*(2*tensor_parallel_size - '
+                                                  '2), True))',
+                  'estimate|scale_up_topology=ring': 'tp_allreduce_bytes*Piecewise((0, tensor_parallel_size <= 1), '
+                                                     '(2*(tensor_parallel_size - '
+                                                     '1)/(scale_up_bandwidth*tensor_parallel_size), scale_up_domain >= '
+                                                     'tensor_parallel_size), (2*(tensor_parallel_size - '
+                                                     '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                     'Piecewise((0, tensor_parallel_size <= 1), '
+                                                     '(scale_up_latency*(2*tensor_parallel_size - 2), scale_up_domain '
+                                                     '>= tensor_parallel_size), '
+                                                     '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'bound|scale_up_topology=torus': 'tp_allreduce_bytes*Piecewise((0, tensor_parallel_size <= 1), '
+                                                   '(2*torus_dims*(tensor_parallel_size - '
+                                                   '1)/(model_axes*scale_up_bandwidth*tensor_parallel_size), '
+                                                   'scale_up_domain >= tensor_parallel_size), (2*(tensor_parallel_size '
+                                                   '- 1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                   'Piecewise((0, tensor_parallel_size <= 1), '
+                                                   '(model_axes*scale_up_latency*tensor_parallel_size**(1/model_axes), '
+                                                   'scale_up_domain >= tensor_parallel_size), '
+                                                   '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'estimate|scale_up_topology=torus': 'tp_allreduce_bytes*Piecewise((0, tensor_parallel_size <= 1), '
+                                                      '(2*torus_dims*(tensor_parallel_size - '
+                                                      '1)/(model_axes*scale_up_bandwidth*tensor_parallel_size), '
+                                                      'scale_up_domain >= tensor_parallel_size), '
+                                                      '(2*(tensor_parallel_size - '
+                                                      '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                      'Piecewise((0, tensor_parallel_size <= 1), '
+                                                      '(model_axes*scale_up_latency*tensor_parallel_size**(1/model_axes), '
+                                                      'scale_up_domain >= tensor_parallel_size), '
+                                                      '(scale_out_latency*(2*tensor_parallel_size - 2), True))'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['model_axes',
+           'scale_out_bandwidth',
+           'scale_out_latency',
+           'scale_up_bandwidth',
+           'scale_up_domain',
+           'scale_up_latency',
+           'scale_up_topology',
+           'tensor_parallel_size',
+           'torus_dims',
+           'tp_allreduce_bytes'],
+  'opened': ['allreduce_time'],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'tp_allreduce_bytes*Piecewise((0, tensor_parallel_size <= 1), (select(scale_up_topology, '
+                       '{switch: 2*(tensor_parallel_size - 1)/(scale_up_bandwidth*tensor_parallel_size), mesh: '
+                       '2*(scale_up_domain - 1)/(scale_up_bandwidth*tensor_parallel_size), ring: '
+                       '2*(tensor_parallel_size - 1)/(scale_up_bandwidth*tensor_parallel_size), torus: '
+                       '2*torus_dims*(tensor_parallel_size - '
+                       '1)/(model_axes*scale_up_bandwidth*tensor_parallel_size)}), scale_up_domain >= '
+                       'tensor_parallel_size), (2*(tensor_parallel_size - '
+                       '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + Piecewise((0, tensor_parallel_size <= '
+                       '1), (select(scale_up_topology, {switch: 2*scale_up_latency, mesh: 2*scale_up_latency, ring: '
+                       'scale_up_latency*(2*tensor_parallel_size - 2), torus: '
+                       'model_axes*scale_up_latency*tensor_parallel_size**(1/model_axes)}), scale_up_domain >= '
+                       'tensor_parallel_size), (scale_out_latency*(2*tensor_parallel_size - 2), True))',
+              'estimate': 'tp_allreduce_bytes*Piecewise((0, tensor_parallel_size <= 1), (select(scale_up_topology, '
+                          '{switch: 2*(tensor_parallel_size - 1)/(scale_up_bandwidth*tensor_parallel_size), mesh: '
+                          '2*(scale_up_domain - 1)/(scale_up_bandwidth*tensor_parallel_size), ring: '
+                          '2*(tensor_parallel_size - 1)/(scale_up_bandwidth*tensor_parallel_size), torus: '
+                          '2*torus_dims*(tensor_parallel_size - '
+                          '1)/(model_axes*scale_up_bandwidth*tensor_parallel_size)}), scale_up_domain >= '
+                          'tensor_parallel_size), (2*(tensor_parallel_size - '
+                          '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + Piecewise((0, tensor_parallel_size '
+                          '<= 1), (select(scale_up_topology, {switch: 2*scale_up_latency, mesh: 2*scale_up_latency, '
+                          'ring: scale_up_latency*(2*tensor_parallel_size - 2), torus: '
+                          'model_axes*scale_up_latency*tensor_parallel_size**(1/model_axes)}), scale_up_domain >= '
+                          'tensor_parallel_size), (scale_out_latency*(2*tensor_parallel_size - 2), True))'},
+  'latex': {'bound': 'T_{\\text{AR}}^{\\text{TP}} = M_{\\text{AR}} \\left(\\begin{cases} 0 & \\text{for}\\: '
+                     '\\text{TP}_{\\text{eff}} \\leq 1 \\\\\\begin{cases}\\frac{2 \\left(\\text{TP}_{\\text{eff}} - '
+                     '1\\right)}{W_{\\text{up}} \\text{TP}_{\\text{eff}}} & \\text{if } \\text{topo} = \\text{switch} '
+                     '\\\\ \\frac{2 \\left(D_{\\text{up}} - 1\\right)}{W_{\\text{up}} \\text{TP}_{\\text{eff}}} & '
+                     '\\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{2 \\left(\\text{TP}_{\\text{eff}} - '
+                     '1\\right)}{W_{\\text{up}} \\text{TP}_{\\text{eff}}} & \\text{if } \\text{topo} = \\text{ring} '
+                     '\\\\ \\frac{2 d_{\\text{torus}} \\left(\\text{TP}_{\\text{eff}} - 1\\right)}{M_Y W_{\\text{up}} '
+                     '\\text{TP}_{\\text{eff}}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & '
+                     '\\text{for}\\: D_{\\text{up}} \\geq \\text{TP}_{\\text{eff}} \\\\\\frac{2 '
+                     '\\left(\\text{TP}_{\\text{eff}} - 1\\right)}{W_{\\text{out}} \\text{TP}_{\\text{eff}}} & '
+                     '\\text{otherwise} \\end{cases}\\right) + \\begin{cases} 0 & \\text{for}\\: '
+                     '\\text{TP}_{\\text{eff}} \\leq 1 \\\\\\begin{cases}2 \\alpha_{\\text{up}} & \\text{if } '
+                     '\\text{topo} = \\text{switch} \\\\ 2 \\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                     '\\text{mesh} \\\\ \\alpha_{\\text{up}} \\left(2 \\text{TP}_{\\text{eff}} - 2\\right) & \\text{if '
+                     '} \\text{topo} = \\text{ring} \\\\ M_Y \\alpha_{\\text{up}} '
+                     '\\text{TP}_{\\text{eff}}^{\\frac{1}{M_Y}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} '
+                     '& \\text{for}\\: D_{\\text{up}} \\geq \\text{TP}_{\\text{eff}} \\\\\\alpha_{\\text{out}} '
+                     '\\left(2 \\text{TP}_{\\text{eff}} - 2\\right) & \\text{otherwise} \\end{cases}',
+            'estimate': 'T_{\\text{AR}}^{\\text{TP}} = M_{\\text{AR}} \\left(\\begin{cases} 0 & \\text{for}\\: '
+                        '\\text{TP}_{\\text{eff}} \\leq 1 \\\\\\begin{cases}\\frac{2 \\left(\\text{TP}_{\\text{eff}} - '
+                        '1\\right)}{W_{\\text{up}} \\text{TP}_{\\text{eff}}} & \\text{if } \\text{topo} = '
+                        '\\text{switch} \\\\ \\frac{2 \\left(D_{\\text{up}} - 1\\right)}{W_{\\text{up}} '
+                        '\\text{TP}_{\\text{eff}}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{2 '
+                        '\\left(\\text{TP}_{\\text{eff}} - 1\\right)}{W_{\\text{up}} \\text{TP}_{\\text{eff}}} & '
+                        '\\text{if } \\text{topo} = \\text{ring} \\\\ \\frac{2 d_{\\text{torus}} '
+                        '\\left(\\text{TP}_{\\text{eff}} - 1\\right)}{M_Y W_{\\text{up}} \\text{TP}_{\\text{eff}}} & '
+                        '\\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: D_{\\text{up}} \\geq '
+                        '\\text{TP}_{\\text{eff}} \\\\\\frac{2 \\left(\\text{TP}_{\\text{eff}} - '
+                        '1\\right)}{W_{\\text{out}} \\text{TP}_{\\text{eff}}} & \\text{otherwise} \\end{cases}\\right) '
+                        '+ \\begin{cases} 0 & \\text{for}\\: \\text{TP}_{\\text{eff}} \\leq 1 \\\\\\begin{cases}2 '
+                        '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ 2 \\alpha_{\\text{up}} '
+                        '& \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} \\left(2 '
+                        '\\text{TP}_{\\text{eff}} - 2\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ M_Y '
+                        '\\alpha_{\\text{up}} \\text{TP}_{\\text{eff}}^{\\frac{1}{M_Y}} & \\text{if } \\text{topo} = '
+                        '\\text{torus}\\end{cases} & \\text{for}\\: D_{\\text{up}} \\geq \\text{TP}_{\\text{eff}} '
+                        '\\\\\\alpha_{\\text{out}} \\left(2 \\text{TP}_{\\text{eff}} - 2\\right) & \\text{otherwise} '
+                        '\\end{cases}'},
+  'code': {'bound': '_f_bound_tp_allreduce_time', 'estimate': '_f_bound_tp_allreduce_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'ep_alltoall_time',
+  'display': 'T_{\\text{A2A}}^{\\text{EP}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': 'One all-to-all of the routed tokens (each to its top-k experts) over the expert-parallel group.',
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': 'One all-to-all of the routed tokens (each to its top-k experts) over the expert-parallel group',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': 'Piecewise((0, expert_parallel <= 1), (scale_up_latency, '
+                                                    'expert_parallel <= scale_up_domain), (scale_out_latency, True)) + '
+                                                    'n_experts_per_token*tp_allreduce_bytes*Piecewise((0, '
+                                                    'expert_parallel <= 1), ((expert_parallel - '
+                                                    '1)/(expert_parallel*scale_up_bandwidth), expert_parallel <= '
+                                                    'scale_up_domain), ((expert_parallel - '
+                                                    '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+                  'estimate|scale_up_topology=switch': 'Piecewise((0, expert_parallel <= 1), (scale_up_latency, '
+                                                       'expert_parallel <= scale_up_domain), (scale_out_latency, '
+                                                       'True)) + n_experts_per_token*tp_allreduce_bytes*Piecewise((0, '
+                                                       'expert_parallel <= 1), ((expert_parallel - '
+                                                       '1)/(expert_parallel*scale_up_bandwidth), expert_parallel <= '
+                                                       'scale_up_domain), ((expert_parallel - '
+                                                       '1)/(expert_parallel*scale_out_bandwidth), '
+                                                       'True))/expert_parallel',
+                  'bound|scale_up_topology=mesh': 'Piecewise((0, expert_parallel <= 1), (scale_up_latency, '
+                                                  'expert_parallel <= scale_up_domain), (scale_out_latency, True)) + '
+                                                  'n_experts_per_token*tp_allreduce_bytes*Piecewise((0, '
+                                                  'expert_parallel <= 1), ((scale_up_domain - '
+                                                  '1)/(expert_parallel*scale_up_bandwidth), expert_parallel <= '
+                                                  'scale_up_domain), ((expert_parallel - '
+                                                  '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+                  'estimate|scale_up_topology=mesh': 'Piecewise((0, expert_parallel <= 1), (scale_up_latency, '
+                                                     'expert_parallel <= scale_up_domain), (scale_out_latency, True)) '
+                                                     '+ n_experts_per_token*tp_allreduce_bytes*Piecewise((0, '
+                                                     'expert_parallel <= 1), ((scale_up_domain - '
+                                                     '1)/(expert_parallel*scale_up_bandwidth), expert_parallel <= '
+                                                     'scale_up_domain), ((expert_parallel - '
+                                                     '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+                  'bound|scale_up_topology=ring': 'Piecewise((0, expert_parallel <= 1), '
+                                                  '(scale_up_latency*(expert_parallel - 1), expert_parallel <= '
+                                                  'scale_up_domain), (scale_out_latency, True)) + '
+                                                  'n_experts_per_token*tp_allreduce_bytes*Piecewise((0, '
+                                                  'expert_parallel <= 1), ((expert_parallel - '
+                                                  '1)/(2*scale_up_bandwidth), expert_parallel <= scale_up_domain), '
+                                                  '((expert_parallel - 1)/(expert_parallel*scale_out_bandwidth), '
+                                                  'True))/expert_parallel',
+                  'estimate|scale_up_topology=ring': 'Piecewise((0, expert_parallel <= 1), '
+                                                     '(scale_up_latency*(expert_parallel - 1), expert_parallel <= '
+                                                     'scale_up_domain), (scale_out_latency, True)) + '
+                                                     'n_experts_per_token*tp_allreduce_bytes*Piecewise((0, '
+                                                     'expert_parallel <= 1), ((expert_parallel - '
+                                                     '1)/(2*scale_up_bandwidth), expert_parallel <= scale_up_domain), '
+                                                     '((expert_parallel - 1)/(expert_parallel*scale_out_bandwidth), '
+                                                     'True))/expert_parallel',
+                  'bound|scale_up_topology=torus': 'Piecewise((0, expert_parallel <= 1), '
+                                                   '(expert_parallel**(1/model_axes)*model_axes*scale_up_latency/2, '
+                                                   'expert_parallel <= scale_up_domain), (scale_out_latency, True)) + '
+                                                   'n_experts_per_token*tp_allreduce_bytes*Piecewise((0, '
+                                                   'expert_parallel <= 1), '
+                                                   '(expert_parallel**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth), '
+                                                   'expert_parallel <= scale_up_domain), ((expert_parallel - '
+                                                   '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+                  'estimate|scale_up_topology=torus': 'Piecewise((0, expert_parallel <= 1), '
+                                                      '(expert_parallel**(1/model_axes)*model_axes*scale_up_latency/2, '
+                                                      'expert_parallel <= scale_up_domain), (scale_out_latency, True)) '
+                                                      '+ n_experts_per_token*tp_allreduce_bytes*Piecewise((0, '
+                                                      'expert_parallel <= 1), '
+                                                      '(expert_parallel**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth), '
+                                                      'expert_parallel <= scale_up_domain), ((expert_parallel - '
+                                                      '1)/(expert_parallel*scale_out_bandwidth), '
+                                                      'True))/expert_parallel'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['expert_parallel',
+           'model_axes',
+           'n_experts_per_token',
+           'scale_out_bandwidth',
+           'scale_out_latency',
+           'scale_up_bandwidth',
+           'scale_up_domain',
+           'scale_up_latency',
+           'scale_up_topology',
+           'torus_dims',
+           'tp_allreduce_bytes'],
+  'opened': ['alltoall_time'],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'Piecewise((0, expert_parallel <= 1), (select(scale_up_topology, {switch: scale_up_latency, '
+                       'mesh: scale_up_latency, ring: scale_up_latency*(expert_parallel - 1), torus: '
+                       'expert_parallel**(1/model_axes)*model_axes*scale_up_latency/2}), expert_parallel <= '
+                       'scale_up_domain), (scale_out_latency, True)) + '
+                       'n_experts_per_token*tp_allreduce_bytes*Piecewise((0, expert_parallel <= 1), '
+                       '(select(scale_up_topology, {switch: (expert_parallel - '
+                       '1)/(expert_parallel*scale_up_bandwidth), mesh: (scale_up_domain - '
+                       '1)/(expert_parallel*scale_up_bandwidth), ring: (expert_parallel - 1)/(2*scale_up_bandwidth), '
+                       'torus: expert_parallel**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth)}), '
+                       'expert_parallel <= scale_up_domain), ((expert_parallel - '
+                       '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+              'estimate': 'Piecewise((0, expert_parallel <= 1), (select(scale_up_topology, {switch: scale_up_latency, '
+                          'mesh: scale_up_latency, ring: scale_up_latency*(expert_parallel - 1), torus: '
+                          'expert_parallel**(1/model_axes)*model_axes*scale_up_latency/2}), expert_parallel <= '
+                          'scale_up_domain), (scale_out_latency, True)) + '
+                          'n_experts_per_token*tp_allreduce_bytes*Piecewise((0, expert_parallel <= 1), '
+                          '(select(scale_up_topology, {switch: (expert_parallel - '
+                          '1)/(expert_parallel*scale_up_bandwidth), mesh: (scale_up_domain - '
+                          '1)/(expert_parallel*scale_up_bandwidth), ring: (expert_parallel - '
+                          '1)/(2*scale_up_bandwidth), torus: '
+                          'expert_parallel**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth)}), '
+                          'expert_parallel <= scale_up_domain), ((expert_parallel - '
+                          '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel'},
+  'latex': {'bound': 'T_{\\text{A2A}}^{\\text{EP}} = \\begin{cases} 0 & \\text{for}\\: \\text{EP} \\leq 1 '
+                     '\\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                     '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} '
+                     '\\left(\\text{EP} - 1\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                     '\\frac{\\text{EP}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}}}{2} & \\text{if } \\text{topo} = '
+                     '\\text{torus}\\end{cases} & \\text{for}\\: \\text{EP} \\leq D_{\\text{up}} '
+                     '\\\\\\alpha_{\\text{out}} & \\text{otherwise} \\end{cases} + \\frac{k M_{\\text{AR}} '
+                     '\\left(\\begin{cases} 0 & \\text{for}\\: \\text{EP} \\leq 1 \\\\\\begin{cases}\\frac{\\text{EP} '
+                     '- 1}{\\text{EP} W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                     '\\frac{D_{\\text{up}} - 1}{\\text{EP} W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{mesh} '
+                     '\\\\ \\frac{\\text{EP} - 1}{2 W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                     '\\frac{\\text{EP}^{\\frac{1}{M_Y}} d_{\\text{torus}}}{4 M_Y W_{\\text{up}}} & \\text{if } '
+                     '\\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: \\text{EP} \\leq D_{\\text{up}} '
+                     '\\\\\\frac{\\text{EP} - 1}{\\text{EP} W_{\\text{out}}} & \\text{otherwise} '
+                     '\\end{cases}\\right)}{\\text{EP}}',
+            'estimate': 'T_{\\text{A2A}}^{\\text{EP}} = \\begin{cases} 0 & \\text{for}\\: \\text{EP} \\leq 1 '
+                        '\\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                        '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} '
+                        '\\left(\\text{EP} - 1\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                        '\\frac{\\text{EP}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}}}{2} & \\text{if } \\text{topo} = '
+                        '\\text{torus}\\end{cases} & \\text{for}\\: \\text{EP} \\leq D_{\\text{up}} '
+                        '\\\\\\alpha_{\\text{out}} & \\text{otherwise} \\end{cases} + \\frac{k M_{\\text{AR}} '
+                        '\\left(\\begin{cases} 0 & \\text{for}\\: \\text{EP} \\leq 1 '
+                        '\\\\\\begin{cases}\\frac{\\text{EP} - 1}{\\text{EP} W_{\\text{up}}} & \\text{if } '
+                        '\\text{topo} = \\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{\\text{EP} W_{\\text{up}}} & '
+                        '\\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{\\text{EP} - 1}{2 W_{\\text{up}}} & '
+                        '\\text{if } \\text{topo} = \\text{ring} \\\\ \\frac{\\text{EP}^{\\frac{1}{M_Y}} '
+                        'd_{\\text{torus}}}{4 M_Y W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                        '\\text{torus}\\end{cases} & \\text{for}\\: \\text{EP} \\leq D_{\\text{up}} '
+                        '\\\\\\frac{\\text{EP} - 1}{\\text{EP} W_{\\text{out}}} & \\text{otherwise} '
+                        '\\end{cases}\\right)}{\\text{EP}}'},
+  'code': {'bound': '_f_bound_ep_alltoall_time', 'estimate': '_f_bound_ep_alltoall_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'pp_handoff_time',
+  'display': 'T_{\\text{P2P}}^{\\text{PP}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': "One pipeline stage handing the batch's activations to the next (each chip its tensor-parallel "
+                 'share).',
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': "One pipeline stage handing the batch's activations to the next (each chip its tensor-parallel share)",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': 'Piecewise((0, n_chips <= 1), (scale_up_latency, n_chips <= '
+                                                    'scale_up_domain), (scale_out_latency, True)) + '
+                                                    'tp_allreduce_bytes*Piecewise((0, n_chips <= 1), '
+                                                    '(1/scale_up_bandwidth, n_chips <= scale_up_domain), '
+                                                    '(1/scale_out_bandwidth, True))/tensor_parallel_size',
+                  'estimate|scale_up_topology=switch': 'Piecewise((0, n_chips <= 1), (scale_up_latency, n_chips <= '
+                                                       'scale_up_domain), (scale_out_latency, True)) + '
+                                                       'tp_allreduce_bytes*Piecewise((0, n_chips <= 1), '
+                                                       '(1/scale_up_bandwidth, n_chips <= scale_up_domain), '
+                                                       '(1/scale_out_bandwidth, True))/tensor_parallel_size',
+                  'bound|scale_up_topology=mesh': 'Piecewise((0, n_chips <= 1), (scale_up_latency, n_chips <= '
+                                                  'scale_up_domain), (scale_out_latency, True)) + '
+                                                  'tp_allreduce_bytes*Piecewise((0, n_chips <= 1), ((scale_up_domain - '
+                                                  '1)/scale_up_bandwidth, n_chips <= scale_up_domain), '
+                                                  '(1/scale_out_bandwidth, True))/tensor_parallel_size',
+                  'estimate|scale_up_topology=mesh': 'Piecewise((0, n_chips <= 1), (scale_up_latency, n_chips <= '
+                                                     'scale_up_domain), (scale_out_latency, True)) + '
+                                                     'tp_allreduce_bytes*Piecewise((0, n_chips <= 1), '
+                                                     '((scale_up_domain - 1)/scale_up_bandwidth, n_chips <= '
+                                                     'scale_up_domain), (1/scale_out_bandwidth, '
+                                                     'True))/tensor_parallel_size',
+                  'bound|scale_up_topology=ring': 'Piecewise((0, n_chips <= 1), (scale_up_latency, n_chips <= '
+                                                  'scale_up_domain), (scale_out_latency, True)) + '
+                                                  'tp_allreduce_bytes*Piecewise((0, n_chips <= 1), '
+                                                  '(1/scale_up_bandwidth, n_chips <= scale_up_domain), '
+                                                  '(1/scale_out_bandwidth, True))/tensor_parallel_size',
+                  'estimate|scale_up_topology=ring': 'Piecewise((0, n_chips <= 1), (scale_up_latency, n_chips <= '
+                                                     'scale_up_domain), (scale_out_latency, True)) + '
+                                                     'tp_allreduce_bytes*Piecewise((0, n_chips <= 1), '
+                                                     '(1/scale_up_bandwidth, n_chips <= scale_up_domain), '
+                                                     '(1/scale_out_bandwidth, True))/tensor_parallel_size',
+                  'bound|scale_up_topology=torus': 'Piecewise((0, n_chips <= 1), (scale_up_latency, n_chips <= '
+                                                   'scale_up_domain), (scale_out_latency, True)) + '
+                                                   'tp_allreduce_bytes*Piecewise((0, n_chips <= 1), '
+                                                   '(2*torus_dims/scale_up_bandwidth, n_chips <= scale_up_domain), '
+                                                   '(1/scale_out_bandwidth, True))/tensor_parallel_size',
+                  'estimate|scale_up_topology=torus': 'Piecewise((0, n_chips <= 1), (scale_up_latency, n_chips <= '
+                                                      'scale_up_domain), (scale_out_latency, True)) + '
+                                                      'tp_allreduce_bytes*Piecewise((0, n_chips <= 1), '
+                                                      '(2*torus_dims/scale_up_bandwidth, n_chips <= scale_up_domain), '
+                                                      '(1/scale_out_bandwidth, True))/tensor_parallel_size'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['n_chips',
+           'scale_out_bandwidth',
+           'scale_out_latency',
+           'scale_up_bandwidth',
+           'scale_up_domain',
+           'scale_up_latency',
+           'scale_up_topology',
+           'tensor_parallel_size',
+           'torus_dims',
+           'tp_allreduce_bytes'],
+  'opened': ['p2p_time'],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'Piecewise((0, n_chips <= 1), (select(scale_up_topology, {switch: scale_up_latency, mesh: '
+                       'scale_up_latency, ring: scale_up_latency, torus: scale_up_latency}), n_chips <= '
+                       'scale_up_domain), (scale_out_latency, True)) + tp_allreduce_bytes*Piecewise((0, n_chips <= 1), '
+                       '(select(scale_up_topology, {switch: 1/scale_up_bandwidth, mesh: (scale_up_domain - '
+                       '1)/scale_up_bandwidth, ring: 1/scale_up_bandwidth, torus: 2*torus_dims/scale_up_bandwidth}), '
+                       'n_chips <= scale_up_domain), (1/scale_out_bandwidth, True))/tensor_parallel_size',
+              'estimate': 'Piecewise((0, n_chips <= 1), (select(scale_up_topology, {switch: scale_up_latency, mesh: '
+                          'scale_up_latency, ring: scale_up_latency, torus: scale_up_latency}), n_chips <= '
+                          'scale_up_domain), (scale_out_latency, True)) + tp_allreduce_bytes*Piecewise((0, n_chips <= '
+                          '1), (select(scale_up_topology, {switch: 1/scale_up_bandwidth, mesh: (scale_up_domain - '
+                          '1)/scale_up_bandwidth, ring: 1/scale_up_bandwidth, torus: '
+                          '2*torus_dims/scale_up_bandwidth}), n_chips <= scale_up_domain), (1/scale_out_bandwidth, '
+                          'True))/tensor_parallel_size'},
+  'latex': {'bound': 'T_{\\text{P2P}}^{\\text{PP}} = \\begin{cases} 0 & \\text{for}\\: Y \\leq 1 '
+                     '\\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                     '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} & '
+                     '\\text{if } \\text{topo} = \\text{ring} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                     '\\text{torus}\\end{cases} & \\text{for}\\: Y \\leq D_{\\text{up}} \\\\\\alpha_{\\text{out}} & '
+                     '\\text{otherwise} \\end{cases} + \\frac{M_{\\text{AR}} \\left(\\begin{cases} 0 & \\text{for}\\: '
+                     'Y \\leq 1 \\\\\\begin{cases}\\frac{1}{W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                     '\\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                     '\\text{mesh} \\\\ \\frac{1}{W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                     '\\frac{2 d_{\\text{torus}}}{W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                     '\\text{torus}\\end{cases} & \\text{for}\\: Y \\leq D_{\\text{up}} \\\\\\frac{1}{W_{\\text{out}}} '
+                     '& \\text{otherwise} \\end{cases}\\right)}{\\text{TP}_{\\text{eff}}}',
+            'estimate': 'T_{\\text{P2P}}^{\\text{PP}} = \\begin{cases} 0 & \\text{for}\\: Y \\leq 1 '
+                        '\\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                        '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} & '
+                        '\\text{if } \\text{topo} = \\text{ring} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} '
+                        '= \\text{torus}\\end{cases} & \\text{for}\\: Y \\leq D_{\\text{up}} \\\\\\alpha_{\\text{out}} '
+                        '& \\text{otherwise} \\end{cases} + \\frac{M_{\\text{AR}} \\left(\\begin{cases} 0 & '
+                        '\\text{for}\\: Y \\leq 1 \\\\\\begin{cases}\\frac{1}{W_{\\text{up}}} & \\text{if } '
+                        '\\text{topo} = \\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{W_{\\text{up}}} & \\text{if } '
+                        '\\text{topo} = \\text{mesh} \\\\ \\frac{1}{W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                        '\\text{ring} \\\\ \\frac{2 d_{\\text{torus}}}{W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                        '\\text{torus}\\end{cases} & \\text{for}\\: Y \\leq D_{\\text{up}} '
+                        '\\\\\\frac{1}{W_{\\text{out}}} & \\text{otherwise} '
+                        '\\end{cases}\\right)}{\\text{TP}_{\\text{eff}}}'},
+  'code': {'bound': '_f_bound_pp_handoff_time', 'estimate': '_f_bound_pp_handoff_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'step_time_comm_tp',
+  'display': 'T_{\\text{comm}}^{\\text{TP}}',
+  'unit': 'millisecond',
+  'unit_short': 'ms',
+  'factor': 0.001,
+  'description': "A decode step's tensor-parallel all-reduces: two a layer (one where an expert-parallel MoE layer "
+                 'all-to-alls instead).',
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': "A decode step's tensor-parallel all-reduces: two a layer (one where an expert-parallel MoE layer "
+           'all-to-alls instead)',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['expert_parallel', 'moe_layers', 'n_layers', 'tp_allreduce_time'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'tp_allreduce_time*(-moe_layers*Piecewise((1, expert_parallel > 1), (0, True)) + 2*n_layers)',
+              'estimate': 'tp_allreduce_time*(-moe_layers*Piecewise((1, expert_parallel > 1), (0, True)) + '
+                          '2*n_layers)'},
+  'latex': {'bound': 'T_{\\text{comm}}^{\\text{TP}} = T_{\\text{AR}}^{\\text{TP}} \\left(- L_{\\text{MoE}} '
+                     '\\left(\\begin{cases} 1 & \\text{for}\\: \\text{EP} > 1 \\\\0 & \\text{otherwise} '
+                     '\\end{cases}\\right) + 2 L\\right)',
+            'estimate': 'T_{\\text{comm}}^{\\text{TP}} = T_{\\text{AR}}^{\\text{TP}} \\left(- L_{\\text{MoE}} '
+                        '\\left(\\begin{cases} 1 & \\text{for}\\: \\text{EP} > 1 \\\\0 & \\text{otherwise} '
+                        '\\end{cases}\\right) + 2 L\\right)'},
+  'code': {'bound': '_f_bound_step_time_comm_tp', 'estimate': '_f_bound_step_time_comm_tp'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'step_time_comm_ep',
+  'display': 'T_{\\text{comm}}^{\\text{EP}}',
+  'unit': 'millisecond',
+  'unit_short': 'ms',
+  'factor': 0.001,
+  'description': "A decode step's expert-parallel all-to-alls: dispatch and combine in every MoE layer.",
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': "A decode step's expert-parallel all-to-alls: dispatch and combine in every MoE layer",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['ep_alltoall_time', 'expert_parallel', 'moe_layers'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '2*ep_alltoall_time*moe_layers*Piecewise((1, expert_parallel > 1), (0, True))',
+              'estimate': '2*ep_alltoall_time*moe_layers*Piecewise((1, expert_parallel > 1), (0, True))'},
+  'latex': {'bound': 'T_{\\text{comm}}^{\\text{EP}} = 2 T_{\\text{A2A}}^{\\text{EP}} L_{\\text{MoE}} '
+                     '\\left(\\begin{cases} 1 & \\text{for}\\: \\text{EP} > 1 \\\\0 & \\text{otherwise} '
+                     '\\end{cases}\\right)',
+            'estimate': 'T_{\\text{comm}}^{\\text{EP}} = 2 T_{\\text{A2A}}^{\\text{EP}} L_{\\text{MoE}} '
+                        '\\left(\\begin{cases} 1 & \\text{for}\\: \\text{EP} > 1 \\\\0 & \\text{otherwise} '
+                        '\\end{cases}\\right)'},
+  'code': {'bound': '_f_bound_step_time_comm_ep', 'estimate': '_f_bound_step_time_comm_ep'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'step_time_comm_pp',
+  'display': 'T_{\\text{comm}}^{\\text{PP}}',
+  'unit': 'millisecond',
+  'unit_short': 'ms',
+  'factor': 0.001,
+  'description': "A decode step's pipeline hand-offs.",
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': "A decode step's pipeline hand-offs",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['pipeline_parallel', 'pp_handoff_time'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'pp_handoff_time*(pipeline_parallel - 1)',
+              'estimate': 'pp_handoff_time*(pipeline_parallel - 1)'},
+  'latex': {'bound': 'T_{\\text{comm}}^{\\text{PP}} = T_{\\text{P2P}}^{\\text{PP}} \\left(\\text{PP} - 1\\right)',
+            'estimate': 'T_{\\text{comm}}^{\\text{PP}} = T_{\\text{P2P}}^{\\text{PP}} \\left(\\text{PP} - 1\\right)'},
+  'code': {'bound': '_f_bound_step_time_comm_pp', 'estimate': '_f_bound_step_time_comm_pp'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'step_time_comm_fixed',
+  'display': 'T_{\\text{comm}}^{0}',
+  'unit': 'millisecond',
+  'unit_short': 'ms',
+  'factor': 0.001,
+  'description': "The latency part of a decode step's communication: its time at a batch of 0.",
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': "The latency part of a decode step's communication: its time at a batch of 0",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': '2*moe_layers*Piecewise((1, expert_parallel > 1), (0, '
+                                                    'True))*Piecewise((0, expert_parallel <= 1), (scale_up_latency, '
+                                                    'expert_parallel <= scale_up_domain), (scale_out_latency, True)) + '
+                                                    '(pipeline_parallel - 1)*Piecewise((0, n_chips <= 1), '
+                                                    '(scale_up_latency, n_chips <= scale_up_domain), '
+                                                    '(scale_out_latency, True)) + (-moe_layers*Piecewise((1, '
+                                                    'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                    'tensor_parallel_size <= 1), (2*scale_up_latency, scale_up_domain '
+                                                    '>= tensor_parallel_size), '
+                                                    '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'estimate|scale_up_topology=switch': '2*moe_layers*Piecewise((1, expert_parallel > 1), (0, '
+                                                       'True))*Piecewise((0, expert_parallel <= 1), (scale_up_latency, '
+                                                       'expert_parallel <= scale_up_domain), (scale_out_latency, '
+                                                       'True)) + (pipeline_parallel - 1)*Piecewise((0, n_chips <= 1), '
+                                                       '(scale_up_latency, n_chips <= scale_up_domain), '
+                                                       '(scale_out_latency, True)) + (-moe_layers*Piecewise((1, '
+                                                       'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                       'tensor_parallel_size <= 1), (2*scale_up_latency, '
+                                                       'scale_up_domain >= tensor_parallel_size), '
+                                                       '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'bound|scale_up_topology=mesh': '2*moe_layers*Piecewise((1, expert_parallel > 1), (0, '
+                                                  'True))*Piecewise((0, expert_parallel <= 1), (scale_up_latency, '
+                                                  'expert_parallel <= scale_up_domain), (scale_out_latency, True)) + '
+                                                  '(pipeline_parallel - 1)*Piecewise((0, n_chips <= 1), '
+                                                  '(scale_up_latency, n_chips <= scale_up_domain), (scale_out_latency, '
+                                                  'True)) + (-moe_layers*Piecewise((1, expert_parallel > 1), (0, '
+                                                  'True)) + 2*n_layers)*Piecewise((0, tensor_parallel_size <= 1), '
+                                                  '(2*scale_up_latency, scale_up_domain >= tensor_parallel_size), '
+                                                  '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'estimate|scale_up_topology=mesh': '2*moe_layers*Piecewise((1, expert_parallel > 1), (0, '
+                                                     'True))*Piecewise((0, expert_parallel <= 1), (scale_up_latency, '
+                                                     'expert_parallel <= scale_up_domain), (scale_out_latency, True)) '
+                                                     '+ (pipeline_parallel - 1)*Piecewise((0, n_chips <= 1), '
+                                                     '(scale_up_latency, n_chips <= scale_up_domain), '
+                                                     '(scale_out_latency, True)) + (-moe_layers*Piecewise((1, '
+                                                     'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                     'tensor_parallel_size <= 1), (2*scale_up_latency, scale_up_domain '
+                                                     '>= tensor_parallel_size), '
+                                                     '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'bound|scale_up_topology=ring': '2*moe_layers*Piecewise((1, expert_parallel > 1), (0, '
+                                                  'True))*Piecewise((0, expert_parallel <= 1), '
+                                                  '(scale_up_latency*(expert_parallel - 1), expert_parallel <= '
+                                                  'scale_up_domain), (scale_out_latency, True)) + (pipeline_parallel - '
+                                                  '1)*Piecewise((0, n_chips <= 1), (scale_up_latency, n_chips <= '
+                                                  'scale_up_domain), (scale_out_latency, True)) + '
+                                                  '(-moe_layers*Piecewise((1, expert_parallel > 1), (0, True)) + '
+                                                  '2*n_layers)*Piecewise((0, tensor_parallel_size <= 1), '
+                                                  '(scale_up_latency*(2*tensor_parallel_size - 2), scale_up_domain >= '
+                                                  'tensor_parallel_size), (scale_out_latency*(2*tensor_parallel_size - '
+                                                  '2), True))',
+                  'estimate|scale_up_topology=ring': '2*moe_layers*Piecewise((1, expert_parallel > 1), (0, '
+                                                     'True))*Piecewise((0, expert_parallel <= 1), '
+                                                     '(scale_up_latency*(expert_parallel - 1), expert_parallel <= '
+                                                     'scale_up_domain), (scale_out_latency, True)) + '
+                                                     '(pipeline_parallel - 1)*Piecewise((0, n_chips <= 1), '
+                                                     '(scale_up_latency, n_chips <= scale_up_domain), '
+                                                     '(scale_out_latency, True)) + (-moe_layers*Piecewise((1, '
+                                                     'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                     'tensor_parallel_size <= 1), '
+                                                     '(scale_up_latency*(2*tensor_parallel_size - 2), scale_up_domain '
+                                                     '>= tensor_parallel_size), '
+                                                     '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'bound|scale_up_topology=torus': '2*moe_layers*Piecewise((1, expert_parallel > 1), (0, '
+                                                   'True))*Piecewise((0, expert_parallel <= 1), '
+                                                   '(expert_parallel**(1/model_axes)*model_axes*scale_up_latency/2, '
+                                                   'expert_parallel <= scale_up_domain), (scale_out_latency, True)) + '
+                                                   '(pipeline_parallel - 1)*Piecewise((0, n_chips <= 1), '
+                                                   '(scale_up_latency, n_chips <= scale_up_domain), '
+                                                   '(scale_out_latency, True)) + (-moe_layers*Piecewise((1, '
+                                                   'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                   'tensor_parallel_size <= 1), '
+                                                   '(model_axes*scale_up_latency*tensor_parallel_size**(1/model_axes), '
+                                                   'scale_up_domain >= tensor_parallel_size), '
+                                                   '(scale_out_latency*(2*tensor_parallel_size - 2), True))',
+                  'estimate|scale_up_topology=torus': '2*moe_layers*Piecewise((1, expert_parallel > 1), (0, '
+                                                      'True))*Piecewise((0, expert_parallel <= 1), '
+                                                      '(expert_parallel**(1/model_axes)*model_axes*scale_up_latency/2, '
+                                                      'expert_parallel <= scale_up_domain), (scale_out_latency, True)) '
+                                                      '+ (pipeline_parallel - 1)*Piecewise((0, n_chips <= 1), '
+                                                      '(scale_up_latency, n_chips <= scale_up_domain), '
+                                                      '(scale_out_latency, True)) + (-moe_layers*Piecewise((1, '
+                                                      'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                      'tensor_parallel_size <= 1), '
+                                                      '(model_axes*scale_up_latency*tensor_parallel_size**(1/model_axes), '
+                                                      'scale_up_domain >= tensor_parallel_size), '
+                                                      '(scale_out_latency*(2*tensor_parallel_size - 2), True))'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['expert_parallel',
+           'model_axes',
+           'moe_layers',
+           'n_chips',
+           'n_layers',
+           'pipeline_parallel',
+           'scale_out_latency',
+           'scale_up_domain',
+           'scale_up_latency',
+           'scale_up_topology',
+           'tensor_parallel_size'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '2*moe_layers*Piecewise((1, expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel <= '
+                       '1), (select(scale_up_topology, {switch: scale_up_latency, mesh: scale_up_latency, ring: '
+                       'scale_up_latency*(expert_parallel - 1), torus: '
+                       'expert_parallel**(1/model_axes)*model_axes*scale_up_latency/2}), expert_parallel <= '
+                       'scale_up_domain), (scale_out_latency, True)) + (pipeline_parallel - 1)*Piecewise((0, n_chips '
+                       '<= 1), (select(scale_up_topology, {switch: scale_up_latency, mesh: scale_up_latency, ring: '
+                       'scale_up_latency, torus: scale_up_latency}), n_chips <= scale_up_domain), (scale_out_latency, '
+                       'True)) + (-moe_layers*Piecewise((1, expert_parallel > 1), (0, True)) + '
+                       '2*n_layers)*Piecewise((0, tensor_parallel_size <= 1), (select(scale_up_topology, {switch: '
+                       '2*scale_up_latency, mesh: 2*scale_up_latency, ring: scale_up_latency*(2*tensor_parallel_size - '
+                       '2), torus: model_axes*scale_up_latency*tensor_parallel_size**(1/model_axes)}), scale_up_domain '
+                       '>= tensor_parallel_size), (scale_out_latency*(2*tensor_parallel_size - 2), True))',
+              'estimate': '2*moe_layers*Piecewise((1, expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel '
+                          '<= 1), (select(scale_up_topology, {switch: scale_up_latency, mesh: scale_up_latency, ring: '
+                          'scale_up_latency*(expert_parallel - 1), torus: '
+                          'expert_parallel**(1/model_axes)*model_axes*scale_up_latency/2}), expert_parallel <= '
+                          'scale_up_domain), (scale_out_latency, True)) + (pipeline_parallel - 1)*Piecewise((0, '
+                          'n_chips <= 1), (select(scale_up_topology, {switch: scale_up_latency, mesh: '
+                          'scale_up_latency, ring: scale_up_latency, torus: scale_up_latency}), n_chips <= '
+                          'scale_up_domain), (scale_out_latency, True)) + (-moe_layers*Piecewise((1, expert_parallel > '
+                          '1), (0, True)) + 2*n_layers)*Piecewise((0, tensor_parallel_size <= 1), '
+                          '(select(scale_up_topology, {switch: 2*scale_up_latency, mesh: 2*scale_up_latency, ring: '
+                          'scale_up_latency*(2*tensor_parallel_size - 2), torus: '
+                          'model_axes*scale_up_latency*tensor_parallel_size**(1/model_axes)}), scale_up_domain >= '
+                          'tensor_parallel_size), (scale_out_latency*(2*tensor_parallel_size - 2), True))'},
+  'latex': {'bound': 'T_{\\text{comm}}^{0} = 2 L_{\\text{MoE}} \\left(\\begin{cases} 1 & \\text{for}\\: \\text{EP} > 1 '
+                     '\\\\0 & \\text{otherwise} \\end{cases}\\right) \\left(\\begin{cases} 0 & \\text{for}\\: '
+                     '\\text{EP} \\leq 1 \\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                     '\\text{switch} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ '
+                     '\\alpha_{\\text{up}} \\left(\\text{EP} - 1\\right) & \\text{if } \\text{topo} = \\text{ring} '
+                     '\\\\ \\frac{\\text{EP}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}}}{2} & \\text{if } \\text{topo} '
+                     '= \\text{torus}\\end{cases} & \\text{for}\\: \\text{EP} \\leq D_{\\text{up}} '
+                     '\\\\\\alpha_{\\text{out}} & \\text{otherwise} \\end{cases}\\right) + \\left(\\text{PP} - '
+                     '1\\right) \\left(\\begin{cases} 0 & \\text{for}\\: Y \\leq 1 '
+                     '\\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                     '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} & '
+                     '\\text{if } \\text{topo} = \\text{ring} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                     '\\text{torus}\\end{cases} & \\text{for}\\: Y \\leq D_{\\text{up}} \\\\\\alpha_{\\text{out}} & '
+                     '\\text{otherwise} \\end{cases}\\right) + \\left(- L_{\\text{MoE}} \\left(\\begin{cases} 1 & '
+                     '\\text{for}\\: \\text{EP} > 1 \\\\0 & \\text{otherwise} \\end{cases}\\right) + 2 L\\right) '
+                     '\\left(\\begin{cases} 0 & \\text{for}\\: \\text{TP}_{\\text{eff}} \\leq 1 \\\\\\begin{cases}2 '
+                     '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ 2 \\alpha_{\\text{up}} & '
+                     '\\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} \\left(2 '
+                     '\\text{TP}_{\\text{eff}} - 2\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ M_Y '
+                     '\\alpha_{\\text{up}} \\text{TP}_{\\text{eff}}^{\\frac{1}{M_Y}} & \\text{if } \\text{topo} = '
+                     '\\text{torus}\\end{cases} & \\text{for}\\: D_{\\text{up}} \\geq \\text{TP}_{\\text{eff}} '
+                     '\\\\\\alpha_{\\text{out}} \\left(2 \\text{TP}_{\\text{eff}} - 2\\right) & \\text{otherwise} '
+                     '\\end{cases}\\right)',
+            'estimate': 'T_{\\text{comm}}^{0} = 2 L_{\\text{MoE}} \\left(\\begin{cases} 1 & \\text{for}\\: \\text{EP} '
+                        '> 1 \\\\0 & \\text{otherwise} \\end{cases}\\right) \\left(\\begin{cases} 0 & \\text{for}\\: '
+                        '\\text{EP} \\leq 1 \\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = '
+                        '\\text{switch} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ '
+                        '\\alpha_{\\text{up}} \\left(\\text{EP} - 1\\right) & \\text{if } \\text{topo} = \\text{ring} '
+                        '\\\\ \\frac{\\text{EP}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}}}{2} & \\text{if } '
+                        '\\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: \\text{EP} \\leq D_{\\text{up}} '
+                        '\\\\\\alpha_{\\text{out}} & \\text{otherwise} \\end{cases}\\right) + \\left(\\text{PP} - '
+                        '1\\right) \\left(\\begin{cases} 0 & \\text{for}\\: Y \\leq 1 '
+                        '\\\\\\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                        '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} & '
+                        '\\text{if } \\text{topo} = \\text{ring} \\\\ \\alpha_{\\text{up}} & \\text{if } \\text{topo} '
+                        '= \\text{torus}\\end{cases} & \\text{for}\\: Y \\leq D_{\\text{up}} \\\\\\alpha_{\\text{out}} '
+                        '& \\text{otherwise} \\end{cases}\\right) + \\left(- L_{\\text{MoE}} \\left(\\begin{cases} 1 & '
+                        '\\text{for}\\: \\text{EP} > 1 \\\\0 & \\text{otherwise} \\end{cases}\\right) + 2 L\\right) '
+                        '\\left(\\begin{cases} 0 & \\text{for}\\: \\text{TP}_{\\text{eff}} \\leq 1 \\\\\\begin{cases}2 '
+                        '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ 2 \\alpha_{\\text{up}} '
+                        '& \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} \\left(2 '
+                        '\\text{TP}_{\\text{eff}} - 2\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ M_Y '
+                        '\\alpha_{\\text{up}} \\text{TP}_{\\text{eff}}^{\\frac{1}{M_Y}} & \\text{if } \\text{topo} = '
+                        '\\text{torus}\\end{cases} & \\text{for}\\: D_{\\text{up}} \\geq \\text{TP}_{\\text{eff}} '
+                        '\\\\\\alpha_{\\text{out}} \\left(2 \\text{TP}_{\\text{eff}} - 2\\right) & \\text{otherwise} '
+                        '\\end{cases}\\right)'},
+  'code': {'bound': '_f_bound_step_time_comm_fixed', 'estimate': '_f_bound_step_time_comm_fixed'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'step_time_comm_per_sequence',
+  'display': 'T_{\\text{comm}}^{\\prime}',
+  'unit': 'millisecond / sequence',
+  'unit_short': 'ms/seq',
+  'factor': 0.001,
+  'description': "The bandwidth part of a decode step's communication, per sequence of the batch.",
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': "The bandwidth part of a decode step's communication, per sequence of the batch",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': 'activation_bytes_per_value*d_model*(-moe_layers*Piecewise((1, '
+                                                    'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                    'tensor_parallel_size <= 1), (2*(tensor_parallel_size - '
+                                                    '1)/(scale_up_bandwidth*tensor_parallel_size), scale_up_domain >= '
+                                                    'tensor_parallel_size), (2*(tensor_parallel_size - '
+                                                    '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                    'activation_bytes_per_value*d_model*(pipeline_parallel - '
+                                                    '1)*Piecewise((0, n_chips <= 1), (1/scale_up_bandwidth, n_chips <= '
+                                                    'scale_up_domain), (1/scale_out_bandwidth, '
+                                                    'True))/tensor_parallel_size + '
+                                                    '2*activation_bytes_per_value*d_model*moe_layers*n_experts_per_token*Piecewise((1, '
+                                                    'expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel <= '
+                                                    '1), ((expert_parallel - 1)/(expert_parallel*scale_up_bandwidth), '
+                                                    'expert_parallel <= scale_up_domain), ((expert_parallel - '
+                                                    '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+                  'estimate|scale_up_topology=switch': 'activation_bytes_per_value*d_model*(-moe_layers*Piecewise((1, '
+                                                       'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                       'tensor_parallel_size <= 1), (2*(tensor_parallel_size - '
+                                                       '1)/(scale_up_bandwidth*tensor_parallel_size), scale_up_domain '
+                                                       '>= tensor_parallel_size), (2*(tensor_parallel_size - '
+                                                       '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                       'activation_bytes_per_value*d_model*(pipeline_parallel - '
+                                                       '1)*Piecewise((0, n_chips <= 1), (1/scale_up_bandwidth, n_chips '
+                                                       '<= scale_up_domain), (1/scale_out_bandwidth, '
+                                                       'True))/tensor_parallel_size + '
+                                                       '2*activation_bytes_per_value*d_model*moe_layers*n_experts_per_token*Piecewise((1, '
+                                                       'expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel '
+                                                       '<= 1), ((expert_parallel - '
+                                                       '1)/(expert_parallel*scale_up_bandwidth), expert_parallel <= '
+                                                       'scale_up_domain), ((expert_parallel - '
+                                                       '1)/(expert_parallel*scale_out_bandwidth), '
+                                                       'True))/expert_parallel',
+                  'bound|scale_up_topology=mesh': 'activation_bytes_per_value*d_model*(-moe_layers*Piecewise((1, '
+                                                  'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                  'tensor_parallel_size <= 1), (2*(scale_up_domain - '
+                                                  '1)/(scale_up_bandwidth*tensor_parallel_size), scale_up_domain >= '
+                                                  'tensor_parallel_size), (2*(tensor_parallel_size - '
+                                                  '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                  'activation_bytes_per_value*d_model*(pipeline_parallel - '
+                                                  '1)*Piecewise((0, n_chips <= 1), ((scale_up_domain - '
+                                                  '1)/scale_up_bandwidth, n_chips <= scale_up_domain), '
+                                                  '(1/scale_out_bandwidth, True))/tensor_parallel_size + '
+                                                  '2*activation_bytes_per_value*d_model*moe_layers*n_experts_per_token*Piecewise((1, '
+                                                  'expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel <= '
+                                                  '1), ((scale_up_domain - 1)/(expert_parallel*scale_up_bandwidth), '
+                                                  'expert_parallel <= scale_up_domain), ((expert_parallel - '
+                                                  '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+                  'estimate|scale_up_topology=mesh': 'activation_bytes_per_value*d_model*(-moe_layers*Piecewise((1, '
+                                                     'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                     'tensor_parallel_size <= 1), (2*(scale_up_domain - '
+                                                     '1)/(scale_up_bandwidth*tensor_parallel_size), scale_up_domain >= '
+                                                     'tensor_parallel_size), (2*(tensor_parallel_size - '
+                                                     '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                     'activation_bytes_per_value*d_model*(pipeline_parallel - '
+                                                     '1)*Piecewise((0, n_chips <= 1), ((scale_up_domain - '
+                                                     '1)/scale_up_bandwidth, n_chips <= scale_up_domain), '
+                                                     '(1/scale_out_bandwidth, True))/tensor_parallel_size + '
+                                                     '2*activation_bytes_per_value*d_model*moe_layers*n_experts_per_token*Piecewise((1, '
+                                                     'expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel '
+                                                     '<= 1), ((scale_up_domain - '
+                                                     '1)/(expert_parallel*scale_up_bandwidth), expert_parallel <= '
+                                                     'scale_up_domain), ((expert_parallel - '
+                                                     '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+                  'bound|scale_up_topology=ring': 'activation_bytes_per_value*d_model*(-moe_layers*Piecewise((1, '
+                                                  'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                  'tensor_parallel_size <= 1), (2*(tensor_parallel_size - '
+                                                  '1)/(scale_up_bandwidth*tensor_parallel_size), scale_up_domain >= '
+                                                  'tensor_parallel_size), (2*(tensor_parallel_size - '
+                                                  '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                  'activation_bytes_per_value*d_model*(pipeline_parallel - '
+                                                  '1)*Piecewise((0, n_chips <= 1), (1/scale_up_bandwidth, n_chips <= '
+                                                  'scale_up_domain), (1/scale_out_bandwidth, '
+                                                  'True))/tensor_parallel_size + '
+                                                  '2*activation_bytes_per_value*d_model*moe_layers*n_experts_per_token*Piecewise((1, '
+                                                  'expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel <= '
+                                                  '1), ((expert_parallel - 1)/(2*scale_up_bandwidth), expert_parallel '
+                                                  '<= scale_up_domain), ((expert_parallel - '
+                                                  '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+                  'estimate|scale_up_topology=ring': 'activation_bytes_per_value*d_model*(-moe_layers*Piecewise((1, '
+                                                     'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                     'tensor_parallel_size <= 1), (2*(tensor_parallel_size - '
+                                                     '1)/(scale_up_bandwidth*tensor_parallel_size), scale_up_domain >= '
+                                                     'tensor_parallel_size), (2*(tensor_parallel_size - '
+                                                     '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                     'activation_bytes_per_value*d_model*(pipeline_parallel - '
+                                                     '1)*Piecewise((0, n_chips <= 1), (1/scale_up_bandwidth, n_chips '
+                                                     '<= scale_up_domain), (1/scale_out_bandwidth, '
+                                                     'True))/tensor_parallel_size + '
+                                                     '2*activation_bytes_per_value*d_model*moe_layers*n_experts_per_token*Piecewise((1, '
+                                                     'expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel '
+                                                     '<= 1), ((expert_parallel - 1)/(2*scale_up_bandwidth), '
+                                                     'expert_parallel <= scale_up_domain), ((expert_parallel - '
+                                                     '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+                  'bound|scale_up_topology=torus': 'activation_bytes_per_value*d_model*(-moe_layers*Piecewise((1, '
+                                                   'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                   'tensor_parallel_size <= 1), (2*torus_dims*(tensor_parallel_size - '
+                                                   '1)/(model_axes*scale_up_bandwidth*tensor_parallel_size), '
+                                                   'scale_up_domain >= tensor_parallel_size), (2*(tensor_parallel_size '
+                                                   '- 1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                   'activation_bytes_per_value*d_model*(pipeline_parallel - '
+                                                   '1)*Piecewise((0, n_chips <= 1), (2*torus_dims/scale_up_bandwidth, '
+                                                   'n_chips <= scale_up_domain), (1/scale_out_bandwidth, '
+                                                   'True))/tensor_parallel_size + '
+                                                   '2*activation_bytes_per_value*d_model*moe_layers*n_experts_per_token*Piecewise((1, '
+                                                   'expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel <= '
+                                                   '1), '
+                                                   '(expert_parallel**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth), '
+                                                   'expert_parallel <= scale_up_domain), ((expert_parallel - '
+                                                   '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+                  'estimate|scale_up_topology=torus': 'activation_bytes_per_value*d_model*(-moe_layers*Piecewise((1, '
+                                                      'expert_parallel > 1), (0, True)) + 2*n_layers)*Piecewise((0, '
+                                                      'tensor_parallel_size <= 1), (2*torus_dims*(tensor_parallel_size '
+                                                      '- 1)/(model_axes*scale_up_bandwidth*tensor_parallel_size), '
+                                                      'scale_up_domain >= tensor_parallel_size), '
+                                                      '(2*(tensor_parallel_size - '
+                                                      '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                                                      'activation_bytes_per_value*d_model*(pipeline_parallel - '
+                                                      '1)*Piecewise((0, n_chips <= 1), '
+                                                      '(2*torus_dims/scale_up_bandwidth, n_chips <= scale_up_domain), '
+                                                      '(1/scale_out_bandwidth, True))/tensor_parallel_size + '
+                                                      '2*activation_bytes_per_value*d_model*moe_layers*n_experts_per_token*Piecewise((1, '
+                                                      'expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel '
+                                                      '<= 1), '
+                                                      '(expert_parallel**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth), '
+                                                      'expert_parallel <= scale_up_domain), ((expert_parallel - '
+                                                      '1)/(expert_parallel*scale_out_bandwidth), '
+                                                      'True))/expert_parallel'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['activation_bytes_per_value',
+           'd_model',
+           'expert_parallel',
+           'model_axes',
+           'moe_layers',
+           'n_chips',
+           'n_experts_per_token',
+           'n_layers',
+           'pipeline_parallel',
+           'scale_out_bandwidth',
+           'scale_up_bandwidth',
+           'scale_up_domain',
+           'scale_up_topology',
+           'tensor_parallel_size',
+           'torus_dims'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'activation_bytes_per_value*d_model*(-moe_layers*Piecewise((1, expert_parallel > 1), (0, True)) '
+                       '+ 2*n_layers)*Piecewise((0, tensor_parallel_size <= 1), (select(scale_up_topology, {switch: '
+                       '2*(tensor_parallel_size - 1)/(scale_up_bandwidth*tensor_parallel_size), mesh: '
+                       '2*(scale_up_domain - 1)/(scale_up_bandwidth*tensor_parallel_size), ring: '
+                       '2*(tensor_parallel_size - 1)/(scale_up_bandwidth*tensor_parallel_size), torus: '
+                       '2*torus_dims*(tensor_parallel_size - '
+                       '1)/(model_axes*scale_up_bandwidth*tensor_parallel_size)}), scale_up_domain >= '
+                       'tensor_parallel_size), (2*(tensor_parallel_size - '
+                       '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                       'activation_bytes_per_value*d_model*(pipeline_parallel - 1)*Piecewise((0, n_chips <= 1), '
+                       '(select(scale_up_topology, {switch: 1/scale_up_bandwidth, mesh: (scale_up_domain - '
+                       '1)/scale_up_bandwidth, ring: 1/scale_up_bandwidth, torus: 2*torus_dims/scale_up_bandwidth}), '
+                       'n_chips <= scale_up_domain), (1/scale_out_bandwidth, True))/tensor_parallel_size + '
+                       '2*activation_bytes_per_value*d_model*moe_layers*n_experts_per_token*Piecewise((1, '
+                       'expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel <= 1), '
+                       '(select(scale_up_topology, {switch: (expert_parallel - '
+                       '1)/(expert_parallel*scale_up_bandwidth), mesh: (scale_up_domain - '
+                       '1)/(expert_parallel*scale_up_bandwidth), ring: (expert_parallel - 1)/(2*scale_up_bandwidth), '
+                       'torus: expert_parallel**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth)}), '
+                       'expert_parallel <= scale_up_domain), ((expert_parallel - '
+                       '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel',
+              'estimate': 'activation_bytes_per_value*d_model*(-moe_layers*Piecewise((1, expert_parallel > 1), (0, '
+                          'True)) + 2*n_layers)*Piecewise((0, tensor_parallel_size <= 1), (select(scale_up_topology, '
+                          '{switch: 2*(tensor_parallel_size - 1)/(scale_up_bandwidth*tensor_parallel_size), mesh: '
+                          '2*(scale_up_domain - 1)/(scale_up_bandwidth*tensor_parallel_size), ring: '
+                          '2*(tensor_parallel_size - 1)/(scale_up_bandwidth*tensor_parallel_size), torus: '
+                          '2*torus_dims*(tensor_parallel_size - '
+                          '1)/(model_axes*scale_up_bandwidth*tensor_parallel_size)}), scale_up_domain >= '
+                          'tensor_parallel_size), (2*(tensor_parallel_size - '
+                          '1)/(scale_out_bandwidth*tensor_parallel_size), True)) + '
+                          'activation_bytes_per_value*d_model*(pipeline_parallel - 1)*Piecewise((0, n_chips <= 1), '
+                          '(select(scale_up_topology, {switch: 1/scale_up_bandwidth, mesh: (scale_up_domain - '
+                          '1)/scale_up_bandwidth, ring: 1/scale_up_bandwidth, torus: '
+                          '2*torus_dims/scale_up_bandwidth}), n_chips <= scale_up_domain), (1/scale_out_bandwidth, '
+                          'True))/tensor_parallel_size + '
+                          '2*activation_bytes_per_value*d_model*moe_layers*n_experts_per_token*Piecewise((1, '
+                          'expert_parallel > 1), (0, True))*Piecewise((0, expert_parallel <= 1), '
+                          '(select(scale_up_topology, {switch: (expert_parallel - '
+                          '1)/(expert_parallel*scale_up_bandwidth), mesh: (scale_up_domain - '
+                          '1)/(expert_parallel*scale_up_bandwidth), ring: (expert_parallel - '
+                          '1)/(2*scale_up_bandwidth), torus: '
+                          'expert_parallel**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth)}), '
+                          'expert_parallel <= scale_up_domain), ((expert_parallel - '
+                          '1)/(expert_parallel*scale_out_bandwidth), True))/expert_parallel'},
+  'latex': {'bound': 'T_{\\text{comm}}^{\\prime} = b_{a} D \\left(- L_{\\text{MoE}} \\left(\\begin{cases} 1 & '
+                     '\\text{for}\\: \\text{EP} > 1 \\\\0 & \\text{otherwise} \\end{cases}\\right) + 2 L\\right) '
+                     '\\left(\\begin{cases} 0 & \\text{for}\\: \\text{TP}_{\\text{eff}} \\leq 1 '
+                     '\\\\\\begin{cases}\\frac{2 \\left(\\text{TP}_{\\text{eff}} - 1\\right)}{W_{\\text{up}} '
+                     '\\text{TP}_{\\text{eff}}} & \\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{2 '
+                     '\\left(D_{\\text{up}} - 1\\right)}{W_{\\text{up}} \\text{TP}_{\\text{eff}}} & \\text{if } '
+                     '\\text{topo} = \\text{mesh} \\\\ \\frac{2 \\left(\\text{TP}_{\\text{eff}} - '
+                     '1\\right)}{W_{\\text{up}} \\text{TP}_{\\text{eff}}} & \\text{if } \\text{topo} = \\text{ring} '
+                     '\\\\ \\frac{2 d_{\\text{torus}} \\left(\\text{TP}_{\\text{eff}} - 1\\right)}{M_Y W_{\\text{up}} '
+                     '\\text{TP}_{\\text{eff}}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & '
+                     '\\text{for}\\: D_{\\text{up}} \\geq \\text{TP}_{\\text{eff}} \\\\\\frac{2 '
+                     '\\left(\\text{TP}_{\\text{eff}} - 1\\right)}{W_{\\text{out}} \\text{TP}_{\\text{eff}}} & '
+                     '\\text{otherwise} \\end{cases}\\right) + \\frac{b_{a} D \\left(\\text{PP} - 1\\right) '
+                     '\\left(\\begin{cases} 0 & \\text{for}\\: Y \\leq 1 \\\\\\begin{cases}\\frac{1}{W_{\\text{up}}} & '
+                     '\\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{W_{\\text{up}}} & '
+                     '\\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{1}{W_{\\text{up}}} & \\text{if } '
+                     '\\text{topo} = \\text{ring} \\\\ \\frac{2 d_{\\text{torus}}}{W_{\\text{up}}} & \\text{if } '
+                     '\\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: Y \\leq D_{\\text{up}} '
+                     '\\\\\\frac{1}{W_{\\text{out}}} & \\text{otherwise} '
+                     '\\end{cases}\\right)}{\\text{TP}_{\\text{eff}}} + \\frac{2 b_{a} D L_{\\text{MoE}} k '
+                     '\\left(\\begin{cases} 1 & \\text{for}\\: \\text{EP} > 1 \\\\0 & \\text{otherwise} '
+                     '\\end{cases}\\right) \\left(\\begin{cases} 0 & \\text{for}\\: \\text{EP} \\leq 1 '
+                     '\\\\\\begin{cases}\\frac{\\text{EP} - 1}{\\text{EP} W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                     '\\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{\\text{EP} W_{\\text{up}}} & \\text{if } '
+                     '\\text{topo} = \\text{mesh} \\\\ \\frac{\\text{EP} - 1}{2 W_{\\text{up}}} & \\text{if } '
+                     '\\text{topo} = \\text{ring} \\\\ \\frac{\\text{EP}^{\\frac{1}{M_Y}} d_{\\text{torus}}}{4 M_Y '
+                     'W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & \\text{for}\\: '
+                     '\\text{EP} \\leq D_{\\text{up}} \\\\\\frac{\\text{EP} - 1}{\\text{EP} W_{\\text{out}}} & '
+                     '\\text{otherwise} \\end{cases}\\right)}{\\text{EP}}',
+            'estimate': 'T_{\\text{comm}}^{\\prime} = b_{a} D \\left(- L_{\\text{MoE}} \\left(\\begin{cases} 1 & '
+                        '\\text{for}\\: \\text{EP} > 1 \\\\0 & \\text{otherwise} \\end{cases}\\right) + 2 L\\right) '
+                        '\\left(\\begin{cases} 0 & \\text{for}\\: \\text{TP}_{\\text{eff}} \\leq 1 '
+                        '\\\\\\begin{cases}\\frac{2 \\left(\\text{TP}_{\\text{eff}} - 1\\right)}{W_{\\text{up}} '
+                        '\\text{TP}_{\\text{eff}}} & \\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{2 '
+                        '\\left(D_{\\text{up}} - 1\\right)}{W_{\\text{up}} \\text{TP}_{\\text{eff}}} & \\text{if } '
+                        '\\text{topo} = \\text{mesh} \\\\ \\frac{2 \\left(\\text{TP}_{\\text{eff}} - '
+                        '1\\right)}{W_{\\text{up}} \\text{TP}_{\\text{eff}}} & \\text{if } \\text{topo} = \\text{ring} '
+                        '\\\\ \\frac{2 d_{\\text{torus}} \\left(\\text{TP}_{\\text{eff}} - 1\\right)}{M_Y '
+                        'W_{\\text{up}} \\text{TP}_{\\text{eff}}} & \\text{if } \\text{topo} = '
+                        '\\text{torus}\\end{cases} & \\text{for}\\: D_{\\text{up}} \\geq \\text{TP}_{\\text{eff}} '
+                        '\\\\\\frac{2 \\left(\\text{TP}_{\\text{eff}} - 1\\right)}{W_{\\text{out}} '
+                        '\\text{TP}_{\\text{eff}}} & \\text{otherwise} \\end{cases}\\right) + \\frac{b_{a} D '
+                        '\\left(\\text{PP} - 1\\right) \\left(\\begin{cases} 0 & \\text{for}\\: Y \\leq 1 '
+                        '\\\\\\begin{cases}\\frac{1}{W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                        '\\frac{D_{\\text{up}} - 1}{W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ '
+                        '\\frac{1}{W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ \\frac{2 '
+                        'd_{\\text{torus}}}{W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} & '
+                        '\\text{for}\\: Y \\leq D_{\\text{up}} \\\\\\frac{1}{W_{\\text{out}}} & \\text{otherwise} '
+                        '\\end{cases}\\right)}{\\text{TP}_{\\text{eff}}} + \\frac{2 b_{a} D L_{\\text{MoE}} k '
+                        '\\left(\\begin{cases} 1 & \\text{for}\\: \\text{EP} > 1 \\\\0 & \\text{otherwise} '
+                        '\\end{cases}\\right) \\left(\\begin{cases} 0 & \\text{for}\\: \\text{EP} \\leq 1 '
+                        '\\\\\\begin{cases}\\frac{\\text{EP} - 1}{\\text{EP} W_{\\text{up}}} & \\text{if } '
+                        '\\text{topo} = \\text{switch} \\\\ \\frac{D_{\\text{up}} - 1}{\\text{EP} W_{\\text{up}}} & '
+                        '\\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{\\text{EP} - 1}{2 W_{\\text{up}}} & '
+                        '\\text{if } \\text{topo} = \\text{ring} \\\\ \\frac{\\text{EP}^{\\frac{1}{M_Y}} '
+                        'd_{\\text{torus}}}{4 M_Y W_{\\text{up}}} & \\text{if } \\text{topo} = '
+                        '\\text{torus}\\end{cases} & \\text{for}\\: \\text{EP} \\leq D_{\\text{up}} '
+                        '\\\\\\frac{\\text{EP} - 1}{\\text{EP} W_{\\text{out}}} & \\text{otherwise} '
+                        '\\end{cases}\\right)}{\\text{EP}}'},
+  'code': {'bound': '_f_bound_step_time_comm_per_sequence', 'estimate': '_f_bound_step_time_comm_per_sequence'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'step_time_comm',
+  'display': 'T_{\\text{comm}}',
+  'unit': 'millisecond',
+  'unit_short': 'ms',
+  'factor': 0.001,
+  'description': 'All communication of one decode step: tensor-parallel all-reduces, expert-parallel all-to-alls and '
+                 'pipeline hand-offs (step_time_comm_tp + step_time_comm_ep + step_time_comm_pp).',
+  'source': 'alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': 'Communication per decode step',
+  'title': 'Communication per decode step',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['batch_size', 'step_time_comm_fixed', 'step_time_comm_per_sequence'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'batch_size*step_time_comm_per_sequence + step_time_comm_fixed',
+              'estimate': 'batch_size*step_time_comm_per_sequence + step_time_comm_fixed'},
+  'latex': {'bound': 'T_{\\text{comm}} = B T_{\\text{comm}}^{\\prime} + T_{\\text{comm}}^{0}',
+            'estimate': 'T_{\\text{comm}} = B T_{\\text{comm}}^{\\prime} + T_{\\text{comm}}^{0}'},
+  'code': {'bound': '_f_bound_step_time_comm', 'estimate': '_f_bound_step_time_comm'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'comm_exposed',
+  'display': '1 - \\omega',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': "Fraction of a step's communication on its critical path (0 in bound mode).",
+  'source': 'estimate mode',
+  'group': 'communication',
+  'kind': 'derived',
+  'label': None,
+  'title': "Fraction of a step's communication on its critical path (0 in bound mode)",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['comm_overlap'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '0', 'estimate': '1 - comm_overlap'},
+  'latex': {'bound': '1 - \\omega = 0', 'estimate': '1 - \\omega = 1 - \\omega'},
+  'code': {'bound': '_f_bound_comm_exposed', 'estimate': '_f_estimate_comm_exposed'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -2634,6 +6675,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -2687,6 +6729,7 @@ SPECS = [{'name': 'n_layers',
                                             'True))'},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['attention',
            'd_head',
@@ -2754,6 +6797,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['d_ff_expert', 'd_model'],
   'opened': [],
@@ -2802,6 +6846,7 @@ SPECS = [{'name': 'n_layers',
                                       'n_layers)*(d_model*n_experts + expert_params*(n_experts + n_shared_experts))'},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['attention_params',
            'd_ff',
@@ -2878,6 +6923,7 @@ SPECS = [{'name': 'n_layers',
                                       'n_shared_experts))'},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['attention_params',
            'd_ff',
@@ -2944,6 +6990,7 @@ SPECS = [{'name': 'n_layers',
                   'estimate|mlp=moe': 'expert_params*n_experts*(-n_dense_layers + n_layers)'},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['expert_params', 'mlp', 'n_dense_layers', 'n_experts', 'n_layers'],
   'opened': [],
@@ -2988,6 +7035,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['param_count', 'weight_bytes_per_param'],
   'opened': [],
@@ -3031,6 +7079,7 @@ SPECS = [{'name': 'n_layers',
                   'estimate|attention=mla': 'kv_lora_rank + qk_rope_head_dim'},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['attention', 'd_head', 'kv_lora_rank', 'n_kv_heads', 'qk_rope_head_dim'],
   'opened': [],
@@ -3073,6 +7122,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['kv_bytes_per_value', 'kv_values_per_layer', 'n_layers'],
   'opened': [],
@@ -3115,6 +7165,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['context_length', 'n_layers', 'n_sliding_layers', 'sliding_window'],
   'opened': [],
@@ -3157,6 +7208,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['kv_bytes_per_token', 'kv_context_length'],
   'opened': [],
@@ -3196,6 +7248,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['batch_size', 'kv_bytes_per_sequence'],
   'opened': [],
@@ -3234,6 +7287,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['kv_cache_bytes', 'param_bytes'],
   'opened': [],
@@ -3273,6 +7327,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['hbm_capacity', 'param_bytes'],
   'opened': [],
@@ -3312,6 +7367,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['hbm_capacity', 'n_chips'],
   'opened': [],
@@ -3354,6 +7410,7 @@ SPECS = [{'name': 'n_layers',
            '{hbm_total_bytes:,.0f} GB.',
            'DOES NOT FIT: parameters plus KV cache do not fit in HBM; the point needs {total_memory_bytes:,.0f} GB, '
            'the {n_chips:,.0f}-chip slice has {hbm_total_bytes:,.0f} GB.'],
+  'on_false': None,
   'regime': None,
   'deps': ['hbm_total_bytes', 'total_memory_bytes'],
   'opened': [],
@@ -3393,6 +7450,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': 'always (a fraction of a chip)',
   'deps': ['hbm_capacity', 'total_memory_bytes'],
   'opened': ['hbm_total_bytes'],
@@ -3432,6 +7490,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['memory_chips'],
   'opened': [],
@@ -3473,6 +7532,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['memory_chips', 'smallest_multichip_slice', 'smallest_slice'],
   'opened': [],
@@ -3519,6 +7579,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['hbm_total_bytes', 'param_bytes'],
   'opened': [],
@@ -3558,6 +7619,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': 'always (rounded down to whole sequences; 0 when the parameters alone do not fit)',
   'deps': ['hbm_capacity',
            'kv_bytes_per_value',
@@ -3616,6 +7678,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -3655,6 +7718,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['batch_size'],
   'opened': [],
@@ -3693,6 +7757,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['active_param_count', 'decode_tokens_per_step'],
   'opened': [],
@@ -3733,6 +7798,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['n_experts', 'n_experts_per_token'],
   'opened': [],
@@ -3771,6 +7837,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -3810,6 +7877,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['decode_tokens_per_step', 'expert_miss_probability', 'n_experts'],
   'opened': [],
@@ -3856,6 +7924,7 @@ SPECS = [{'name': 'n_layers',
                                       '+ param_count)'},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['decode_tokens_per_step',
            'expert_miss_probability',
@@ -3910,6 +7979,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['hbm_bandwidth', 'kv_cache_bytes', 'kv_stream_efficiency', 'n_chips'],
   'opened': [],
@@ -3950,6 +8020,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['chip_flops', 'decode_flops_efficiency', 'n_chips', 'step_flops'],
   'opened': [],
@@ -3990,6 +8061,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['hbm_bandwidth', 'n_chips', 'step_param_bytes', 'weight_stream_efficiency'],
   'opened': [],
@@ -4032,6 +8104,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['attention_latency', 'n_layers', 'step_overhead'],
   'opened': [],
@@ -4051,7 +8124,8 @@ SPECS = [{'name': 'n_layers',
   'unit': 'millisecond',
   'unit_short': 'ms',
   'factor': 0.001,
-  'description': 'Decode step time: KV load plus the larger of FLOPs and parameter load.',
+  'description': 'Decode step time: KV load plus the larger of FLOPs and parameter load (in estimate mode also fixed '
+                 'overheads and the communication not hidden behind compute).',
   'source': 'seed: Serving analysis, Q: decode step latency on 4x2',
   'group': 'decode',
   'kind': 'derived',
@@ -4070,16 +8144,23 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm'],
   'says': None,
+  'on_false': None,
   'regime': None,
-  'deps': ['step_time_flops', 'step_time_kv', 'step_time_overhead', 'step_time_params'],
+  'deps': ['comm_exposed',
+           'step_time_comm',
+           'step_time_flops',
+           'step_time_kv',
+           'step_time_overhead',
+           'step_time_params'],
   'opened': [],
   'default': None,
   'default_text': None,
   'formula': {'bound': 'step_time_kv + Max(step_time_flops, step_time_params)',
-              'estimate': 'step_time_kv + step_time_overhead + Max(step_time_flops, step_time_params)'},
+              'estimate': 'comm_exposed*step_time_comm + step_time_kv + step_time_overhead + Max(step_time_flops, '
+                          'step_time_params)'},
   'latex': {'bound': 'T_{\\text{step}} = T_{\\text{KV}} + \\max\\left(T_{\\text{FLOPs}}, T_{\\text{param}}\\right)',
-            'estimate': 'T_{\\text{step}} = T_{\\text{KV}} + T_{\\text{fixed}} + \\max\\left(T_{\\text{FLOPs}}, '
-                        'T_{\\text{param}}\\right)'},
+            'estimate': 'T_{\\text{step}} = 1 - \\omega T_{\\text{comm}} + T_{\\text{KV}} + T_{\\text{fixed}} + '
+                        '\\max\\left(T_{\\text{FLOPs}}, T_{\\text{param}}\\right)'},
   'code': {'bound': '_f_bound_step_time', 'estimate': '_f_estimate_step_time'},
   'equation': None,
   'equation_latex': None,
@@ -4111,6 +8192,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['decode_tokens_per_step', 'step_time'],
   'opened': [],
@@ -4150,6 +8232,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['n_chips', 'tokens_per_second'],
   'opened': [],
@@ -4189,6 +8272,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['decode_length', 'step_time'],
   'opened': [],
@@ -4227,6 +8311,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['batch_size', 'decode_time', 'n_chips'],
   'opened': [],
@@ -4266,7 +8351,8 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {'bound|mlp=dense': 'Max(param_bytes/(hbm_bandwidth*n_chips), '
                                      '2*active_param_count*max_batch_size/(chip_flops*n_chips)) + '
                                      'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*n_chips)',
-                  'estimate|mlp=dense': 'step_time_overhead + '
+                  'estimate|mlp=dense': 'comm_exposed*(max_batch_size*step_time_comm_per_sequence + '
+                                        'step_time_comm_fixed) + step_time_overhead + '
                                         'Max(param_bytes/(hbm_bandwidth*n_chips*weight_stream_efficiency), '
                                         '2*active_param_count*max_batch_size/(chip_flops*decode_flops_efficiency*n_chips)) '
                                         '+ '
@@ -4275,16 +8361,19 @@ SPECS = [{'name': 'n_layers',
                                    'weight_bytes_per_param*(-expert_miss_probability**max_batch_size*routed_expert_params '
                                    '+ param_count)/(hbm_bandwidth*n_chips)) + '
                                    'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*n_chips)',
-                  'estimate|mlp=moe': 'step_time_overhead + '
+                  'estimate|mlp=moe': 'comm_exposed*(max_batch_size*step_time_comm_per_sequence + '
+                                      'step_time_comm_fixed) + step_time_overhead + '
                                       'Max(2*active_param_count*max_batch_size/(chip_flops*decode_flops_efficiency*n_chips), '
                                       'weight_bytes_per_param*(-expert_miss_probability**max_batch_size*routed_expert_params '
                                       '+ param_count)/(hbm_bandwidth*n_chips*weight_stream_efficiency)) + '
                                       'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*kv_stream_efficiency*n_chips)'},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['active_param_count',
            'chip_flops',
+           'comm_exposed',
            'decode_flops_efficiency',
            'expert_miss_probability',
            'hbm_bandwidth',
@@ -4296,6 +8385,8 @@ SPECS = [{'name': 'n_layers',
            'param_bytes',
            'param_count',
            'routed_expert_params',
+           'step_time_comm_fixed',
+           'step_time_comm_per_sequence',
            'step_time_overhead',
            'weight_bytes_per_param',
            'weight_stream_efficiency'],
@@ -4304,6 +8395,7 @@ SPECS = [{'name': 'n_layers',
              'step_flops',
              'step_param_bytes',
              'step_time',
+             'step_time_comm',
              'step_time_flops',
              'step_time_kv',
              'step_time_params'],
@@ -4314,7 +8406,8 @@ SPECS = [{'name': 'n_layers',
                        'param_count)})/(hbm_bandwidth*n_chips), '
                        '2*active_param_count*max_batch_size/(chip_flops*n_chips)) + '
                        'kv_bytes_per_sequence*max_batch_size/(hbm_bandwidth*n_chips)',
-              'estimate': 'step_time_overhead + Max(select(mlp, {dense: param_bytes, moe: '
+              'estimate': 'comm_exposed*(max_batch_size*step_time_comm_per_sequence + step_time_comm_fixed) + '
+                          'step_time_overhead + Max(select(mlp, {dense: param_bytes, moe: '
                           'weight_bytes_per_param*(-expert_miss_probability**max_batch_size*routed_expert_params + '
                           'param_count)})/(hbm_bandwidth*n_chips*weight_stream_efficiency), '
                           '2*active_param_count*max_batch_size/(chip_flops*decode_flops_efficiency*n_chips)) + '
@@ -4324,7 +8417,8 @@ SPECS = [{'name': 'n_layers',
                      'N_{\\text{param}}\\right) & \\text{if } \\text{mlp} = \\text{moe}\\end{cases}}{W_{\\text{hbm}} '
                      'Y}, \\frac{2 N_{\\text{active}} B_{\\max}}{C Y}\\right) + \\frac{M_{\\text{KV/seq}} '
                      'B_{\\max}}{W_{\\text{hbm}} Y}',
-            'estimate': 'T_{\\text{step}}(B_{\\max}) = T_{\\text{fixed}} + '
+            'estimate': 'T_{\\text{step}}(B_{\\max}) = 1 - \\omega \\left(B_{\\max} T_{\\text{comm}}^{\\prime} + '
+                        'T_{\\text{comm}}^{0}\\right) + T_{\\text{fixed}} + '
                         '\\max\\left(\\frac{\\begin{cases}M_{\\text{param}} & \\text{if } \\text{mlp} = \\text{dense} '
                         '\\\\ b_{w} \\left(- q_E^{B_{\\max}} N_{\\text{routed}} + N_{\\text{param}}\\right) & '
                         '\\text{if } \\text{mlp} = \\text{moe}\\end{cases}}{W_{\\text{hbm}} Y \\eta_{w}}, \\frac{2 '
@@ -4362,6 +8456,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['attention_latency', 'n_layers', 'step_time_kv'],
   'opened': [],
@@ -4371,6 +8466,145 @@ SPECS = [{'name': 'n_layers',
   'latex': {'bound': 'T_{\\text{attn kernel}} = \\frac{T_{\\text{KV}}}{L}',
             'estimate': 'T_{\\text{attn kernel}} = t_{\\text{attn}} + \\frac{T_{\\text{KV}}}{L}'},
   'code': {'bound': '_f_bound_attention_kernel_time', 'estimate': '_f_estimate_attention_kernel_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'capital_recovery_factor',
+  'display': '\\text{CRF}',
+  'unit': '1 / year',
+  'unit_short': '1/yr',
+  'factor': 3.1709791983764586e-08,
+  'description': 'Share of the purchase price to recover each year so that it is repaid, with interest at the cost of '
+                 'capital, over the depreciation period.',
+  'source': 'capital recovery factor (A/P): r (1+r)^n / ((1+r)^n - 1); Blank and Tarquin, Engineering Economy',
+  'group': 'ownership',
+  'kind': 'derived',
+  'label': 'Capital recovery per year',
+  'title': 'Capital recovery per year',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['cost_of_capital', 'depreciation_years'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'Piecewise((31536000/depreciation_years, Eq(cost_of_capital, 0)), '
+                       '(31536000*cost_of_capital*(31536000*cost_of_capital + '
+                       '1)**(depreciation_years/31536000)/((31536000*cost_of_capital + '
+                       '1)**(depreciation_years/31536000) - 1), True))/31536000',
+              'estimate': 'Piecewise((31536000/depreciation_years, Eq(cost_of_capital, 0)), '
+                          '(31536000*cost_of_capital*(31536000*cost_of_capital + '
+                          '1)**(depreciation_years/31536000)/((31536000*cost_of_capital + '
+                          '1)**(depreciation_years/31536000) - 1), True))/31536000'},
+  'latex': {'bound': '\\text{CRF} = \\frac{\\begin{cases} \\frac{31536000}{n_{\\text{dep}}} & \\text{for}\\: r = 0 '
+                     '\\\\\\frac{31536000 r \\left(31536000 r + '
+                     '1\\right)^{\\frac{n_{\\text{dep}}}{31536000}}}{\\left(31536000 r + '
+                     '1\\right)^{\\frac{n_{\\text{dep}}}{31536000}} - 1} & \\text{otherwise} \\end{cases}}{31536000}',
+            'estimate': '\\text{CRF} = \\frac{\\begin{cases} \\frac{31536000}{n_{\\text{dep}}} & \\text{for}\\: r = 0 '
+                        '\\\\\\frac{31536000 r \\left(31536000 r + '
+                        '1\\right)^{\\frac{n_{\\text{dep}}}{31536000}}}{\\left(31536000 r + '
+                        '1\\right)^{\\frac{n_{\\text{dep}}}{31536000}} - 1} & \\text{otherwise} '
+                        '\\end{cases}}{31536000}'},
+  'code': {'bound': '_f_bound_capital_recovery_factor', 'estimate': '_f_bound_capital_recovery_factor'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'chip_power',
+  'display': 'P_{\\text{wall}}',
+  'unit': 'watt / chip',
+  'unit_short': 'W/chip',
+  'factor': 1.0,
+  'description': 'Facility power one chip takes: its TDP, its share of the server, times the PUE.',
+  'source': 'chip TDP x server power factor x PUE',
+  'group': 'ownership',
+  'kind': 'derived',
+  'label': 'Facility power per chip',
+  'title': 'Facility power per chip',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['chip_tdp', 'pue', 'server_power_factor'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'chip_tdp*pue*server_power_factor', 'estimate': 'chip_tdp*pue*server_power_factor'},
+  'latex': {'bound': 'P_{\\text{wall}} = P_{\\text{chip}} \\text{PUE} k_{\\text{server}}',
+            'estimate': 'P_{\\text{wall}} = P_{\\text{chip}} \\text{PUE} k_{\\text{server}}'},
+  'code': {'bound': '_f_bound_chip_power', 'estimate': '_f_bound_chip_power'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'owned_chip_hour_cost',
+  'display': '\\$_{\\text{own}}',
+  'unit': 'USD / chip / hour',
+  'unit_short': 'USD/chip/h',
+  'factor': 0.0002777777777777778,
+  'description': 'What an owned chip-hour costs: capital recovery on the purchase price, plus power, plus hosting (a '
+                 'year is 8,760 hours).',
+  'source': 'capital recovery factor (A/P): r (1+r)^n / ((1+r)^n - 1); Blank and Tarquin, Engineering Economy',
+  'group': 'ownership',
+  'kind': 'derived',
+  'label': 'Owned cost per chip-hour',
+  'title': 'Owned cost per chip-hour',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['capital_recovery_factor', 'chip_power', 'chip_purchase_price', 'electricity_price', 'hosting_cost'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'capital_recovery_factor*chip_purchase_price + chip_power*electricity_price + hosting_cost',
+              'estimate': 'capital_recovery_factor*chip_purchase_price + chip_power*electricity_price + hosting_cost'},
+  'latex': {'bound': '\\$_{\\text{own}} = \\text{CRF} \\$_{\\text{buy}} + P_{\\text{wall}} \\$_{\\text{kWh}} + '
+                     '\\$_{\\text{host}}',
+            'estimate': '\\$_{\\text{own}} = \\text{CRF} \\$_{\\text{buy}} + P_{\\text{wall}} \\$_{\\text{kWh}} + '
+                        '\\$_{\\text{host}}'},
+  'code': {'bound': '_f_bound_owned_chip_hour_cost', 'estimate': '_f_bound_owned_chip_hour_cost'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -4401,6 +8635,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['d_ff', 'd_model'],
   'opened': [],
@@ -4439,6 +8674,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['chip_flops', 'decode_flops_efficiency', 'decode_tokens_per_step', 'matmul_params', 'n_chips'],
   'opened': [],
@@ -4479,6 +8715,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['hbm_bandwidth', 'matmul_params', 'n_chips', 'weight_bytes_per_param', 'weight_stream_efficiency'],
   'opened': [],
@@ -4519,6 +8756,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['activation_bytes_per_value', 'd_model', 'decode_tokens_per_step', 'ici_bandwidth', 'model_axes'],
   'opened': [],
@@ -4560,6 +8798,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['matmul_latency', 'matmul_time_hbm', 'matmul_time_math'],
   'opened': [],
@@ -4571,83 +8810,6 @@ SPECS = [{'name': 'n_layers',
             'estimate': 'T_{\\text{mm kernel}} = t_{\\text{mm}} + \\max\\left(T_{\\text{hbm comms}}, '
                         'T_{\\text{math}}\\right)'},
   'code': {'bound': '_f_bound_matmul_kernel_time', 'estimate': '_f_estimate_matmul_kernel_time'},
-  'equation': None,
-  'equation_latex': None,
-  'unknown': None,
-  'regimes': [],
-  'regimes_for': {},
-  'per': None},
- {'name': 'flops_per_dollar',
-  'display': 'C_{\\$}',
-  'unit': 'FLOP / USD',
-  'unit_short': 'FLOP/USD',
-  'factor': 1.0,
-  'description': 'FLOPs one dollar buys at peak in the compute dtype.',
-  'source': 'seed: Serving analysis, hardware table (FLOPs / $)',
-  'group': 'serving',
-  'kind': 'derived',
-  'label': None,
-  'title': 'FLOPs one dollar buys at peak in the compute dtype',
-  'integer': False,
-  'at_most': None,
-  'plausible': None,
-  'choices': None,
-  'default_choice': None,
-  'boolean': False,
-  'neutral': None,
-  'choice_list': None,
-  'structural': False,
-  'nonnegative': False,
-  'formula_for': {},
-  'requires': [],
-  'says': None,
-  'regime': None,
-  'deps': ['chip_flops', 'chip_price'],
-  'opened': [],
-  'default': None,
-  'default_text': None,
-  'formula': {'bound': 'chip_flops/chip_price', 'estimate': 'chip_flops/chip_price'},
-  'latex': {'bound': 'C_{\\$} = \\frac{C}{\\$_{\\text{chip}}}', 'estimate': 'C_{\\$} = \\frac{C}{\\$_{\\text{chip}}}'},
-  'code': {'bound': '_f_bound_flops_per_dollar', 'estimate': '_f_bound_flops_per_dollar'},
-  'equation': None,
-  'equation_latex': None,
-  'unknown': None,
-  'regimes': [],
-  'regimes_for': {},
-  'per': None},
- {'name': 'cost_per_million_tokens',
-  'display': '\\$_{\\text{Mtok}}',
-  'unit': 'USD / megatoken',
-  'unit_short': 'USD/Mtok',
-  'factor': 1e-06,
-  'description': 'Chip cost of one million output tokens at full utilisation.',
-  'source': 'chip price / tokens per second per chip',
-  'group': 'serving',
-  'kind': 'derived',
-  'label': 'Cost per million output tokens at the roofline',
-  'title': 'Cost per million output tokens at the roofline',
-  'integer': False,
-  'at_most': None,
-  'plausible': None,
-  'choices': None,
-  'default_choice': None,
-  'boolean': False,
-  'neutral': None,
-  'choice_list': None,
-  'structural': False,
-  'nonnegative': False,
-  'formula_for': {},
-  'requires': ['fits_in_hbm'],
-  'says': None,
-  'regime': None,
-  'deps': ['chip_price', 'tokens_per_second_per_chip'],
-  'opened': [],
-  'default': None,
-  'default_text': None,
-  'formula': {'bound': 'chip_price/tokens_per_second_per_chip', 'estimate': 'chip_price/tokens_per_second_per_chip'},
-  'latex': {'bound': '\\$_{\\text{Mtok}} = \\frac{\\$_{\\text{chip}}}{\\text{TPS}_{\\text{chip}}}',
-            'estimate': '\\$_{\\text{Mtok}} = \\frac{\\$_{\\text{chip}}}{\\text{TPS}_{\\text{chip}}}'},
-  'code': {'bound': '_f_bound_cost_per_million_tokens', 'estimate': '_f_bound_cost_per_million_tokens'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -4678,6 +8840,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['prefill_length'],
   'opened': [],
@@ -4716,6 +8879,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': [],
   'opened': [],
@@ -4770,6 +8934,7 @@ SPECS = [{'name': 'n_layers',
                                             'qk_rope_head_dim + v_head_dim)'},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['attention',
            'd_head',
@@ -4832,6 +8997,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['active_param_count', 'attention_flops_counted', 'prefill_attention_flops', 'prefill_tokens'],
   'opened': [],
@@ -4849,19 +9015,62 @@ SPECS = [{'name': 'n_layers',
   'regimes': [],
   'regimes_for': {},
   'per': None},
+ {'name': 'prefill_time_comm',
+  'display': 'T_{\\text{comm}}^{\\text{prefill}}',
+  'unit': 'millisecond',
+  'unit_short': 'ms',
+  'factor': 0.001,
+  'description': "Communication of one sequence's prefill: a prefill of P tokens moves what a decode step of P "
+                 'sequences moves.',
+  'source': 'alpha-beta collective model',
+  'group': 'prefill',
+  'kind': 'derived',
+  'label': None,
+  'title': "Communication of one sequence's prefill: a prefill of P tokens moves what a decode step of P sequences "
+           'moves',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['prefill_length', 'step_time_comm_fixed', 'step_time_comm_per_sequence'],
+  'opened': ['step_time_comm'],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'prefill_length*step_time_comm_per_sequence + step_time_comm_fixed',
+              'estimate': 'prefill_length*step_time_comm_per_sequence + step_time_comm_fixed'},
+  'latex': {'bound': 'T_{\\text{comm}}^{\\text{prefill}} = P T_{\\text{comm}}^{\\prime} + T_{\\text{comm}}^{0}',
+            'estimate': 'T_{\\text{comm}}^{\\text{prefill}} = P T_{\\text{comm}}^{\\prime} + T_{\\text{comm}}^{0}'},
+  'code': {'bound': '_f_bound_prefill_time_comm', 'estimate': '_f_bound_prefill_time_comm'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
  {'name': 'prefill_time',
   'display': 'T_{\\text{prefill}}',
   'unit': 'second',
   'unit_short': 's',
   'factor': 1.0,
   'description': 'Prefill time of one sequence at the prefill MFU (compute-bound; in estimate mode never below one '
-                 'read of the weights).',
+                 'read of the weights, plus the communication not hidden).',
   'source': 'seed: What about prefill?, Q: prefill of 8192 tokens on 16 chips at 40% MFU',
   'group': 'prefill',
   'kind': 'derived',
   'label': None,
   'title': 'Prefill time of one sequence at the prefill MFU (compute-bound; in estimate mode never below one read of '
-           'the weights)',
+           'the weights, plus the communication not hidden)',
   'integer': False,
   'at_most': None,
   'plausible': None,
@@ -4875,24 +9084,28 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['chip_flops',
+           'comm_exposed',
            'hbm_bandwidth',
            'n_chips',
            'param_bytes',
            'prefill_flops',
            'prefill_mfu',
+           'prefill_time_comm',
            'prefill_weight_floor',
            'weight_stream_efficiency'],
   'opened': [],
   'default': None,
   'default_text': None,
   'formula': {'bound': 'prefill_flops/(chip_flops*n_chips*prefill_mfu)',
-              'estimate': 'Max(prefill_flops/(chip_flops*n_chips*prefill_mfu), '
+              'estimate': 'comm_exposed*prefill_time_comm + Max(prefill_flops/(chip_flops*n_chips*prefill_mfu), '
                           'param_bytes*prefill_weight_floor/(hbm_bandwidth*n_chips*weight_stream_efficiency))'},
   'latex': {'bound': 'T_{\\text{prefill}} = \\frac{F_{\\text{prefill}}}{C Y \\text{MFU}}',
-            'estimate': 'T_{\\text{prefill}} = \\max\\left(\\frac{F_{\\text{prefill}}}{C Y \\text{MFU}}, '
-                        '\\frac{M_{\\text{param}} \\chi_{w}}{W_{\\text{hbm}} Y \\eta_{w}}\\right)'},
+            'estimate': 'T_{\\text{prefill}} = 1 - \\omega T_{\\text{comm}}^{\\text{prefill}} + '
+                        '\\max\\left(\\frac{F_{\\text{prefill}}}{C Y \\text{MFU}}, \\frac{M_{\\text{param}} '
+                        '\\chi_{w}}{W_{\\text{hbm}} Y \\eta_{w}}\\right)'},
   'code': {'bound': '_f_bound_prefill_time', 'estimate': '_f_estimate_prefill_time'},
   'equation': None,
   'equation_latex': None,
@@ -4924,6 +9137,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['decode_length', 'decode_tokens_per_step'],
   'opened': [],
@@ -4963,6 +9177,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['decode_length', 'prefill_length', 'sequences_finished_per_step'],
   'opened': [],
@@ -4973,6 +9188,85 @@ SPECS = [{'name': 'n_layers',
   'latex': {'bound': 'E_{\\text{step}} = B_{\\text{done}} \\left(G + P\\right)',
             'estimate': 'E_{\\text{step}} = B_{\\text{done}} \\left(G + P\\right)'},
   'code': {'bound': '_f_bound_evicted_tokens_per_step', 'estimate': '_f_bound_evicted_tokens_per_step'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'flops_per_dollar',
+  'display': 'C_{\\$}',
+  'unit': 'FLOP / USD',
+  'unit_short': 'FLOP/USD',
+  'factor': 1.0,
+  'description': 'FLOPs one dollar buys at peak in the compute dtype.',
+  'source': 'seed: Serving analysis, hardware table (FLOPs / $)',
+  'group': 'serving',
+  'kind': 'derived',
+  'label': None,
+  'title': 'FLOPs one dollar buys at peak in the compute dtype',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['chip_flops', 'chip_price'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'chip_flops/chip_price', 'estimate': 'chip_flops/chip_price'},
+  'latex': {'bound': 'C_{\\$} = \\frac{C}{\\$_{\\text{chip}}}', 'estimate': 'C_{\\$} = \\frac{C}{\\$_{\\text{chip}}}'},
+  'code': {'bound': '_f_bound_flops_per_dollar', 'estimate': '_f_bound_flops_per_dollar'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'cost_per_million_tokens',
+  'display': '\\$_{\\text{Mtok}}',
+  'unit': 'USD / megatoken',
+  'unit_short': 'USD/Mtok',
+  'factor': 1e-06,
+  'description': 'Chip cost of one million output tokens at full utilisation.',
+  'source': 'chip price / tokens per second per chip',
+  'group': 'serving',
+  'kind': 'derived',
+  'label': 'Cost per million output tokens at the roofline',
+  'title': 'Cost per million output tokens at the roofline',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['chip_price', 'tokens_per_second_per_chip'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'chip_price/tokens_per_second_per_chip', 'estimate': 'chip_price/tokens_per_second_per_chip'},
+  'latex': {'bound': '\\$_{\\text{Mtok}} = \\frac{\\$_{\\text{chip}}}{\\text{TPS}_{\\text{chip}}}',
+            'estimate': '\\$_{\\text{Mtok}} = \\frac{\\$_{\\text{chip}}}{\\text{TPS}_{\\text{chip}}}'},
+  'code': {'bound': '_f_bound_cost_per_million_tokens', 'estimate': '_f_bound_cost_per_million_tokens'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -5003,6 +9297,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['prefill_servers', 'prefill_time'],
   'opened': [],
@@ -5042,6 +9337,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['batch_size', 'decode_time'],
   'opened': [],
@@ -5087,6 +9383,7 @@ SPECS = [{'name': 'n_layers',
                                       'chip_flops*decode_flops_efficiency*param_count*weight_bytes_per_param*log(expert_miss_probability))/(2*active_param_count*hbm_bandwidth*weight_stream_efficiency*log(expert_miss_probability))'},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': 'below it parameter loading bounds the MLP (memory-bound); above it FLOPs do. MoE: the weights a step '
             'loads grow with the batch until every expert is touched (a LambertW root)',
   'deps': ['active_param_count',
@@ -5168,6 +9465,7 @@ SPECS = [{'name': 'n_layers',
                   'estimate|mlp=moe': 'log(1 - expert_saturation)/log(expert_miss_probability)'},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': 'uniform routing; a dense model touches its one MLP at any batch',
   'deps': ['expert_miss_probability', 'expert_saturation', 'mlp'],
   'opened': ['decode_tokens_per_step', 'expected_experts_touched'],
@@ -5212,6 +9510,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': 'compute-bound matmuls (batch at or above critical_batch_size)',
   'deps': ['activation_bytes_per_value',
            'chip_flops',
@@ -5257,6 +9556,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': 'memory-bound matmuls (batch below critical_batch_size)',
   'deps': ['activation_bytes_per_value',
            'batch_size',
@@ -5309,13 +9609,17 @@ SPECS = [{'name': 'n_layers',
                                      '+ 2*hbm_bandwidth*param_count), -(-hbm_bandwidth*n_chips*target_step_time + '
                                      'param_count*weight_bytes_per_param)/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)))',
                   'estimate|mlp=dense': 'Max(0, '
-                                        'Min(-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(step_time_overhead '
-                                        '- '
-                                        'target_step_time)/(chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
-                                        '+ 2*hbm_bandwidth*kv_stream_efficiency*param_count), '
-                                        '-kv_stream_efficiency*(hbm_bandwidth*n_chips*step_time_overhead*weight_stream_efficiency '
-                                        '- hbm_bandwidth*n_chips*target_step_time*weight_stream_efficiency + '
-                                        'param_count*weight_bytes_per_param)/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency)))',
+                                        'Min(-kv_stream_efficiency*(comm_exposed*hbm_bandwidth*n_chips*step_time_comm_fixed*weight_stream_efficiency '
+                                        '+ hbm_bandwidth*n_chips*step_time_overhead*weight_stream_efficiency - '
+                                        'hbm_bandwidth*n_chips*target_step_time*weight_stream_efficiency + '
+                                        'param_count*weight_bytes_per_param)/(weight_stream_efficiency*(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence '
+                                        '+ kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)), '
+                                        '-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(comm_exposed*step_time_comm_fixed '
+                                        '+ step_time_overhead - '
+                                        'target_step_time)/(chip_flops*comm_exposed*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence '
+                                        '+ '
+                                        'chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
+                                        '+ 2*hbm_bandwidth*kv_stream_efficiency*param_count)))',
                   'bound|mlp=moe': 'Max(0, '
                                    'Min(chip_flops*hbm_bandwidth*n_chips*target_step_time/(2*active_param_count*hbm_bandwidth '
                                    '+ chip_flops*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers), '
@@ -5324,22 +9628,65 @@ SPECS = [{'name': 'n_layers',
                                    '+ '
                                    'param_count*weight_bytes_per_param*log(expert_miss_probability))/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*log(expert_miss_probability))))',
                   'estimate|mlp=moe': 'Max(0, '
-                                      'Min(-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(step_time_overhead '
-                                      '- target_step_time)/(2*active_param_count*hbm_bandwidth*kv_stream_efficiency + '
-                                      'chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers), '
-                                      '-(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency*log(expert_miss_probability) '
+                                      'Min(-(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_fixed*weight_stream_efficiency*log(expert_miss_probability) '
+                                      '+ '
+                                      'comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency*LambertW(-expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_stream_efficiency*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(comm_exposed*expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_fixed*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_fixed*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency)) '
+                                      '+ '
+                                      'hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency*log(expert_miss_probability) '
                                       '- '
                                       'hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time*weight_stream_efficiency*log(expert_miss_probability) '
                                       '+ '
-                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency*LambertW(-expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*kv_stream_efficiency*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency)) '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency*LambertW(-expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
                                       '+ '
-                                      'kv_stream_efficiency*param_count*weight_bytes_per_param*log(expert_miss_probability))/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency*log(expert_miss_probability))))'},
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_stream_efficiency*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(comm_exposed*expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_fixed*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_fixed*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency)) '
+                                      '+ '
+                                      'kv_stream_efficiency*param_count*weight_bytes_per_param*log(expert_miss_probability))/(weight_stream_efficiency*(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence '
+                                      '+ '
+                                      'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)*log(expert_miss_probability)), '
+                                      '-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(comm_exposed*step_time_comm_fixed '
+                                      '+ step_time_overhead - '
+                                      'target_step_time)/(2*active_param_count*hbm_bandwidth*kv_stream_efficiency + '
+                                      'chip_flops*comm_exposed*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence '
+                                      '+ '
+                                      'chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)))'},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': 'exact in both regimes: step_time grows with batch_size, so the root is the smaller regime root; 0 when '
             'even the parameter load misses the target',
   'deps': ['active_param_count',
            'chip_flops',
+           'comm_exposed',
            'decode_flops_efficiency',
            'expert_miss_probability',
            'hbm_bandwidth',
@@ -5352,6 +9699,8 @@ SPECS = [{'name': 'n_layers',
            'n_layers',
            'param_count',
            'routed_expert_params',
+           'step_time_comm_fixed',
+           'step_time_comm_per_sequence',
            'step_time_overhead',
            'target_step_time',
            'weight_bytes_per_param',
@@ -5364,6 +9713,7 @@ SPECS = [{'name': 'n_layers',
              'step_flops',
              'step_param_bytes',
              'step_time',
+             'step_time_comm',
              'step_time_flops',
              'step_time_kv',
              'step_time_params'],
@@ -5381,24 +9731,68 @@ SPECS = [{'name': 'n_layers',
                        '+ '
                        'param_count*weight_bytes_per_param*log(expert_miss_probability))/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*log(expert_miss_probability))))})',
               'estimate': 'select(mlp, {dense: Max(0, '
-                          'Min(-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(step_time_overhead '
-                          '- '
-                          'target_step_time)/(chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
-                          '+ 2*hbm_bandwidth*kv_stream_efficiency*param_count), '
-                          '-kv_stream_efficiency*(hbm_bandwidth*n_chips*step_time_overhead*weight_stream_efficiency - '
+                          'Min(-kv_stream_efficiency*(comm_exposed*hbm_bandwidth*n_chips*step_time_comm_fixed*weight_stream_efficiency '
+                          '+ hbm_bandwidth*n_chips*step_time_overhead*weight_stream_efficiency - '
                           'hbm_bandwidth*n_chips*target_step_time*weight_stream_efficiency + '
-                          'param_count*weight_bytes_per_param)/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))), '
-                          'moe: Max(0, '
-                          'Min(-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(step_time_overhead '
-                          '- target_step_time)/(2*active_param_count*hbm_bandwidth*kv_stream_efficiency + '
-                          'chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers), '
-                          '-(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency*log(expert_miss_probability) '
+                          'param_count*weight_bytes_per_param)/(weight_stream_efficiency*(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence '
+                          '+ kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)), '
+                          '-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(comm_exposed*step_time_comm_fixed '
+                          '+ step_time_overhead - '
+                          'target_step_time)/(chip_flops*comm_exposed*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence '
+                          '+ '
+                          'chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers '
+                          '+ 2*hbm_bandwidth*kv_stream_efficiency*param_count))), moe: Max(0, '
+                          'Min(-(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_fixed*weight_stream_efficiency*log(expert_miss_probability) '
+                          '+ '
+                          'comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency*LambertW(-expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_stream_efficiency*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(comm_exposed*expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_fixed*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_fixed*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency)) '
+                          '+ '
+                          'hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency*log(expert_miss_probability) '
                           '- '
                           'hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time*weight_stream_efficiency*log(expert_miss_probability) '
                           '+ '
-                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency*LambertW(-expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*kv_stream_efficiency*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers))*expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency)) '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency*LambertW(-expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*target_step_time*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
                           '+ '
-                          'kv_stream_efficiency*param_count*weight_bytes_per_param*log(expert_miss_probability))/(kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency*log(expert_miss_probability))))})'},
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_stream_efficiency*routed_expert_params*weight_bytes_per_param*log(expert_miss_probability)/(comm_exposed*expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_fixed*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'expert_miss_probability**(kv_stream_efficiency*param_count*weight_bytes_per_param/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_overhead*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*expert_miss_probability**(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_fixed*weight_stream_efficiency/(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence*weight_stream_efficiency '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency))*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers*weight_stream_efficiency)) '
+                          '+ '
+                          'kv_stream_efficiency*param_count*weight_bytes_per_param*log(expert_miss_probability))/(weight_stream_efficiency*(comm_exposed*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence '
+                          '+ '
+                          'kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)*log(expert_miss_probability)), '
+                          '-chip_flops*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*(comm_exposed*step_time_comm_fixed '
+                          '+ step_time_overhead - '
+                          'target_step_time)/(2*active_param_count*hbm_bandwidth*kv_stream_efficiency + '
+                          'chip_flops*comm_exposed*decode_flops_efficiency*hbm_bandwidth*kv_stream_efficiency*n_chips*step_time_comm_per_sequence '
+                          '+ '
+                          'chip_flops*decode_flops_efficiency*kv_bytes_per_value*kv_context_length*kv_values_per_layer*n_layers)))})'},
   'latex': {'bound': 'B_{T} = \\begin{cases}\\max\\left(0, \\min\\left(\\frac{C W_{\\text{hbm}} Y '
                      'T_{\\text{target}}}{C b_{kv} S_{\\text{KV}} n_{\\text{KV}} L + 2 W_{\\text{hbm}} '
                      'N_{\\text{param}}}, - \\frac{- W_{\\text{hbm}} Y T_{\\text{target}} + N_{\\text{param}} '
@@ -5412,25 +9806,65 @@ SPECS = [{'name': 'n_layers',
                      'n_{\\text{KV}} L}\\right) + N_{\\text{param}} b_{w} \\log{\\left(q_E \\right)}}{b_{kv} '
                      'S_{\\text{KV}} n_{\\text{KV}} L \\log{\\left(q_E \\right)}}\\right)\\right) & \\text{if } '
                      '\\text{mlp} = \\text{moe}\\end{cases}',
-            'estimate': 'B_{T} = \\begin{cases}\\max\\left(0, \\min\\left(- \\frac{C \\eta_{F} W_{\\text{hbm}} '
-                        '\\eta_{kv} Y \\left(T_{\\text{fixed}} - T_{\\text{target}}\\right)}{C \\eta_{F} b_{kv} '
-                        'S_{\\text{KV}} n_{\\text{KV}} L + 2 W_{\\text{hbm}} \\eta_{kv} N_{\\text{param}}}, - '
-                        '\\frac{\\eta_{kv} \\left(W_{\\text{hbm}} Y T_{\\text{fixed}} \\eta_{w} - W_{\\text{hbm}} Y '
-                        'T_{\\text{target}} \\eta_{w} + N_{\\text{param}} b_{w}\\right)}{b_{kv} S_{\\text{KV}} '
-                        'n_{\\text{KV}} L \\eta_{w}}\\right)\\right) & \\text{if } \\text{mlp} = \\text{dense} \\\\ '
-                        '\\max\\left(0, \\min\\left(- \\frac{C \\eta_{F} W_{\\text{hbm}} \\eta_{kv} Y '
-                        '\\left(T_{\\text{fixed}} - T_{\\text{target}}\\right)}{2 N_{\\text{active}} W_{\\text{hbm}} '
-                        '\\eta_{kv} + C \\eta_{F} b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}, - \\frac{W_{\\text{hbm}} '
-                        '\\eta_{kv} Y T_{\\text{fixed}} \\eta_{w} \\log{\\left(q_E \\right)} - W_{\\text{hbm}} '
-                        '\\eta_{kv} Y T_{\\text{target}} \\eta_{w} \\log{\\left(q_E \\right)} + b_{kv} S_{\\text{KV}} '
-                        'n_{\\text{KV}} L \\eta_{w} W\\left(- \\frac{q_E^{- \\frac{W_{\\text{hbm}} \\eta_{kv} Y '
-                        'T_{\\text{fixed}}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}} q_E^{\\frac{W_{\\text{hbm}} '
-                        '\\eta_{kv} Y T_{\\text{target}}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L}} q_E^{- '
-                        '\\frac{\\eta_{kv} N_{\\text{param}} b_{w}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} '
-                        '\\eta_{kv} N_{\\text{routed}} b_{w} \\log{\\left(q_E \\right)}}{b_{kv} S_{\\text{KV}} '
-                        'n_{\\text{KV}} L \\eta_{w}}\\right) + \\eta_{kv} N_{\\text{param}} b_{w} \\log{\\left(q_E '
-                        '\\right)}}{b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w} \\log{\\left(q_E '
-                        '\\right)}}\\right)\\right) & \\text{if } \\text{mlp} = \\text{moe}\\end{cases}'},
+            'estimate': 'B_{T} = \\begin{cases}\\max\\left(0, \\min\\left(- \\frac{\\eta_{kv} \\left(1 - \\omega '
+                        'W_{\\text{hbm}} Y T_{\\text{comm}}^{0} \\eta_{w} + W_{\\text{hbm}} Y T_{\\text{fixed}} '
+                        '\\eta_{w} - W_{\\text{hbm}} Y T_{\\text{target}} \\eta_{w} + N_{\\text{param}} '
+                        'b_{w}\\right)}{\\eta_{w} \\left(1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y '
+                        'T_{\\text{comm}}^{\\prime} + b_{kv} S_{\\text{KV}} n_{\\text{KV}} L\\right)}, - \\frac{C '
+                        '\\eta_{F} W_{\\text{hbm}} \\eta_{kv} Y \\left(1 - \\omega T_{\\text{comm}}^{0} + '
+                        'T_{\\text{fixed}} - T_{\\text{target}}\\right)}{C 1 - \\omega \\eta_{F} W_{\\text{hbm}} '
+                        '\\eta_{kv} Y T_{\\text{comm}}^{\\prime} + C \\eta_{F} b_{kv} S_{\\text{KV}} n_{\\text{KV}} L '
+                        '+ 2 W_{\\text{hbm}} \\eta_{kv} N_{\\text{param}}}\\right)\\right) & \\text{if } \\text{mlp} = '
+                        '\\text{dense} \\\\ \\max\\left(0, \\min\\left(- \\frac{1 - \\omega W_{\\text{hbm}} \\eta_{kv} '
+                        'Y T_{\\text{comm}}^{0} \\eta_{w} \\log{\\left(q_E \\right)} + 1 - \\omega W_{\\text{hbm}} '
+                        '\\eta_{kv} Y T_{\\text{comm}}^{\\prime} \\eta_{w} W\\left(- '
+                        '\\frac{q_E^{\\frac{W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{target}} \\eta_{w}}{1 - \\omega '
+                        'W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} \\eta_{w} + b_{kv} S_{\\text{KV}} '
+                        'n_{\\text{KV}} L \\eta_{w}}} \\eta_{kv} N_{\\text{routed}} b_{w} \\log{\\left(q_E '
+                        '\\right)}}{1 - \\omega q_E^{\\frac{\\eta_{kv} N_{\\text{param}} b_{w}}{1 - \\omega '
+                        'W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} \\eta_{w} + b_{kv} S_{\\text{KV}} '
+                        'n_{\\text{KV}} L \\eta_{w}}} q_E^{\\frac{W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{fixed}} '
+                        '\\eta_{w}}{1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} \\eta_{w} + '
+                        'b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} q_E^{\\frac{1 - \\omega W_{\\text{hbm}} '
+                        '\\eta_{kv} Y T_{\\text{comm}}^{0} \\eta_{w}}{1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y '
+                        'T_{\\text{comm}}^{\\prime} \\eta_{w} + b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} '
+                        'W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} \\eta_{w} + q_E^{\\frac{\\eta_{kv} '
+                        'N_{\\text{param}} b_{w}}{1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} '
+                        '\\eta_{w} + b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} q_E^{\\frac{W_{\\text{hbm}} '
+                        '\\eta_{kv} Y T_{\\text{fixed}} \\eta_{w}}{1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y '
+                        'T_{\\text{comm}}^{\\prime} \\eta_{w} + b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} '
+                        'q_E^{\\frac{1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{0} \\eta_{w}}{1 - '
+                        '\\omega W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} \\eta_{w} + b_{kv} '
+                        'S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} b_{kv} S_{\\text{KV}} n_{\\text{KV}} L '
+                        '\\eta_{w}}\\right) + W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{fixed}} \\eta_{w} '
+                        '\\log{\\left(q_E \\right)} - W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{target}} \\eta_{w} '
+                        '\\log{\\left(q_E \\right)} + b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w} W\\left(- '
+                        '\\frac{q_E^{\\frac{W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{target}} \\eta_{w}}{1 - \\omega '
+                        'W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} \\eta_{w} + b_{kv} S_{\\text{KV}} '
+                        'n_{\\text{KV}} L \\eta_{w}}} \\eta_{kv} N_{\\text{routed}} b_{w} \\log{\\left(q_E '
+                        '\\right)}}{1 - \\omega q_E^{\\frac{\\eta_{kv} N_{\\text{param}} b_{w}}{1 - \\omega '
+                        'W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} \\eta_{w} + b_{kv} S_{\\text{KV}} '
+                        'n_{\\text{KV}} L \\eta_{w}}} q_E^{\\frac{W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{fixed}} '
+                        '\\eta_{w}}{1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} \\eta_{w} + '
+                        'b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} q_E^{\\frac{1 - \\omega W_{\\text{hbm}} '
+                        '\\eta_{kv} Y T_{\\text{comm}}^{0} \\eta_{w}}{1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y '
+                        'T_{\\text{comm}}^{\\prime} \\eta_{w} + b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} '
+                        'W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} \\eta_{w} + q_E^{\\frac{\\eta_{kv} '
+                        'N_{\\text{param}} b_{w}}{1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} '
+                        '\\eta_{w} + b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} q_E^{\\frac{W_{\\text{hbm}} '
+                        '\\eta_{kv} Y T_{\\text{fixed}} \\eta_{w}}{1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y '
+                        'T_{\\text{comm}}^{\\prime} \\eta_{w} + b_{kv} S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} '
+                        'q_E^{\\frac{1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{0} \\eta_{w}}{1 - '
+                        '\\omega W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} \\eta_{w} + b_{kv} '
+                        'S_{\\text{KV}} n_{\\text{KV}} L \\eta_{w}}} b_{kv} S_{\\text{KV}} n_{\\text{KV}} L '
+                        '\\eta_{w}}\\right) + \\eta_{kv} N_{\\text{param}} b_{w} \\log{\\left(q_E \\right)}}{\\eta_{w} '
+                        '\\left(1 - \\omega W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} + b_{kv} '
+                        'S_{\\text{KV}} n_{\\text{KV}} L\\right) \\log{\\left(q_E \\right)}}, - \\frac{C \\eta_{F} '
+                        'W_{\\text{hbm}} \\eta_{kv} Y \\left(1 - \\omega T_{\\text{comm}}^{0} + T_{\\text{fixed}} - '
+                        'T_{\\text{target}}\\right)}{2 N_{\\text{active}} W_{\\text{hbm}} \\eta_{kv} + C 1 - \\omega '
+                        '\\eta_{F} W_{\\text{hbm}} \\eta_{kv} Y T_{\\text{comm}}^{\\prime} + C \\eta_{F} b_{kv} '
+                        'S_{\\text{KV}} n_{\\text{KV}} L}\\right)\\right) & \\text{if } \\text{mlp} = '
+                        '\\text{moe}\\end{cases}'},
   'code': {'bound': '_f_bound_batch_size_for_step_time', 'estimate': '_f_estimate_batch_size_for_step_time'},
   'equation': 'step_time = target_step_time, solved for batch_size',
   'equation_latex': ['T_{\\text{step}}', 'T_{\\text{target}}'],
@@ -5480,6 +9914,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': 'a lower bound: ignores KV loading and FLOPs time',
   'deps': ['hbm_bandwidth', 'step_param_bytes', 'target_step_time', 'weight_stream_efficiency'],
   'opened': ['step_time_params'],
@@ -5522,6 +9957,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': 'at the given batch size; with sliding-window layers, the larger regime root (their KV stops growing)',
   'deps': ['batch_size',
            'kv_bytes_per_value',
@@ -5591,6 +10027,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': 'any batch size (the batch cancels); with sliding-window layers, the larger regime root',
   'deps': ['active_param_count',
            'chip_flops',
@@ -5664,6 +10101,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': 'steady state: sequences prefilled per second equal sequences finished per second',
   'deps': ['batch_size', 'decode_length', 'prefill_time', 'step_time'],
   'opened': ['decode_time', 'generate_rate', 'prefill_rate'],
@@ -5680,6 +10118,673 @@ SPECS = [{'name': 'n_layers',
   'regimes': [['batch_size*prefill_time/(decode_length*step_time)', 'always']],
   'regimes_for': {},
   'per': None},
+ {'name': 'max_tensor_parallel',
+  'display': '\\text{TP}^{*}',
+  'unit': 'chip',
+  'unit_short': 'chip',
+  'factor': 1.0,
+  'description': "Largest tensor-parallel degree before a layer's two all-reduces take longer than loading its weights "
+                 '(pure tensor parallelism within the scale-up domain).',
+  'source': "issue 12: generalises the seed's sharding question to the alpha-beta all-reduce",
+  'group': 'thresholds',
+  'kind': 'derived',
+  'label': 'Largest tensor-parallel degree (all-reduce < weight load)',
+  'title': 'Largest tensor-parallel degree (all-reduce < weight load)',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': '(4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers '
+                                                    '+ '
+                                                    'scale_up_bandwidth*step_param_bytes)/(4*hbm_bandwidth*n_layers*(activation_bytes_per_value*batch_size*d_model '
+                                                    '+ scale_up_bandwidth*scale_up_latency))',
+                  'estimate|scale_up_topology=switch': '(4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*weight_stream_efficiency '
+                                                       '+ '
+                                                       'scale_up_bandwidth*step_param_bytes)/(4*hbm_bandwidth*n_layers*weight_stream_efficiency*(activation_bytes_per_value*batch_size*d_model '
+                                                       '+ scale_up_bandwidth*scale_up_latency))',
+                  'bound|scale_up_topology=mesh': '(-4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*scale_up_domain '
+                                                  '+ '
+                                                  '4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers '
+                                                  '+ '
+                                                  'scale_up_bandwidth*step_param_bytes)/(4*hbm_bandwidth*n_layers*scale_up_bandwidth*scale_up_latency)',
+                  'estimate|scale_up_topology=mesh': '(-4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*scale_up_domain*weight_stream_efficiency '
+                                                     '+ '
+                                                     '4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*weight_stream_efficiency '
+                                                     '+ '
+                                                     'scale_up_bandwidth*step_param_bytes)/(4*hbm_bandwidth*n_layers*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency)',
+                  'bound|scale_up_topology=ring': '-(activation_bytes_per_value*batch_size*d_model*sqrt(hbm_bandwidth)*sqrt(n_layers) '
+                                                  '- '
+                                                  'sqrt(hbm_bandwidth)*sqrt(n_layers)*scale_up_bandwidth*scale_up_latency '
+                                                  '- '
+                                                  'sqrt(activation_bytes_per_value**2*batch_size**2*d_model**2*hbm_bandwidth*n_layers '
+                                                  '+ '
+                                                  '2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*scale_up_bandwidth*scale_up_latency '
+                                                  '+ hbm_bandwidth*n_layers*scale_up_bandwidth**2*scale_up_latency**2 '
+                                                  '+ '
+                                                  'scale_up_bandwidth**2*scale_up_latency*step_param_bytes))/(2*sqrt(hbm_bandwidth)*sqrt(n_layers)*scale_up_bandwidth*scale_up_latency)',
+                  'estimate|scale_up_topology=ring': '-(activation_bytes_per_value*batch_size*d_model*sqrt(hbm_bandwidth)*sqrt(n_layers)*sqrt(weight_stream_efficiency) '
+                                                     '- '
+                                                     'sqrt(hbm_bandwidth)*sqrt(n_layers)*scale_up_bandwidth*scale_up_latency*sqrt(weight_stream_efficiency) '
+                                                     '- '
+                                                     'sqrt(activation_bytes_per_value**2*batch_size**2*d_model**2*hbm_bandwidth*n_layers*weight_stream_efficiency '
+                                                     '+ '
+                                                     '2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency '
+                                                     '+ '
+                                                     'hbm_bandwidth*n_layers*scale_up_bandwidth**2*scale_up_latency**2*weight_stream_efficiency '
+                                                     '+ '
+                                                     'scale_up_bandwidth**2*scale_up_latency*step_param_bytes))/(2*sqrt(hbm_bandwidth)*sqrt(n_layers)*scale_up_bandwidth*scale_up_latency*sqrt(weight_stream_efficiency))',
+                  'bound|scale_up_topology=torus': 'max_model_parallelism_small_batch',
+                  'estimate|scale_up_topology=torus': 'max_model_parallelism_small_batch'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': "the all-reduce grows with the chips (its latency steps, its bytes' share) while each chip's weights "
+            "shrink; within the scale-up domain. A torus takes the seed's own ICI threshold "
+            '(max_model_parallelism_small_batch): its latency grows as a root of the chips, with no closed form',
+  'deps': ['activation_bytes_per_value',
+           'batch_size',
+           'd_model',
+           'hbm_bandwidth',
+           'max_model_parallelism_small_batch',
+           'n_layers',
+           'scale_up_bandwidth',
+           'scale_up_domain',
+           'scale_up_latency',
+           'scale_up_topology',
+           'step_param_bytes',
+           'weight_stream_efficiency'],
+  'opened': ['step_time_params', 'tp_allreduce_bytes'],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'select(scale_up_topology, {switch: '
+                       '(4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers + '
+                       'scale_up_bandwidth*step_param_bytes)/(4*hbm_bandwidth*n_layers*(activation_bytes_per_value*batch_size*d_model '
+                       '+ scale_up_bandwidth*scale_up_latency)), mesh: '
+                       '(-4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*scale_up_domain + '
+                       '4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers + '
+                       'scale_up_bandwidth*step_param_bytes)/(4*hbm_bandwidth*n_layers*scale_up_bandwidth*scale_up_latency), '
+                       'ring: -(activation_bytes_per_value*batch_size*d_model*sqrt(hbm_bandwidth)*sqrt(n_layers) - '
+                       'sqrt(hbm_bandwidth)*sqrt(n_layers)*scale_up_bandwidth*scale_up_latency - '
+                       'sqrt(activation_bytes_per_value**2*batch_size**2*d_model**2*hbm_bandwidth*n_layers + '
+                       '2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*scale_up_bandwidth*scale_up_latency '
+                       '+ hbm_bandwidth*n_layers*scale_up_bandwidth**2*scale_up_latency**2 + '
+                       'scale_up_bandwidth**2*scale_up_latency*step_param_bytes))/(2*sqrt(hbm_bandwidth)*sqrt(n_layers)*scale_up_bandwidth*scale_up_latency), '
+                       'torus: max_model_parallelism_small_batch})',
+              'estimate': 'select(scale_up_topology, {switch: '
+                          '(4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*weight_stream_efficiency '
+                          '+ '
+                          'scale_up_bandwidth*step_param_bytes)/(4*hbm_bandwidth*n_layers*weight_stream_efficiency*(activation_bytes_per_value*batch_size*d_model '
+                          '+ scale_up_bandwidth*scale_up_latency)), mesh: '
+                          '(-4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*scale_up_domain*weight_stream_efficiency '
+                          '+ '
+                          '4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*weight_stream_efficiency '
+                          '+ '
+                          'scale_up_bandwidth*step_param_bytes)/(4*hbm_bandwidth*n_layers*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency), '
+                          'ring: '
+                          '-(activation_bytes_per_value*batch_size*d_model*sqrt(hbm_bandwidth)*sqrt(n_layers)*sqrt(weight_stream_efficiency) '
+                          '- '
+                          'sqrt(hbm_bandwidth)*sqrt(n_layers)*scale_up_bandwidth*scale_up_latency*sqrt(weight_stream_efficiency) '
+                          '- '
+                          'sqrt(activation_bytes_per_value**2*batch_size**2*d_model**2*hbm_bandwidth*n_layers*weight_stream_efficiency '
+                          '+ '
+                          '2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency '
+                          '+ hbm_bandwidth*n_layers*scale_up_bandwidth**2*scale_up_latency**2*weight_stream_efficiency '
+                          '+ '
+                          'scale_up_bandwidth**2*scale_up_latency*step_param_bytes))/(2*sqrt(hbm_bandwidth)*sqrt(n_layers)*scale_up_bandwidth*scale_up_latency*sqrt(weight_stream_efficiency)), '
+                          'torus: max_model_parallelism_small_batch})'},
+  'latex': {'bound': '\\text{TP}^{*} = \\begin{cases}\\frac{4 b_{a} B D W_{\\text{hbm}} L + W_{\\text{up}} '
+                     'M_{\\text{param}}^{\\text{step}}}{4 W_{\\text{hbm}} L \\left(b_{a} B D + W_{\\text{up}} '
+                     '\\alpha_{\\text{up}}\\right)} & \\text{if } \\text{topo} = \\text{switch} \\\\ \\frac{- 4 b_{a} '
+                     'B D W_{\\text{hbm}} L D_{\\text{up}} + 4 b_{a} B D W_{\\text{hbm}} L + W_{\\text{up}} '
+                     'M_{\\text{param}}^{\\text{step}}}{4 W_{\\text{hbm}} L W_{\\text{up}} \\alpha_{\\text{up}}} & '
+                     '\\text{if } \\text{topo} = \\text{mesh} \\\\ - \\frac{b_{a} B D \\sqrt{W_{\\text{hbm}}} '
+                     '\\sqrt{L} - \\sqrt{W_{\\text{hbm}}} \\sqrt{L} W_{\\text{up}} \\alpha_{\\text{up}} - '
+                     '\\sqrt{b_{a}^{2} B^{2} D^{2} W_{\\text{hbm}} L + 2 b_{a} B D W_{\\text{hbm}} L W_{\\text{up}} '
+                     '\\alpha_{\\text{up}} + W_{\\text{hbm}} L W_{\\text{up}}^{2} \\alpha_{\\text{up}}^{2} + '
+                     'W_{\\text{up}}^{2} \\alpha_{\\text{up}} M_{\\text{param}}^{\\text{step}}}}{2 '
+                     '\\sqrt{W_{\\text{hbm}}} \\sqrt{L} W_{\\text{up}} \\alpha_{\\text{up}}} & \\text{if } '
+                     '\\text{topo} = \\text{ring} \\\\ Y^{*}_{\\text{small }B} & \\text{if } \\text{topo} = '
+                     '\\text{torus}\\end{cases}',
+            'estimate': '\\text{TP}^{*} = \\begin{cases}\\frac{4 b_{a} B D W_{\\text{hbm}} L \\eta_{w} + '
+                        'W_{\\text{up}} M_{\\text{param}}^{\\text{step}}}{4 W_{\\text{hbm}} L \\eta_{w} \\left(b_{a} B '
+                        'D + W_{\\text{up}} \\alpha_{\\text{up}}\\right)} & \\text{if } \\text{topo} = \\text{switch} '
+                        '\\\\ \\frac{- 4 b_{a} B D W_{\\text{hbm}} L D_{\\text{up}} \\eta_{w} + 4 b_{a} B D '
+                        'W_{\\text{hbm}} L \\eta_{w} + W_{\\text{up}} M_{\\text{param}}^{\\text{step}}}{4 '
+                        'W_{\\text{hbm}} L W_{\\text{up}} \\alpha_{\\text{up}} \\eta_{w}} & \\text{if } \\text{topo} = '
+                        '\\text{mesh} \\\\ - \\frac{b_{a} B D \\sqrt{W_{\\text{hbm}}} \\sqrt{L} \\sqrt{\\eta_{w}} - '
+                        '\\sqrt{W_{\\text{hbm}}} \\sqrt{L} W_{\\text{up}} \\alpha_{\\text{up}} \\sqrt{\\eta_{w}} - '
+                        '\\sqrt{b_{a}^{2} B^{2} D^{2} W_{\\text{hbm}} L \\eta_{w} + 2 b_{a} B D W_{\\text{hbm}} L '
+                        'W_{\\text{up}} \\alpha_{\\text{up}} \\eta_{w} + W_{\\text{hbm}} L W_{\\text{up}}^{2} '
+                        '\\alpha_{\\text{up}}^{2} \\eta_{w} + W_{\\text{up}}^{2} \\alpha_{\\text{up}} '
+                        'M_{\\text{param}}^{\\text{step}}}}{2 \\sqrt{W_{\\text{hbm}}} \\sqrt{L} W_{\\text{up}} '
+                        '\\alpha_{\\text{up}} \\sqrt{\\eta_{w}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                        'Y^{*}_{\\text{small }B} & \\text{if } \\text{topo} = \\text{torus}\\end{cases}'},
+  'code': {'bound': '_f_bound_max_tensor_parallel', 'estimate': '_f_estimate_max_tensor_parallel'},
+  'equation': '2*tp_allreduce_bytes*select(scale_up_topology, {switch: 2*(n_chips - 1)/(n_chips*scale_up_bandwidth), '
+              'mesh: 2*(scale_up_domain - 1)/(n_chips*scale_up_bandwidth), ring: 2*(n_chips - '
+              '1)/(n_chips*scale_up_bandwidth), torus: 2*torus_dims*(n_chips - '
+              '1)/(model_axes*n_chips*scale_up_bandwidth)}) + 2*select(scale_up_topology, {switch: 2*scale_up_latency, '
+              'mesh: 2*scale_up_latency, ring: scale_up_latency*(2*n_chips - 2), torus: '
+              'model_axes*n_chips**(1/model_axes)*scale_up_latency}) = step_time_params/n_layers, solved for n_chips',
+  'equation_latex': ['2 M_{\\text{AR}} \\begin{cases}\\frac{2 \\left(Y - 1\\right)}{Y W_{\\text{up}}} & \\text{if } '
+                     '\\text{topo} = \\text{switch} \\\\ \\frac{2 \\left(D_{\\text{up}} - 1\\right)}{Y W_{\\text{up}}} '
+                     '& \\text{if } \\text{topo} = \\text{mesh} \\\\ \\frac{2 \\left(Y - 1\\right)}{Y W_{\\text{up}}} '
+                     '& \\text{if } \\text{topo} = \\text{ring} \\\\ \\frac{2 d_{\\text{torus}} \\left(Y - '
+                     '1\\right)}{M_Y Y W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases} + 2 '
+                     '\\begin{cases}2 \\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ 2 '
+                     '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} '
+                     '\\left(2 Y - 2\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ M_Y Y^{\\frac{1}{M_Y}} '
+                     '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{torus}\\end{cases}',
+                     '\\frac{T_{\\text{param}}}{L}'],
+  'unknown': 'n_chips',
+  'regimes': [['(4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers + '
+               'scale_up_bandwidth*step_param_bytes)/(4*hbm_bandwidth*n_layers*(activation_bytes_per_value*batch_size*d_model '
+               '+ scale_up_bandwidth*scale_up_latency))',
+               'always']],
+  'regimes_for': {'scale_up_topology=switch': [['(4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers '
+                                                '+ '
+                                                'scale_up_bandwidth*step_param_bytes)/(4*hbm_bandwidth*n_layers*(activation_bytes_per_value*batch_size*d_model '
+                                                '+ scale_up_bandwidth*scale_up_latency))',
+                                                'always']],
+                  'scale_up_topology=mesh': [['(-4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*scale_up_domain '
+                                              '+ '
+                                              '4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers '
+                                              '+ '
+                                              'scale_up_bandwidth*step_param_bytes)/(4*hbm_bandwidth*n_layers*scale_up_bandwidth*scale_up_latency)',
+                                              'always']],
+                  'scale_up_topology=ring': [['-(activation_bytes_per_value*batch_size*d_model*sqrt(hbm_bandwidth)*sqrt(n_layers) '
+                                              '- '
+                                              'sqrt(hbm_bandwidth)*sqrt(n_layers)*scale_up_bandwidth*scale_up_latency '
+                                              '- '
+                                              'sqrt(activation_bytes_per_value**2*batch_size**2*d_model**2*hbm_bandwidth*n_layers '
+                                              '+ '
+                                              '2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_layers*scale_up_bandwidth*scale_up_latency '
+                                              '+ hbm_bandwidth*n_layers*scale_up_bandwidth**2*scale_up_latency**2 + '
+                                              'scale_up_bandwidth**2*scale_up_latency*step_param_bytes))/(2*sqrt(hbm_bandwidth)*sqrt(n_layers)*scale_up_bandwidth*scale_up_latency)',
+                                              'always']]},
+  'per': 'scale_up_topology'},
+ {'name': 'comm_latency_bound_batch_size',
+  'display': 'B_{\\alpha}',
+  'unit': 'sequence',
+  'unit_short': 'seq',
+  'factor': 1.0,
+  'description': "Batch below which a decode step's collectives are latency-bound: their fixed (alpha) part exceeds "
+                 'their bandwidth (beta) part.',
+  'source': 'issue 12: alpha-beta model, alpha term = beta term',
+  'group': 'thresholds',
+  'kind': 'derived',
+  'label': 'Batch where collectives turn bandwidth-bound',
+  'title': 'Batch where collectives turn bandwidth-bound',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': 'every collective of the step at once; not finite on one chip (nothing to send)',
+  'deps': ['step_time_comm_fixed', 'step_time_comm_per_sequence'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'step_time_comm_fixed/step_time_comm_per_sequence',
+              'estimate': 'step_time_comm_fixed/step_time_comm_per_sequence'},
+  'latex': {'bound': 'B_{\\alpha} = \\frac{T_{\\text{comm}}^{0}}{T_{\\text{comm}}^{\\prime}}',
+            'estimate': 'B_{\\alpha} = \\frac{T_{\\text{comm}}^{0}}{T_{\\text{comm}}^{\\prime}}'},
+  'code': {'bound': '_f_bound_comm_latency_bound_batch_size', 'estimate': '_f_bound_comm_latency_bound_batch_size'},
+  'equation': 'step_time_comm_fixed = batch_size*step_time_comm_per_sequence, solved for batch_size',
+  'equation_latex': ['T_{\\text{comm}}^{0}', 'B T_{\\text{comm}}^{\\prime}'],
+  'unknown': 'batch_size',
+  'regimes': [['step_time_comm_fixed/step_time_comm_per_sequence', 'always']],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'moe_layer_expert_load_time',
+  'display': 'T_{\\text{experts}}',
+  'unit': 'microsecond',
+  'unit_short': 'us',
+  'factor': 1e-06,
+  'description': "Time to load the experts one decode step touches in one MoE layer, spread over the replica's chips.",
+  'source': 'issue 12: the expert weight-load an all-to-all shares',
+  'group': 'thresholds',
+  'kind': 'derived',
+  'label': None,
+  'title': "Time to load the experts one decode step touches in one MoE layer, spread over the replica's chips",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['expected_experts_touched',
+           'expert_params',
+           'hbm_bandwidth',
+           'n_chips',
+           'weight_bytes_per_param',
+           'weight_stream_efficiency'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'expected_experts_touched*expert_params*weight_bytes_per_param/(hbm_bandwidth*n_chips)',
+              'estimate': 'expected_experts_touched*expert_params*weight_bytes_per_param/(hbm_bandwidth*n_chips*weight_stream_efficiency)'},
+  'latex': {'bound': 'T_{\\text{experts}} = \\frac{\\bar{E}_{\\text{step}} N_{\\text{expert}} b_{w}}{W_{\\text{hbm}} '
+                     'Y}',
+            'estimate': 'T_{\\text{experts}} = \\frac{\\bar{E}_{\\text{step}} N_{\\text{expert}} '
+                        'b_{w}}{W_{\\text{hbm}} Y \\eta_{w}}'},
+  'code': {'bound': '_f_bound_moe_layer_expert_load_time', 'estimate': '_f_estimate_moe_layer_expert_load_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'max_expert_parallel',
+  'display': '\\text{EP}^{*}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': "Largest expert-parallel degree (one chip per expert-parallel rank) before an MoE layer's two "
+                 'all-to-alls take longer than loading the experts it touches.',
+  'source': 'issue 12: all-to-all time = expert weight-load time',
+  'group': 'thresholds',
+  'kind': 'derived',
+  'label': 'Largest expert-parallel degree (all-to-all < expert load)',
+  'title': 'Largest expert-parallel degree (all-to-all < expert load)',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|scale_up_topology=switch': 'Min(n_experts, '
+                                                    'Max(-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token '
+                                                    '- '
+                                                    '3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param '
+                                                    '- '
+                                                    'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2 '
+                                                    '- '
+                                                    '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param '
+                                                    '+ '
+                                                    '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency '
+                                                    '+ '
+                                                    '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency), '
+                                                    '-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token '
+                                                    '- '
+                                                    '3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param '
+                                                    '+ '
+                                                    'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2 '
+                                                    '- '
+                                                    '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param '
+                                                    '+ '
+                                                    '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency '
+                                                    '+ '
+                                                    '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency)))',
+                  'estimate|scale_up_topology=switch': 'Min(n_experts, '
+                                                       'Max(-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token*weight_stream_efficiency '
+                                                       '- '
+                                                       '3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param '
+                                                       '- '
+                                                       'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2*weight_stream_efficiency**2 '
+                                                       '- '
+                                                       '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param*weight_stream_efficiency '
+                                                       '+ '
+                                                       '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency**2 '
+                                                       '+ '
+                                                       '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency), '
+                                                       '-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token*weight_stream_efficiency '
+                                                       '- '
+                                                       '3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param '
+                                                       '+ '
+                                                       'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2*weight_stream_efficiency**2 '
+                                                       '- '
+                                                       '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param*weight_stream_efficiency '
+                                                       '+ '
+                                                       '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency**2 '
+                                                       '+ '
+                                                       '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency)))',
+                  'bound|scale_up_topology=mesh': 'Min(n_experts, '
+                                                  'Max((3*d_ff_expert*d_model*expected_experts_touched*sqrt(scale_up_bandwidth)*weight_bytes_per_param '
+                                                  '- '
+                                                  'sqrt(d_model)*sqrt(-16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_domain*scale_up_latency '
+                                                  '+ '
+                                                  '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_latency '
+                                                  '+ '
+                                                  '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth*weight_bytes_per_param**2))/(4*hbm_bandwidth*sqrt(scale_up_bandwidth)*scale_up_latency), '
+                                                  '(3*d_ff_expert*d_model*expected_experts_touched*sqrt(scale_up_bandwidth)*weight_bytes_per_param '
+                                                  '+ '
+                                                  'sqrt(d_model)*sqrt(-16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_domain*scale_up_latency '
+                                                  '+ '
+                                                  '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_latency '
+                                                  '+ '
+                                                  '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth*weight_bytes_per_param**2))/(4*hbm_bandwidth*sqrt(scale_up_bandwidth)*scale_up_latency)))',
+                  'estimate|scale_up_topology=mesh': 'Min(n_experts, '
+                                                     'Max((3*d_ff_expert*d_model*expected_experts_touched*sqrt(scale_up_bandwidth)*weight_bytes_per_param '
+                                                     '- '
+                                                     'sqrt(d_model)*sqrt(-16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_domain*scale_up_latency*weight_stream_efficiency**2 '
+                                                     '+ '
+                                                     '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_latency*weight_stream_efficiency**2 '
+                                                     '+ '
+                                                     '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth*weight_bytes_per_param**2))/(4*hbm_bandwidth*sqrt(scale_up_bandwidth)*scale_up_latency*weight_stream_efficiency), '
+                                                     '(3*d_ff_expert*d_model*expected_experts_touched*sqrt(scale_up_bandwidth)*weight_bytes_per_param '
+                                                     '+ '
+                                                     'sqrt(d_model)*sqrt(-16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_domain*scale_up_latency*weight_stream_efficiency**2 '
+                                                     '+ '
+                                                     '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_latency*weight_stream_efficiency**2 '
+                                                     '+ '
+                                                     '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth*weight_bytes_per_param**2))/(4*hbm_bandwidth*sqrt(scale_up_bandwidth)*scale_up_latency*weight_stream_efficiency)))',
+                  'bound|scale_up_topology=ring': 'Min(n_experts, '
+                                                  '-(activation_bytes_per_value*batch_size*d_model*sqrt(hbm_bandwidth)*n_experts_per_token '
+                                                  '- 2*sqrt(hbm_bandwidth)*scale_up_bandwidth*scale_up_latency - '
+                                                  'sqrt(activation_bytes_per_value**2*batch_size**2*d_model**2*hbm_bandwidth*n_experts_per_token**2 '
+                                                  '+ '
+                                                  '4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*scale_up_latency '
+                                                  '+ '
+                                                  '24*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth**2*scale_up_latency*weight_bytes_per_param '
+                                                  '+ '
+                                                  '4*hbm_bandwidth*scale_up_bandwidth**2*scale_up_latency**2))/(4*sqrt(hbm_bandwidth)*scale_up_bandwidth*scale_up_latency))',
+                  'estimate|scale_up_topology=ring': 'Min(n_experts, '
+                                                     '-(activation_bytes_per_value*batch_size*d_model*sqrt(hbm_bandwidth)*n_experts_per_token*sqrt(weight_stream_efficiency) '
+                                                     '- '
+                                                     '2*sqrt(hbm_bandwidth)*scale_up_bandwidth*scale_up_latency*sqrt(weight_stream_efficiency) '
+                                                     '- '
+                                                     'sqrt(activation_bytes_per_value**2*batch_size**2*d_model**2*hbm_bandwidth*n_experts_per_token**2*weight_stream_efficiency '
+                                                     '+ '
+                                                     '4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency '
+                                                     '+ '
+                                                     '24*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth**2*scale_up_latency*weight_bytes_per_param '
+                                                     '+ '
+                                                     '4*hbm_bandwidth*scale_up_bandwidth**2*scale_up_latency**2*weight_stream_efficiency))/(4*sqrt(hbm_bandwidth)*scale_up_bandwidth*scale_up_latency*sqrt(weight_stream_efficiency)))',
+                  'bound|scale_up_topology=torus': 'nan',
+                  'estimate|scale_up_topology=torus': 'nan'},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': "pure expert parallelism (n_chips = expert_parallel) within the scale-up domain: the all-to-all's latency "
+            "stays while each chip's share of the experts shrinks; at most the experts per layer. Not derived for a "
+            'torus (latency grows as a root of the group)',
+  'deps': ['activation_bytes_per_value',
+           'batch_size',
+           'd_ff_expert',
+           'd_model',
+           'expected_experts_touched',
+           'hbm_bandwidth',
+           'n_experts',
+           'n_experts_per_token',
+           'scale_up_bandwidth',
+           'scale_up_domain',
+           'scale_up_latency',
+           'scale_up_topology',
+           'weight_bytes_per_param',
+           'weight_stream_efficiency'],
+  'opened': ['expert_params', 'tp_allreduce_bytes'],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'select(scale_up_topology, {switch: Min(n_experts, '
+                       'Max(-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token - '
+                       '3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param - '
+                       'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2 '
+                       '- '
+                       '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param '
+                       '+ '
+                       '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency '
+                       '+ '
+                       '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency), '
+                       '-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token - '
+                       '3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param + '
+                       'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2 '
+                       '- '
+                       '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param '
+                       '+ '
+                       '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency '
+                       '+ '
+                       '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency))), '
+                       'mesh: Min(n_experts, '
+                       'Max((3*d_ff_expert*d_model*expected_experts_touched*sqrt(scale_up_bandwidth)*weight_bytes_per_param '
+                       '- '
+                       'sqrt(d_model)*sqrt(-16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_domain*scale_up_latency '
+                       '+ '
+                       '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_latency '
+                       '+ '
+                       '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth*weight_bytes_per_param**2))/(4*hbm_bandwidth*sqrt(scale_up_bandwidth)*scale_up_latency), '
+                       '(3*d_ff_expert*d_model*expected_experts_touched*sqrt(scale_up_bandwidth)*weight_bytes_per_param '
+                       '+ '
+                       'sqrt(d_model)*sqrt(-16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_domain*scale_up_latency '
+                       '+ '
+                       '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_latency '
+                       '+ '
+                       '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth*weight_bytes_per_param**2))/(4*hbm_bandwidth*sqrt(scale_up_bandwidth)*scale_up_latency))), '
+                       'ring: Min(n_experts, '
+                       '-(activation_bytes_per_value*batch_size*d_model*sqrt(hbm_bandwidth)*n_experts_per_token - '
+                       '2*sqrt(hbm_bandwidth)*scale_up_bandwidth*scale_up_latency - '
+                       'sqrt(activation_bytes_per_value**2*batch_size**2*d_model**2*hbm_bandwidth*n_experts_per_token**2 '
+                       '+ '
+                       '4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*scale_up_latency '
+                       '+ '
+                       '24*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth**2*scale_up_latency*weight_bytes_per_param '
+                       '+ '
+                       '4*hbm_bandwidth*scale_up_bandwidth**2*scale_up_latency**2))/(4*sqrt(hbm_bandwidth)*scale_up_bandwidth*scale_up_latency)), '
+                       'torus: nan})',
+              'estimate': 'select(scale_up_topology, {switch: Min(n_experts, '
+                          'Max(-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token*weight_stream_efficiency '
+                          '- 3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param '
+                          '- '
+                          'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2*weight_stream_efficiency**2 '
+                          '- '
+                          '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param*weight_stream_efficiency '
+                          '+ '
+                          '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency**2 '
+                          '+ '
+                          '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency), '
+                          '-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token*weight_stream_efficiency '
+                          '- 3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param '
+                          '+ '
+                          'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2*weight_stream_efficiency**2 '
+                          '- '
+                          '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param*weight_stream_efficiency '
+                          '+ '
+                          '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency**2 '
+                          '+ '
+                          '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency))), '
+                          'mesh: Min(n_experts, '
+                          'Max((3*d_ff_expert*d_model*expected_experts_touched*sqrt(scale_up_bandwidth)*weight_bytes_per_param '
+                          '- '
+                          'sqrt(d_model)*sqrt(-16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_domain*scale_up_latency*weight_stream_efficiency**2 '
+                          '+ '
+                          '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_latency*weight_stream_efficiency**2 '
+                          '+ '
+                          '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth*weight_bytes_per_param**2))/(4*hbm_bandwidth*sqrt(scale_up_bandwidth)*scale_up_latency*weight_stream_efficiency), '
+                          '(3*d_ff_expert*d_model*expected_experts_touched*sqrt(scale_up_bandwidth)*weight_bytes_per_param '
+                          '+ '
+                          'sqrt(d_model)*sqrt(-16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_domain*scale_up_latency*weight_stream_efficiency**2 '
+                          '+ '
+                          '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_latency*weight_stream_efficiency**2 '
+                          '+ '
+                          '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth*weight_bytes_per_param**2))/(4*hbm_bandwidth*sqrt(scale_up_bandwidth)*scale_up_latency*weight_stream_efficiency))), '
+                          'ring: Min(n_experts, '
+                          '-(activation_bytes_per_value*batch_size*d_model*sqrt(hbm_bandwidth)*n_experts_per_token*sqrt(weight_stream_efficiency) '
+                          '- 2*sqrt(hbm_bandwidth)*scale_up_bandwidth*scale_up_latency*sqrt(weight_stream_efficiency) '
+                          '- '
+                          'sqrt(activation_bytes_per_value**2*batch_size**2*d_model**2*hbm_bandwidth*n_experts_per_token**2*weight_stream_efficiency '
+                          '+ '
+                          '4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*scale_up_latency*weight_stream_efficiency '
+                          '+ '
+                          '24*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth**2*scale_up_latency*weight_bytes_per_param '
+                          '+ '
+                          '4*hbm_bandwidth*scale_up_bandwidth**2*scale_up_latency**2*weight_stream_efficiency))/(4*sqrt(hbm_bandwidth)*scale_up_bandwidth*scale_up_latency*sqrt(weight_stream_efficiency))), '
+                          'torus: nan})'},
+  'latex': {'bound': '\\text{EP}^{*} = \\begin{cases}\\min\\left(E, \\max\\left(- \\frac{2 b_{a} B D W_{\\text{hbm}} k '
+                     '- 3 F_e D \\bar{E}_{\\text{step}} W_{\\text{up}} b_{w} - \\sqrt{D} \\sqrt{4 b_{a}^{2} B^{2} D '
+                     'W_{\\text{hbm}}^{2} k^{2} - 12 b_{a} B F_e D \\bar{E}_{\\text{step}} W_{\\text{hbm}} k '
+                     'W_{\\text{up}} b_{w} + 16 b_{a} B W_{\\text{hbm}}^{2} k W_{\\text{up}} \\alpha_{\\text{up}} + 9 '
+                     'F_e^{2} D \\bar{E}_{\\text{step}}^{2} W_{\\text{up}}^{2} b_{w}^{2}}}{4 W_{\\text{hbm}} '
+                     'W_{\\text{up}} \\alpha_{\\text{up}}}, - \\frac{2 b_{a} B D W_{\\text{hbm}} k - 3 F_e D '
+                     '\\bar{E}_{\\text{step}} W_{\\text{up}} b_{w} + \\sqrt{D} \\sqrt{4 b_{a}^{2} B^{2} D '
+                     'W_{\\text{hbm}}^{2} k^{2} - 12 b_{a} B F_e D \\bar{E}_{\\text{step}} W_{\\text{hbm}} k '
+                     'W_{\\text{up}} b_{w} + 16 b_{a} B W_{\\text{hbm}}^{2} k W_{\\text{up}} \\alpha_{\\text{up}} + 9 '
+                     'F_e^{2} D \\bar{E}_{\\text{step}}^{2} W_{\\text{up}}^{2} b_{w}^{2}}}{4 W_{\\text{hbm}} '
+                     'W_{\\text{up}} \\alpha_{\\text{up}}}\\right)\\right) & \\text{if } \\text{topo} = \\text{switch} '
+                     '\\\\ \\min\\left(E, \\max\\left(\\frac{3 F_e D \\bar{E}_{\\text{step}} \\sqrt{W_{\\text{up}}} '
+                     'b_{w} - \\sqrt{D} \\sqrt{- 16 b_{a} B W_{\\text{hbm}}^{2} k D_{\\text{up}} \\alpha_{\\text{up}} '
+                     '+ 16 b_{a} B W_{\\text{hbm}}^{2} k \\alpha_{\\text{up}} + 9 F_e^{2} D '
+                     '\\bar{E}_{\\text{step}}^{2} W_{\\text{up}} b_{w}^{2}}}{4 W_{\\text{hbm}} \\sqrt{W_{\\text{up}}} '
+                     '\\alpha_{\\text{up}}}, \\frac{3 F_e D \\bar{E}_{\\text{step}} \\sqrt{W_{\\text{up}}} b_{w} + '
+                     '\\sqrt{D} \\sqrt{- 16 b_{a} B W_{\\text{hbm}}^{2} k D_{\\text{up}} \\alpha_{\\text{up}} + 16 '
+                     'b_{a} B W_{\\text{hbm}}^{2} k \\alpha_{\\text{up}} + 9 F_e^{2} D \\bar{E}_{\\text{step}}^{2} '
+                     'W_{\\text{up}} b_{w}^{2}}}{4 W_{\\text{hbm}} \\sqrt{W_{\\text{up}}} '
+                     '\\alpha_{\\text{up}}}\\right)\\right) & \\text{if } \\text{topo} = \\text{mesh} \\\\ '
+                     '\\min\\left(E, - \\frac{b_{a} B D \\sqrt{W_{\\text{hbm}}} k - 2 \\sqrt{W_{\\text{hbm}}} '
+                     'W_{\\text{up}} \\alpha_{\\text{up}} - \\sqrt{b_{a}^{2} B^{2} D^{2} W_{\\text{hbm}} k^{2} + 4 '
+                     'b_{a} B D W_{\\text{hbm}} k W_{\\text{up}} \\alpha_{\\text{up}} + 24 F_e D '
+                     '\\bar{E}_{\\text{step}} W_{\\text{up}}^{2} \\alpha_{\\text{up}} b_{w} + 4 W_{\\text{hbm}} '
+                     'W_{\\text{up}}^{2} \\alpha_{\\text{up}}^{2}}}{4 \\sqrt{W_{\\text{hbm}}} W_{\\text{up}} '
+                     '\\alpha_{\\text{up}}}\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ \\text{NaN} & '
+                     '\\text{if } \\text{topo} = \\text{torus}\\end{cases}',
+            'estimate': '\\text{EP}^{*} = \\begin{cases}\\min\\left(E, \\max\\left(- \\frac{2 b_{a} B D '
+                        'W_{\\text{hbm}} k \\eta_{w} - 3 F_e D \\bar{E}_{\\text{step}} W_{\\text{up}} b_{w} - '
+                        '\\sqrt{D} \\sqrt{4 b_{a}^{2} B^{2} D W_{\\text{hbm}}^{2} k^{2} \\eta_{w}^{2} - 12 b_{a} B F_e '
+                        'D \\bar{E}_{\\text{step}} W_{\\text{hbm}} k W_{\\text{up}} b_{w} \\eta_{w} + 16 b_{a} B '
+                        'W_{\\text{hbm}}^{2} k W_{\\text{up}} \\alpha_{\\text{up}} \\eta_{w}^{2} + 9 F_e^{2} D '
+                        '\\bar{E}_{\\text{step}}^{2} W_{\\text{up}}^{2} b_{w}^{2}}}{4 W_{\\text{hbm}} W_{\\text{up}} '
+                        '\\alpha_{\\text{up}} \\eta_{w}}, - \\frac{2 b_{a} B D W_{\\text{hbm}} k \\eta_{w} - 3 F_e D '
+                        '\\bar{E}_{\\text{step}} W_{\\text{up}} b_{w} + \\sqrt{D} \\sqrt{4 b_{a}^{2} B^{2} D '
+                        'W_{\\text{hbm}}^{2} k^{2} \\eta_{w}^{2} - 12 b_{a} B F_e D \\bar{E}_{\\text{step}} '
+                        'W_{\\text{hbm}} k W_{\\text{up}} b_{w} \\eta_{w} + 16 b_{a} B W_{\\text{hbm}}^{2} k '
+                        'W_{\\text{up}} \\alpha_{\\text{up}} \\eta_{w}^{2} + 9 F_e^{2} D \\bar{E}_{\\text{step}}^{2} '
+                        'W_{\\text{up}}^{2} b_{w}^{2}}}{4 W_{\\text{hbm}} W_{\\text{up}} \\alpha_{\\text{up}} '
+                        '\\eta_{w}}\\right)\\right) & \\text{if } \\text{topo} = \\text{switch} \\\\ \\min\\left(E, '
+                        '\\max\\left(\\frac{3 F_e D \\bar{E}_{\\text{step}} \\sqrt{W_{\\text{up}}} b_{w} - \\sqrt{D} '
+                        '\\sqrt{- 16 b_{a} B W_{\\text{hbm}}^{2} k D_{\\text{up}} \\alpha_{\\text{up}} \\eta_{w}^{2} + '
+                        '16 b_{a} B W_{\\text{hbm}}^{2} k \\alpha_{\\text{up}} \\eta_{w}^{2} + 9 F_e^{2} D '
+                        '\\bar{E}_{\\text{step}}^{2} W_{\\text{up}} b_{w}^{2}}}{4 W_{\\text{hbm}} '
+                        '\\sqrt{W_{\\text{up}}} \\alpha_{\\text{up}} \\eta_{w}}, \\frac{3 F_e D '
+                        '\\bar{E}_{\\text{step}} \\sqrt{W_{\\text{up}}} b_{w} + \\sqrt{D} \\sqrt{- 16 b_{a} B '
+                        'W_{\\text{hbm}}^{2} k D_{\\text{up}} \\alpha_{\\text{up}} \\eta_{w}^{2} + 16 b_{a} B '
+                        'W_{\\text{hbm}}^{2} k \\alpha_{\\text{up}} \\eta_{w}^{2} + 9 F_e^{2} D '
+                        '\\bar{E}_{\\text{step}}^{2} W_{\\text{up}} b_{w}^{2}}}{4 W_{\\text{hbm}} '
+                        '\\sqrt{W_{\\text{up}}} \\alpha_{\\text{up}} \\eta_{w}}\\right)\\right) & \\text{if } '
+                        '\\text{topo} = \\text{mesh} \\\\ \\min\\left(E, - \\frac{b_{a} B D \\sqrt{W_{\\text{hbm}}} k '
+                        '\\sqrt{\\eta_{w}} - 2 \\sqrt{W_{\\text{hbm}}} W_{\\text{up}} \\alpha_{\\text{up}} '
+                        '\\sqrt{\\eta_{w}} - \\sqrt{b_{a}^{2} B^{2} D^{2} W_{\\text{hbm}} k^{2} \\eta_{w} + 4 b_{a} B '
+                        'D W_{\\text{hbm}} k W_{\\text{up}} \\alpha_{\\text{up}} \\eta_{w} + 24 F_e D '
+                        '\\bar{E}_{\\text{step}} W_{\\text{up}}^{2} \\alpha_{\\text{up}} b_{w} + 4 W_{\\text{hbm}} '
+                        'W_{\\text{up}}^{2} \\alpha_{\\text{up}}^{2} \\eta_{w}}}{4 \\sqrt{W_{\\text{hbm}}} '
+                        'W_{\\text{up}} \\alpha_{\\text{up}} \\sqrt{\\eta_{w}}}\\right) & \\text{if } \\text{topo} = '
+                        '\\text{ring} \\\\ \\text{NaN} & \\text{if } \\text{topo} = \\text{torus}\\end{cases}'},
+  'code': {'bound': '_f_bound_max_expert_parallel', 'estimate': '_f_estimate_max_expert_parallel'},
+  'equation': '2*select(scale_up_topology, {switch: scale_up_latency, mesh: scale_up_latency, ring: '
+              'scale_up_latency*(expert_parallel - 1), torus: '
+              'expert_parallel**(1/model_axes)*model_axes*scale_up_latency/2}) + '
+              '2*n_experts_per_token*tp_allreduce_bytes*select(scale_up_topology, {switch: (expert_parallel - '
+              '1)/(expert_parallel*scale_up_bandwidth), mesh: (scale_up_domain - '
+              '1)/(expert_parallel*scale_up_bandwidth), ring: (expert_parallel - 1)/(2*scale_up_bandwidth), torus: '
+              'expert_parallel**(1/model_axes)*torus_dims/(4*model_axes*scale_up_bandwidth)})/expert_parallel = '
+              'expected_experts_touched*expert_params*weight_bytes_per_param/(expert_parallel*hbm_bandwidth), solved '
+              'for expert_parallel',
+  'equation_latex': ['2 \\begin{cases}\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                     '\\alpha_{\\text{up}} & \\text{if } \\text{topo} = \\text{mesh} \\\\ \\alpha_{\\text{up}} '
+                     '\\left(\\text{EP} - 1\\right) & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                     '\\frac{\\text{EP}^{\\frac{1}{M_Y}} M_Y \\alpha_{\\text{up}}}{2} & \\text{if } \\text{topo} = '
+                     '\\text{torus}\\end{cases} + \\frac{2 k M_{\\text{AR}} \\begin{cases}\\frac{\\text{EP} - '
+                     '1}{\\text{EP} W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{switch} \\\\ '
+                     '\\frac{D_{\\text{up}} - 1}{\\text{EP} W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{mesh} '
+                     '\\\\ \\frac{\\text{EP} - 1}{2 W_{\\text{up}}} & \\text{if } \\text{topo} = \\text{ring} \\\\ '
+                     '\\frac{\\text{EP}^{\\frac{1}{M_Y}} d_{\\text{torus}}}{4 M_Y W_{\\text{up}}} & \\text{if } '
+                     '\\text{topo} = \\text{torus}\\end{cases}}{\\text{EP}}',
+                     '\\frac{\\bar{E}_{\\text{step}} N_{\\text{expert}} b_{w}}{\\text{EP} W_{\\text{hbm}}}'],
+  'unknown': 'expert_parallel',
+  'regimes': [['Max(-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token - '
+               '3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param - '
+               'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2 '
+               '- '
+               '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param '
+               '+ '
+               '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency '
+               '+ '
+               '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency), '
+               '-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token - '
+               '3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param + '
+               'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2 '
+               '- '
+               '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param '
+               '+ '
+               '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency '
+               '+ '
+               '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency))',
+               'always']],
+  'regimes_for': {'scale_up_topology=switch': [['Max(-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token '
+                                                '- '
+                                                '3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param '
+                                                '- '
+                                                'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2 '
+                                                '- '
+                                                '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param '
+                                                '+ '
+                                                '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency '
+                                                '+ '
+                                                '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency), '
+                                                '-(2*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token '
+                                                '- '
+                                                '3*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth*weight_bytes_per_param '
+                                                '+ '
+                                                'sqrt(d_model)*sqrt(4*activation_bytes_per_value**2*batch_size**2*d_model*hbm_bandwidth**2*n_experts_per_token**2 '
+                                                '- '
+                                                '12*activation_bytes_per_value*batch_size*d_ff_expert*d_model*expected_experts_touched*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*weight_bytes_per_param '
+                                                '+ '
+                                                '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_bandwidth*scale_up_latency '
+                                                '+ '
+                                                '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth**2*weight_bytes_per_param**2))/(4*hbm_bandwidth*scale_up_bandwidth*scale_up_latency))',
+                                                'always']],
+                  'scale_up_topology=mesh': [['Max((3*d_ff_expert*d_model*expected_experts_touched*sqrt(scale_up_bandwidth)*weight_bytes_per_param '
+                                              '- '
+                                              'sqrt(d_model)*sqrt(-16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_domain*scale_up_latency '
+                                              '+ '
+                                              '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_latency '
+                                              '+ '
+                                              '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth*weight_bytes_per_param**2))/(4*hbm_bandwidth*sqrt(scale_up_bandwidth)*scale_up_latency), '
+                                              '(3*d_ff_expert*d_model*expected_experts_touched*sqrt(scale_up_bandwidth)*weight_bytes_per_param '
+                                              '+ '
+                                              'sqrt(d_model)*sqrt(-16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_domain*scale_up_latency '
+                                              '+ '
+                                              '16*activation_bytes_per_value*batch_size*hbm_bandwidth**2*n_experts_per_token*scale_up_latency '
+                                              '+ '
+                                              '9*d_ff_expert**2*d_model*expected_experts_touched**2*scale_up_bandwidth*weight_bytes_per_param**2))/(4*hbm_bandwidth*sqrt(scale_up_bandwidth)*scale_up_latency))',
+                                              'always']],
+                  'scale_up_topology=ring': [['-(activation_bytes_per_value*batch_size*d_model*sqrt(hbm_bandwidth)*n_experts_per_token '
+                                              '- 2*sqrt(hbm_bandwidth)*scale_up_bandwidth*scale_up_latency - '
+                                              'sqrt(activation_bytes_per_value**2*batch_size**2*d_model**2*hbm_bandwidth*n_experts_per_token**2 '
+                                              '+ '
+                                              '4*activation_bytes_per_value*batch_size*d_model*hbm_bandwidth*n_experts_per_token*scale_up_bandwidth*scale_up_latency '
+                                              '+ '
+                                              '24*d_ff_expert*d_model*expected_experts_touched*scale_up_bandwidth**2*scale_up_latency*weight_bytes_per_param '
+                                              '+ '
+                                              '4*hbm_bandwidth*scale_up_bandwidth**2*scale_up_latency**2))/(4*sqrt(hbm_bandwidth)*scale_up_bandwidth*scale_up_latency)',
+                                              'always']]},
+  'per': 'scale_up_topology'},
  {'name': 'cost_per_million_tokens_at_utilisation',
   'display': '\\$_{\\text{Mtok}}^{U}',
   'unit': 'USD / megatoken',
@@ -5704,6 +10809,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['cost_per_million_tokens', 'utilisation'],
   'opened': [],
@@ -5744,6 +10850,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['batch_size_for_step_time', 'max_batch_size'],
   'opened': [],
@@ -5788,6 +10895,7 @@ SPECS = [{'name': 'n_layers',
            'NOT FEASIBLE: no batch both fits in HBM (largest {max_batch_size:,.0f}) and meets the latency target of '
            '{target_step_time:,.1f} ms (the weights alone take {step_time_params:,.1f} ms per step on a '
            '{n_chips:,.0f}-chip slice); the plan uses batch 1 and misses the target: add chips or relax the target.'],
+  'on_false': None,
   'regime': None,
   'deps': ['latency_batch_size'],
   'opened': [],
@@ -5827,6 +10935,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': [],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['latency_batch_size'],
   'opened': [],
@@ -5866,7 +10975,8 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {'bound|mlp=dense': 'latency_batch_size/(decode_length*(Max(param_bytes/(hbm_bandwidth*n_chips), '
                                      '2*active_param_count*latency_batch_size/(chip_flops*n_chips)) + '
                                      'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))',
-                  'estimate|mlp=dense': 'latency_batch_size/(decode_length*(step_time_overhead + '
+                  'estimate|mlp=dense': 'latency_batch_size/(decode_length*(comm_exposed*(latency_batch_size*step_time_comm_per_sequence '
+                                        '+ step_time_comm_fixed) + step_time_overhead + '
                                         'Max(param_bytes/(hbm_bandwidth*n_chips*weight_stream_efficiency), '
                                         '2*active_param_count*latency_batch_size/(chip_flops*decode_flops_efficiency*n_chips)) '
                                         '+ '
@@ -5875,16 +10985,19 @@ SPECS = [{'name': 'n_layers',
                                    'weight_bytes_per_param*(-expert_miss_probability**latency_batch_size*routed_expert_params '
                                    '+ param_count)/(hbm_bandwidth*n_chips)) + '
                                    'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))',
-                  'estimate|mlp=moe': 'latency_batch_size/(decode_length*(step_time_overhead + '
+                  'estimate|mlp=moe': 'latency_batch_size/(decode_length*(comm_exposed*(latency_batch_size*step_time_comm_per_sequence '
+                                      '+ step_time_comm_fixed) + step_time_overhead + '
                                       'Max(2*active_param_count*latency_batch_size/(chip_flops*decode_flops_efficiency*n_chips), '
                                       'weight_bytes_per_param*(-expert_miss_probability**latency_batch_size*routed_expert_params '
                                       '+ param_count)/(hbm_bandwidth*n_chips*weight_stream_efficiency)) + '
                                       'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*kv_stream_efficiency*n_chips)))'},
   'requires': ['fits_in_hbm', 'plan_feasible'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['active_param_count',
            'chip_flops',
+           'comm_exposed',
            'decode_flops_efficiency',
            'decode_length',
            'expert_miss_probability',
@@ -5897,6 +11010,8 @@ SPECS = [{'name': 'n_layers',
            'param_bytes',
            'param_count',
            'routed_expert_params',
+           'step_time_comm_fixed',
+           'step_time_comm_per_sequence',
            'step_time_overhead',
            'weight_bytes_per_param',
            'weight_stream_efficiency'],
@@ -5907,6 +11022,7 @@ SPECS = [{'name': 'n_layers',
              'step_flops',
              'step_param_bytes',
              'step_time',
+             'step_time_comm',
              'step_time_flops',
              'step_time_kv',
              'step_time_params'],
@@ -5917,8 +11033,8 @@ SPECS = [{'name': 'n_layers',
                        'param_count)})/(hbm_bandwidth*n_chips), '
                        '2*active_param_count*latency_batch_size/(chip_flops*n_chips)) + '
                        'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))',
-              'estimate': 'latency_batch_size/(decode_length*(step_time_overhead + Max(select(mlp, {dense: '
-                          'param_bytes, moe: '
+              'estimate': 'latency_batch_size/(decode_length*(comm_exposed*(latency_batch_size*step_time_comm_per_sequence '
+                          '+ step_time_comm_fixed) + step_time_overhead + Max(select(mlp, {dense: param_bytes, moe: '
                           'weight_bytes_per_param*(-expert_miss_probability**latency_batch_size*routed_expert_params + '
                           'param_count)})/(hbm_bandwidth*n_chips*weight_stream_efficiency), '
                           '2*active_param_count*latency_batch_size/(chip_flops*decode_flops_efficiency*n_chips)) + '
@@ -5929,7 +11045,8 @@ SPECS = [{'name': 'n_layers',
                      'N_{\\text{param}}\\right) & \\text{if } \\text{mlp} = \\text{moe}\\end{cases}}{W_{\\text{hbm}} '
                      'Y}, \\frac{2 N_{\\text{active}} B_{\\text{plan}}}{C Y}\\right) + \\frac{M_{\\text{KV/seq}} '
                      'B_{\\text{plan}}}{W_{\\text{hbm}} Y}\\right)}',
-            'estimate': 'R_{\\text{replica}} = \\frac{B_{\\text{plan}}}{G \\left(T_{\\text{fixed}} + '
+            'estimate': 'R_{\\text{replica}} = \\frac{B_{\\text{plan}}}{G \\left(1 - \\omega \\left(B_{\\text{plan}} '
+                        'T_{\\text{comm}}^{\\prime} + T_{\\text{comm}}^{0}\\right) + T_{\\text{fixed}} + '
                         '\\max\\left(\\frac{\\begin{cases}M_{\\text{param}} & \\text{if } \\text{mlp} = \\text{dense} '
                         '\\\\ b_{w} \\left(- q_E^{B_{\\text{plan}}} N_{\\text{routed}} + N_{\\text{param}}\\right) & '
                         '\\text{if } \\text{mlp} = \\text{moe}\\end{cases}}{W_{\\text{hbm}} Y \\eta_{w}}, \\frac{2 '
@@ -5966,6 +11083,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm', 'plan_feasible'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['replica_request_rate', 'target_request_rate', 'utilisation'],
   'opened': [],
@@ -6006,6 +11124,7 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm', 'plan_feasible'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['n_chips', 'replicas_for_request_rate'],
   'opened': [],
@@ -6021,17 +11140,18 @@ SPECS = [{'name': 'n_layers',
   'regimes': [],
   'regimes_for': {},
   'per': None},
- {'name': 'monthly_cost',
-  'display': '\\$_{\\text{month}}',
+ {'name': 'decode_monthly_cost',
+  'display': '\\$_{\\text{month}}^{\\text{decode}}',
   'unit': 'USD / month',
   'unit_short': 'USD/month',
   'factor': 3.8051750380517503e-07,
-  'description': 'Chip cost per month of serving the request rate.',
+  'description': 'Chip cost per month of the decode servers for target_request_rate at chip_price (what monthly_cost '
+                 'was before the traffic plan).',
   'source': 'chip price x chips; a month is 730 hours',
   'group': 'planning',
   'kind': 'derived',
-  'label': 'Chip cost per month (decode servers)',
-  'title': 'Chip cost per month (decode servers)',
+  'label': 'Chip cost per month (decode servers only)',
+  'title': 'Chip cost per month (decode servers only)',
   'integer': False,
   'at_most': None,
   'plausible': None,
@@ -6045,15 +11165,1069 @@ SPECS = [{'name': 'n_layers',
   'formula_for': {},
   'requires': ['fits_in_hbm', 'plan_feasible'],
   'says': None,
+  'on_false': None,
   'regime': None,
   'deps': ['chip_price', 'chips_for_request_rate'],
   'opened': [],
   'default': None,
   'default_text': None,
   'formula': {'bound': 'chip_price*chips_for_request_rate', 'estimate': 'chip_price*chips_for_request_rate'},
-  'latex': {'bound': '\\$_{\\text{month}} = \\$_{\\text{chip}} N_{\\text{chips}}^{\\lambda}',
-            'estimate': '\\$_{\\text{month}} = \\$_{\\text{chip}} N_{\\text{chips}}^{\\lambda}'},
+  'latex': {'bound': '\\$_{\\text{month}}^{\\text{decode}} = \\$_{\\text{chip}} N_{\\text{chips}}^{\\lambda}',
+            'estimate': '\\$_{\\text{month}}^{\\text{decode}} = \\$_{\\text{chip}} N_{\\text{chips}}^{\\lambda}'},
+  'code': {'bound': '_f_bound_decode_monthly_cost', 'estimate': '_f_bound_decode_monthly_cost'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'prompt_tokens_computed',
+  'display': 'P_{\\text{new}}',
+  'unit': 'token / sequence',
+  'unit_short': 'tok/seq',
+  'factor': 1.0,
+  'description': "Prompt tokens a request's prefill computes: those not found in the prefix cache.",
+  'source': 'issue 13: disaggregated prefill and decode fleets; see symroof/model/planning.py',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': None,
+  'title': "Prompt tokens a request's prefill computes: those not found in the prefix cache",
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['cached_prefix_fraction', 'input_length'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'input_length*(1 - cached_prefix_fraction)',
+              'estimate': 'input_length*(1 - cached_prefix_fraction)'},
+  'latex': {'bound': 'P_{\\text{new}} = P_{\\text{in}} \\left(1 - f_{\\text{cache}}\\right)',
+            'estimate': 'P_{\\text{new}} = P_{\\text{in}} \\left(1 - f_{\\text{cache}}\\right)'},
+  'code': {'bound': '_f_bound_prompt_tokens_computed', 'estimate': '_f_bound_prompt_tokens_computed'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'request_prefill_time',
+  'display': 'S_{P}',
+  'unit': 'second',
+  'unit_short': 's',
+  'factor': 1.0,
+  'description': "Prefill time of one request's uncached prompt on one prefill replica.",
+  'source': 'issue 13: disaggregated prefill and decode fleets; see symroof/model/planning.py',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Prefill time per request',
+  'title': 'Prefill time per request',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|attention=gqa': '2*active_param_count*prompt_tokens_computed/(chip_flops*n_chips*prefill_mfu)',
+                  'estimate|attention=gqa': 'comm_exposed*(prompt_tokens_computed*step_time_comm_per_sequence + '
+                                            'step_time_comm_fixed) + Max((2*active_param_count*prompt_tokens_computed '
+                                            '+ '
+                                            '4*attention_flops_counted*d_head*n_heads*(n_sliding_layers*(prompt_tokens_computed*Min(prompt_tokens_computed, '
+                                            'sliding_window) - Min(prompt_tokens_computed, sliding_window)**2/2) + '
+                                            'prompt_tokens_computed**2*(n_layers - '
+                                            'n_sliding_layers)/2))/(chip_flops*n_chips*prefill_mfu), '
+                                            'param_bytes*prefill_weight_floor/(hbm_bandwidth*n_chips*weight_stream_efficiency))',
+                  'bound|attention=mla': '2*active_param_count*prompt_tokens_computed/(chip_flops*n_chips*prefill_mfu)',
+                  'estimate|attention=mla': 'comm_exposed*(prompt_tokens_computed*step_time_comm_per_sequence + '
+                                            'step_time_comm_fixed) + Max((2*active_param_count*prompt_tokens_computed '
+                                            '+ '
+                                            '2*attention_flops_counted*n_heads*(n_sliding_layers*(prompt_tokens_computed*Min(prompt_tokens_computed, '
+                                            'sliding_window) - Min(prompt_tokens_computed, sliding_window)**2/2) + '
+                                            'prompt_tokens_computed**2*(n_layers - '
+                                            'n_sliding_layers)/2)*(qk_nope_head_dim + qk_rope_head_dim + '
+                                            'v_head_dim))/(chip_flops*n_chips*prefill_mfu), '
+                                            'param_bytes*prefill_weight_floor/(hbm_bandwidth*n_chips*weight_stream_efficiency))'},
+  'requires': ['fits_in_hbm'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['active_param_count',
+           'attention',
+           'attention_flops_counted',
+           'chip_flops',
+           'comm_exposed',
+           'd_head',
+           'hbm_bandwidth',
+           'n_chips',
+           'n_heads',
+           'n_layers',
+           'n_sliding_layers',
+           'param_bytes',
+           'prefill_mfu',
+           'prefill_weight_floor',
+           'prompt_tokens_computed',
+           'qk_nope_head_dim',
+           'qk_rope_head_dim',
+           'sliding_window',
+           'step_time_comm_fixed',
+           'step_time_comm_per_sequence',
+           'v_head_dim',
+           'weight_stream_efficiency'],
+  'opened': ['prefill_attention_flops', 'prefill_flops', 'prefill_time', 'prefill_time_comm', 'prefill_tokens'],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '2*active_param_count*prompt_tokens_computed/(chip_flops*n_chips*prefill_mfu)',
+              'estimate': 'comm_exposed*(prompt_tokens_computed*step_time_comm_per_sequence + step_time_comm_fixed) + '
+                          'Max((2*active_param_count*prompt_tokens_computed + '
+                          '2*attention_flops_counted*n_heads*(n_sliding_layers*(prompt_tokens_computed*Min(prompt_tokens_computed, '
+                          'sliding_window) - Min(prompt_tokens_computed, sliding_window)**2/2) + '
+                          'prompt_tokens_computed**2*(n_layers - n_sliding_layers)/2)*select(attention, {gqa: '
+                          '2*d_head, mla: qk_nope_head_dim + qk_rope_head_dim + '
+                          'v_head_dim}))/(chip_flops*n_chips*prefill_mfu), '
+                          'param_bytes*prefill_weight_floor/(hbm_bandwidth*n_chips*weight_stream_efficiency))'},
+  'latex': {'bound': 'S_{P} = \\frac{2 N_{\\text{active}} P_{\\text{new}}}{C Y \\text{MFU}}',
+            'estimate': 'S_{P} = 1 - \\omega \\left(P_{\\text{new}} T_{\\text{comm}}^{\\prime} + '
+                        'T_{\\text{comm}}^{0}\\right) + \\max\\left(\\frac{2 N_{\\text{active}} P_{\\text{new}} + 2 '
+                        '\\chi_{\\text{attn}} N \\left(L_s \\left(P_{\\text{new}} \\min\\left(P_{\\text{new}}, '
+                        'W_s\\right) - \\frac{\\min\\left(P_{\\text{new}}, W_s\\right)^{2}}{2}\\right) + '
+                        '\\frac{P_{\\text{new}}^{2} \\left(L - L_s\\right)}{2}\\right) \\begin{cases}2 H & \\text{if } '
+                        '\\text{attn} = \\text{gqa} \\\\ H_n + H_r + H_v & \\text{if } \\text{attn} = '
+                        '\\text{mla}\\end{cases}}{C Y \\text{MFU}}, \\frac{M_{\\text{param}} '
+                        '\\chi_{w}}{W_{\\text{hbm}} Y \\eta_{w}}\\right)'},
+  'code': {'bound': '_f_bound_request_prefill_time', 'estimate': '_f_estimate_request_prefill_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'prefill_offered_load',
+  'display': 'a_{P}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Prefill work the traffic offers, in replicas kept busy (erlangs): request rate x prefill time.',
+  'source': 'M/M/c queue (Erlang C): P(wait > t) = C(c, a) exp(-(c - a) t / S); Kleinrock, Queueing Systems I',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Prefill load (busy replicas)',
+  'title': 'Prefill load (busy replicas)',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['request_prefill_time', 'request_rate'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'request_prefill_time*request_rate', 'estimate': 'request_prefill_time*request_rate'},
+  'latex': {'bound': 'a_{P} = S_{P} \\lambda_{\\text{req}}', 'estimate': 'a_{P} = S_{P} \\lambda_{\\text{req}}'},
+  'code': {'bound': '_f_bound_prefill_offered_load', 'estimate': '_f_bound_prefill_offered_load'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'prefill_queue_stable',
+  'display': 'a_{P} < N_{P}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Whether the prefill replicas keep up with the prompts (their utilisation is below 1).',
+  'source': 'M/M/c queue (Erlang C): P(wait > t) = C(c, a) exp(-(c - a) t / S); Kleinrock, Queueing Systems I',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Prefill keeps up',
+  'title': 'Prefill keeps up',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': True,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': ['The prefill replicas keep up.',
+           "the prefill queue cannot keep up: {request_rate:,.1f} requests/s of {prefill_offered_load:,.2f} replicas' "
+           'worth of prefill (each {request_prefill_time:,.3f} s) on {prefill_replicas:,.0f} prefill replicas is a '
+           'utilisation at or above 1; set prefill_replicas above {prefill_offered_load:,.2f}'],
+  'on_false': 'warn',
+  'regime': None,
+  'deps': ['prefill_offered_load', 'prefill_replicas'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'prefill_offered_load < prefill_replicas',
+              'estimate': 'prefill_offered_load < prefill_replicas'},
+  'latex': {'bound': 'a_{P} < N_{P} = a_{P} < N_{P}', 'estimate': 'a_{P} < N_{P} = a_{P} < N_{P}'},
+  'code': {'bound': '_f_bound_prefill_queue_stable', 'estimate': '_f_bound_prefill_queue_stable'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'ttft_percentile_valid',
+  'display': '0 < p < 100',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Whether the TTFT percentile lies strictly between 0 and 100.',
+  'source': 'M/M/c queue (Erlang C): P(wait > t) = C(c, a) exp(-(c - a) t / S); Kleinrock, Queueing Systems I',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': None,
+  'title': 'Whether the TTFT percentile lies strictly between 0 and 100',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': True,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': ['The percentile is valid.', 'ttft_percentile must lie strictly between 0 and 100, got {ttft_percentile}'],
+  'on_false': 'refuse',
+  'regime': None,
+  'deps': ['ttft_percentile'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'ttft_percentile < 100', 'estimate': 'ttft_percentile < 100'},
+  'latex': {'bound': '0 < p < 100 = p_{\\text{TTFT}} < 100', 'estimate': '0 < p < 100 = p_{\\text{TTFT}} < 100'},
+  'code': {'bound': '_f_bound_ttft_percentile_valid', 'estimate': '_f_bound_ttft_percentile_valid'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'prefill_utilisation',
+  'display': '\\rho_{P}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'How busy the prefill replicas are.',
+  'source': 'M/M/c queue (Erlang C): P(wait > t) = C(c, a) exp(-(c - a) t / S); Kleinrock, Queueing Systems I',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Prefill utilisation',
+  'title': 'Prefill utilisation',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['prefill_offered_load', 'prefill_replicas'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'prefill_offered_load/prefill_replicas', 'estimate': 'prefill_offered_load/prefill_replicas'},
+  'latex': {'bound': '\\rho_{P} = \\frac{a_{P}}{N_{P}}', 'estimate': '\\rho_{P} = \\frac{a_{P}}{N_{P}}'},
+  'code': {'bound': '_f_bound_prefill_utilisation', 'estimate': '_f_bound_prefill_utilisation'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'prefill_wait_probability',
+  'display': 'C(N_P, a_P)',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Chance a prompt waits for a prefill replica (Erlang C).',
+  'source': 'M/M/c queue (Erlang C): P(wait > t) = C(c, a) exp(-(c - a) t / S); Kleinrock, Queueing Systems I',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Chance a prompt waits',
+  'title': 'Chance a prompt waits',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['prefill_offered_load', 'prefill_replicas'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'ErlangC(prefill_replicas, prefill_offered_load)',
+              'estimate': 'ErlangC(prefill_replicas, prefill_offered_load)'},
+  'latex': {'bound': 'C(N_P, a_P) = \\operatorname{ErlangC}{\\left(N_{P},a_{P} \\right)}',
+            'estimate': 'C(N_P, a_P) = \\operatorname{ErlangC}{\\left(N_{P},a_{P} \\right)}'},
+  'code': {'bound': '_f_bound_prefill_wait_probability', 'estimate': '_f_bound_prefill_wait_probability'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'ttft_queue_wait',
+  'display': 'W_{p}',
+  'unit': 'second',
+  'unit_short': 's',
+  'factor': 1.0,
+  'description': 'Wait for a prefill replica at the TTFT percentile: max(0, ln(C / (1 - p)) S / (c - a)).',
+  'source': 'M/M/c queue (Erlang C): P(wait > t) = C(c, a) exp(-(c - a) t / S); Kleinrock, Queueing Systems I',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Queue wait at the percentile',
+  'title': 'Queue wait at the percentile',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm', 'prefill_queue_stable'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['prefill_offered_load',
+           'prefill_replicas',
+           'prefill_wait_probability',
+           'request_prefill_time',
+           'ttft_percentile'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'request_prefill_time*Piecewise((Max(0, log(prefill_wait_probability/(1 - '
+                       'ttft_percentile/100))/(-prefill_offered_load + prefill_replicas)), prefill_offered_load < '
+                       'prefill_replicas), (nan, True))',
+              'estimate': 'request_prefill_time*Piecewise((Max(0, log(prefill_wait_probability/(1 - '
+                          'ttft_percentile/100))/(-prefill_offered_load + prefill_replicas)), prefill_offered_load < '
+                          'prefill_replicas), (nan, True))'},
+  'latex': {'bound': 'W_{p} = S_{P} \\left(\\begin{cases} \\max\\left(0, \\frac{\\log{\\left(\\frac{C(N_P, a_P)}{1 - '
+                     '\\frac{p_{\\text{TTFT}}}{100}} \\right)}}{- a_{P} + N_{P}}\\right) & \\text{for}\\: a_{P} < '
+                     'N_{P} \\\\\\text{NaN} & \\text{otherwise} \\end{cases}\\right)',
+            'estimate': 'W_{p} = S_{P} \\left(\\begin{cases} \\max\\left(0, \\frac{\\log{\\left(\\frac{C(N_P, a_P)}{1 '
+                        '- \\frac{p_{\\text{TTFT}}}{100}} \\right)}}{- a_{P} + N_{P}}\\right) & \\text{for}\\: a_{P} < '
+                        'N_{P} \\\\\\text{NaN} & \\text{otherwise} \\end{cases}\\right)'},
+  'code': {'bound': '_f_bound_ttft_queue_wait', 'estimate': '_f_bound_ttft_queue_wait'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'kv_transfer_time',
+  'display': 'T_{\\text{KV move}}',
+  'unit': 'second',
+  'unit_short': 's',
+  'factor': 1.0,
+  'description': "Moving a prompt's KV cache from the prefill to the decode replica over the scale-out network (every "
+                 'chip of the slice sending its share).',
+  'source': 'issue 13: disaggregated prefill and decode fleets; see symroof/model/planning.py',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'KV transfer to the decode fleet',
+  'title': 'KV transfer to the decode fleet',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['input_length', 'kv_bytes_per_token', 'n_chips', 'scale_out_bandwidth'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'input_length*kv_bytes_per_token/(n_chips*scale_out_bandwidth)',
+              'estimate': 'input_length*kv_bytes_per_token/(n_chips*scale_out_bandwidth)'},
+  'latex': {'bound': 'T_{\\text{KV move}} = \\frac{P_{\\text{in}} M_{\\text{KV/tok}}}{Y W_{\\text{out}}}',
+            'estimate': 'T_{\\text{KV move}} = \\frac{P_{\\text{in}} M_{\\text{KV/tok}}}{Y W_{\\text{out}}}'},
+  'code': {'bound': '_f_bound_kv_transfer_time', 'estimate': '_f_bound_kv_transfer_time'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'ttft_at_percentile',
+  'display': 'T_{\\text{TTFT}}^{p}',
+  'unit': 'second',
+  'unit_short': 's',
+  'factor': 1.0,
+  'description': 'Time to first token at the percentile: prefill, the queue wait at the percentile, and the KV '
+                 'transfer.',
+  'source': 'M/M/c queue (Erlang C): P(wait > t) = C(c, a) exp(-(c - a) t / S); Kleinrock, Queueing Systems I',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Time to first token at the percentile',
+  'title': 'Time to first token at the percentile',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm', 'prefill_queue_stable'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['kv_transfer_time', 'request_prefill_time', 'ttft_queue_wait'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'kv_transfer_time + request_prefill_time + ttft_queue_wait',
+              'estimate': 'kv_transfer_time + request_prefill_time + ttft_queue_wait'},
+  'latex': {'bound': 'T_{\\text{TTFT}}^{p} = T_{\\text{KV move}} + S_{P} + W_{p}',
+            'estimate': 'T_{\\text{TTFT}}^{p} = T_{\\text{KV move}} + S_{P} + W_{p}'},
+  'code': {'bound': '_f_bound_ttft_at_percentile', 'estimate': '_f_bound_ttft_at_percentile'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'ttft_met',
+  'display': 'T_{\\text{TTFT}}^{p} \\le T^{\\text{target}}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Whether the time to first token at the percentile meets its target.',
+  'source': 'M/M/c queue (Erlang C): P(wait > t) = C(c, a) exp(-(c - a) t / S); Kleinrock, Queueing Systems I',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Meets the TTFT target',
+  'title': 'Meets the TTFT target',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': True,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm', 'prefill_queue_stable'],
+  'says': ['Meets the TTFT target: p{ttft_percentile} is {ttft_at_percentile:,.3f} s of {ttft_target:,.3f} s.',
+           'misses the TTFT target: p{ttft_percentile} is {ttft_at_percentile:,.3f} s against {ttft_target:,.3f} s '
+           '(prefill alone {request_prefill_time:,.3f} s); add prefill replicas (symroof plan finds how many) or chips '
+           'per replica'],
+  'on_false': 'warn',
+  'regime': None,
+  'deps': ['ttft_at_percentile', 'ttft_target'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'ttft_at_percentile <= ttft_target', 'estimate': 'ttft_at_percentile <= ttft_target'},
+  'latex': {'bound': 'T_{\\text{TTFT}}^{p} \\le T^{\\text{target}} = T_{\\text{TTFT}}^{p} \\leq '
+                     'T_{\\text{TTFT}}^{\\text{target}}',
+            'estimate': 'T_{\\text{TTFT}}^{p} \\le T^{\\text{target}} = T_{\\text{TTFT}}^{p} \\leq '
+                        'T_{\\text{TTFT}}^{\\text{target}}'},
+  'code': {'bound': '_f_bound_ttft_met', 'estimate': '_f_bound_ttft_met'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'decode_replica_rate',
+  'display': 'R_{G}^{\\text{plan}}',
+  'unit': 'sequence / second',
+  'unit_short': 'seq/s',
+  'factor': 1.0,
+  'description': "Requests one decode replica finishes per second at the planning batch and the traffic's output "
+                 'length.',
+  'source': 'issue 13: disaggregated prefill and decode fleets; see symroof/model/planning.py',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Requests per second per decode replica',
+  'title': 'Requests per second per decode replica',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {'bound|mlp=dense': 'latency_batch_size/(output_length*(Max(param_bytes/(hbm_bandwidth*n_chips), '
+                                     '2*active_param_count*latency_batch_size/(chip_flops*n_chips)) + '
+                                     'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))',
+                  'estimate|mlp=dense': 'latency_batch_size/(output_length*(comm_exposed*(latency_batch_size*step_time_comm_per_sequence '
+                                        '+ step_time_comm_fixed) + step_time_overhead + '
+                                        'Max(param_bytes/(hbm_bandwidth*n_chips*weight_stream_efficiency), '
+                                        '2*active_param_count*latency_batch_size/(chip_flops*decode_flops_efficiency*n_chips)) '
+                                        '+ '
+                                        'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*kv_stream_efficiency*n_chips)))',
+                  'bound|mlp=moe': 'latency_batch_size/(output_length*(Max(2*active_param_count*latency_batch_size/(chip_flops*n_chips), '
+                                   'weight_bytes_per_param*(-expert_miss_probability**latency_batch_size*routed_expert_params '
+                                   '+ param_count)/(hbm_bandwidth*n_chips)) + '
+                                   'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))',
+                  'estimate|mlp=moe': 'latency_batch_size/(output_length*(comm_exposed*(latency_batch_size*step_time_comm_per_sequence '
+                                      '+ step_time_comm_fixed) + step_time_overhead + '
+                                      'Max(2*active_param_count*latency_batch_size/(chip_flops*decode_flops_efficiency*n_chips), '
+                                      'weight_bytes_per_param*(-expert_miss_probability**latency_batch_size*routed_expert_params '
+                                      '+ param_count)/(hbm_bandwidth*n_chips*weight_stream_efficiency)) + '
+                                      'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*kv_stream_efficiency*n_chips)))'},
+  'requires': ['fits_in_hbm', 'plan_feasible'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['active_param_count',
+           'chip_flops',
+           'comm_exposed',
+           'decode_flops_efficiency',
+           'expert_miss_probability',
+           'hbm_bandwidth',
+           'kv_bytes_per_sequence',
+           'kv_stream_efficiency',
+           'latency_batch_size',
+           'mlp',
+           'n_chips',
+           'output_length',
+           'param_bytes',
+           'param_count',
+           'routed_expert_params',
+           'step_time_comm_fixed',
+           'step_time_comm_per_sequence',
+           'step_time_overhead',
+           'weight_bytes_per_param',
+           'weight_stream_efficiency'],
+  'opened': ['decode_time',
+             'decode_tokens_per_step',
+             'generate_rate',
+             'kv_cache_bytes',
+             'step_flops',
+             'step_param_bytes',
+             'step_time',
+             'step_time_comm',
+             'step_time_flops',
+             'step_time_kv',
+             'step_time_params'],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'latency_batch_size/(output_length*(Max(select(mlp, {dense: param_bytes, moe: '
+                       'weight_bytes_per_param*(-expert_miss_probability**latency_batch_size*routed_expert_params + '
+                       'param_count)})/(hbm_bandwidth*n_chips), '
+                       '2*active_param_count*latency_batch_size/(chip_flops*n_chips)) + '
+                       'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*n_chips)))',
+              'estimate': 'latency_batch_size/(output_length*(comm_exposed*(latency_batch_size*step_time_comm_per_sequence '
+                          '+ step_time_comm_fixed) + step_time_overhead + Max(select(mlp, {dense: param_bytes, moe: '
+                          'weight_bytes_per_param*(-expert_miss_probability**latency_batch_size*routed_expert_params + '
+                          'param_count)})/(hbm_bandwidth*n_chips*weight_stream_efficiency), '
+                          '2*active_param_count*latency_batch_size/(chip_flops*decode_flops_efficiency*n_chips)) + '
+                          'kv_bytes_per_sequence*latency_batch_size/(hbm_bandwidth*kv_stream_efficiency*n_chips)))'},
+  'latex': {'bound': 'R_{G}^{\\text{plan}} = \\frac{B_{\\text{plan}}}{G_{\\text{out}} '
+                     '\\left(\\max\\left(\\frac{\\begin{cases}M_{\\text{param}} & \\text{if } \\text{mlp} = '
+                     '\\text{dense} \\\\ b_{w} \\left(- q_E^{B_{\\text{plan}}} N_{\\text{routed}} + '
+                     'N_{\\text{param}}\\right) & \\text{if } \\text{mlp} = \\text{moe}\\end{cases}}{W_{\\text{hbm}} '
+                     'Y}, \\frac{2 N_{\\text{active}} B_{\\text{plan}}}{C Y}\\right) + \\frac{M_{\\text{KV/seq}} '
+                     'B_{\\text{plan}}}{W_{\\text{hbm}} Y}\\right)}',
+            'estimate': 'R_{G}^{\\text{plan}} = \\frac{B_{\\text{plan}}}{G_{\\text{out}} \\left(1 - \\omega '
+                        '\\left(B_{\\text{plan}} T_{\\text{comm}}^{\\prime} + T_{\\text{comm}}^{0}\\right) + '
+                        'T_{\\text{fixed}} + \\max\\left(\\frac{\\begin{cases}M_{\\text{param}} & \\text{if } '
+                        '\\text{mlp} = \\text{dense} \\\\ b_{w} \\left(- q_E^{B_{\\text{plan}}} N_{\\text{routed}} + '
+                        'N_{\\text{param}}\\right) & \\text{if } \\text{mlp} = '
+                        '\\text{moe}\\end{cases}}{W_{\\text{hbm}} Y \\eta_{w}}, \\frac{2 N_{\\text{active}} '
+                        'B_{\\text{plan}}}{C \\eta_{F} Y}\\right) + \\frac{M_{\\text{KV/seq}} '
+                        'B_{\\text{plan}}}{W_{\\text{hbm}} \\eta_{kv} Y}\\right)}'},
+  'code': {'bound': '_f_bound_decode_replica_rate', 'estimate': '_f_estimate_decode_replica_rate'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'decode_replicas',
+  'display': 'N_{G}',
+  'unit': '',
+  'unit_short': '',
+  'factor': 1.0,
+  'description': 'Decode replicas for the request rate at the utilisation.',
+  'source': 'issue 13: disaggregated prefill and decode fleets; see symroof/model/planning.py',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Decode replicas',
+  'title': 'Decode replicas',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm', 'plan_feasible'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['decode_replica_rate', 'request_rate', 'utilisation'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'ceiling(request_rate/(decode_replica_rate*utilisation))',
+              'estimate': 'ceiling(request_rate/(decode_replica_rate*utilisation))'},
+  'latex': {'bound': 'N_{G} = \\left\\lceil{\\frac{\\lambda_{\\text{req}}}{R_{G}^{\\text{plan}} U}}\\right\\rceil',
+            'estimate': 'N_{G} = \\left\\lceil{\\frac{\\lambda_{\\text{req}}}{R_{G}^{\\text{plan}} U}}\\right\\rceil'},
+  'code': {'bound': '_f_bound_decode_replicas', 'estimate': '_f_bound_decode_replicas'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'chips_for_traffic',
+  'display': 'N_{\\text{chips}}',
+  'unit': 'chip',
+  'unit_short': 'chip',
+  'factor': 1.0,
+  'description': 'Chips of both fleets: prefill and decode replicas of n_chips each.',
+  'source': 'issue 13: disaggregated prefill and decode fleets; see symroof/model/planning.py',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Chips for the traffic',
+  'title': 'Chips for the traffic',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm', 'plan_feasible'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['decode_replicas', 'n_chips', 'prefill_replicas'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'n_chips*(decode_replicas + prefill_replicas)',
+              'estimate': 'n_chips*(decode_replicas + prefill_replicas)'},
+  'latex': {'bound': 'N_{\\text{chips}} = Y \\left(N_{G} + N_{P}\\right)',
+            'estimate': 'N_{\\text{chips}} = Y \\left(N_{G} + N_{P}\\right)'},
+  'code': {'bound': '_f_bound_chips_for_traffic', 'estimate': '_f_bound_chips_for_traffic'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'monthly_cost',
+  'display': '\\$_{\\text{month}}',
+  'unit': 'USD / month',
+  'unit_short': 'USD/month',
+  'factor': 3.8051750380517503e-07,
+  'description': 'What the fleets cost a month (730 hours) at the chip-hour cost (rented or owned).',
+  'source': 'chips x cost per chip-hour; a month is 730 hours (a 365-day year / 12)',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Cost per month (both fleets)',
+  'title': 'Cost per month (both fleets)',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm', 'plan_feasible'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['chip_hour_cost', 'chips_for_traffic'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'chip_hour_cost*chips_for_traffic', 'estimate': 'chip_hour_cost*chips_for_traffic'},
+  'latex': {'bound': '\\$_{\\text{month}} = \\$_{\\text{chip-h}} N_{\\text{chips}}',
+            'estimate': '\\$_{\\text{month}} = \\$_{\\text{chip-h}} N_{\\text{chips}}'},
   'code': {'bound': '_f_bound_monthly_cost', 'estimate': '_f_bound_monthly_cost'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'power_draw',
+  'display': 'P_{\\text{fleet}}',
+  'unit': 'megawatt',
+  'unit_short': 'MW',
+  'factor': 1000000.0,
+  'description': 'Facility power of both fleets at full draw (TDP, server share, PUE).',
+  'source': 'chips x facility power per chip',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Facility power',
+  'title': 'Facility power',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm', 'plan_feasible'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['chip_power', 'chips_for_traffic'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'chip_power*chips_for_traffic', 'estimate': 'chip_power*chips_for_traffic'},
+  'latex': {'bound': 'P_{\\text{fleet}} = P_{\\text{wall}} N_{\\text{chips}}',
+            'estimate': 'P_{\\text{fleet}} = P_{\\text{wall}} N_{\\text{chips}}'},
+  'code': {'bound': '_f_bound_power_draw', 'estimate': '_f_bound_power_draw'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'energy_per_token',
+  'display': 'E_{\\text{tok}}',
+  'unit': 'joule / token',
+  'unit_short': 'J/tok',
+  'factor': 1.0,
+  'description': 'Facility energy per output token (prefill included) at full draw.',
+  'source': 'power / output tokens per second',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Energy per output token',
+  'title': 'Energy per output token',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm', 'plan_feasible'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['output_length', 'power_draw', 'request_rate'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'power_draw/(output_length*request_rate)',
+              'estimate': 'power_draw/(output_length*request_rate)'},
+  'latex': {'bound': 'E_{\\text{tok}} = \\frac{P_{\\text{fleet}}}{G_{\\text{out}} \\lambda_{\\text{req}}}',
+            'estimate': 'E_{\\text{tok}} = \\frac{P_{\\text{fleet}}}{G_{\\text{out}} \\lambda_{\\text{req}}}'},
+  'code': {'bound': '_f_bound_energy_per_token', 'estimate': '_f_bound_energy_per_token'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'cost_per_million_input_tokens',
+  'display': '\\$_{\\text{Mtok}}^{\\text{in}}',
+  'unit': 'USD / megatoken',
+  'unit_short': 'USD/Mtok',
+  'factor': 1e-06,
+  'description': "The prefill fleet's cost per million input tokens (as API prices quote them).",
+  'source': 'issue 13: disaggregated prefill and decode fleets; see symroof/model/planning.py',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Cost per million input tokens',
+  'title': 'Cost per million input tokens',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm', 'plan_feasible'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['chip_hour_cost', 'input_length', 'n_chips', 'prefill_replicas', 'request_rate'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'chip_hour_cost*n_chips*prefill_replicas/(input_length*request_rate)',
+              'estimate': 'chip_hour_cost*n_chips*prefill_replicas/(input_length*request_rate)'},
+  'latex': {'bound': '\\$_{\\text{Mtok}}^{\\text{in}} = \\frac{\\$_{\\text{chip-h}} Y N_{P}}{P_{\\text{in}} '
+                     '\\lambda_{\\text{req}}}',
+            'estimate': '\\$_{\\text{Mtok}}^{\\text{in}} = \\frac{\\$_{\\text{chip-h}} Y N_{P}}{P_{\\text{in}} '
+                        '\\lambda_{\\text{req}}}'},
+  'code': {'bound': '_f_bound_cost_per_million_input_tokens', 'estimate': '_f_bound_cost_per_million_input_tokens'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'cost_per_million_output_tokens',
+  'display': '\\$_{\\text{Mtok}}^{\\text{out}}',
+  'unit': 'USD / megatoken',
+  'unit_short': 'USD/Mtok',
+  'factor': 1e-06,
+  'description': "The decode fleet's cost per million output tokens.",
+  'source': 'issue 13: disaggregated prefill and decode fleets; see symroof/model/planning.py',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Cost per million output tokens',
+  'title': 'Cost per million output tokens',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm', 'plan_feasible'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['chip_hour_cost', 'decode_replicas', 'n_chips', 'output_length', 'request_rate'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'chip_hour_cost*decode_replicas*n_chips/(output_length*request_rate)',
+              'estimate': 'chip_hour_cost*decode_replicas*n_chips/(output_length*request_rate)'},
+  'latex': {'bound': '\\$_{\\text{Mtok}}^{\\text{out}} = \\frac{\\$_{\\text{chip-h}} N_{G} Y}{G_{\\text{out}} '
+                     '\\lambda_{\\text{req}}}',
+            'estimate': '\\$_{\\text{Mtok}}^{\\text{out}} = \\frac{\\$_{\\text{chip-h}} N_{G} Y}{G_{\\text{out}} '
+                        '\\lambda_{\\text{req}}}'},
+  'code': {'bound': '_f_bound_cost_per_million_output_tokens', 'estimate': '_f_bound_cost_per_million_output_tokens'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'decode_cost_per_million_tokens',
+  'display': '\\$_{\\text{Mtok}}^{\\text{smooth}}',
+  'unit': 'USD / megatoken',
+  'unit_short': 'USD/Mtok',
+  'factor': 1e-06,
+  'description': 'Cost per million output tokens of decode at the batch and the utilisation, at the chip-hour cost, '
+                 "replicas not rounded up: the smooth cost whose elasticities the comparison's tornado shows.",
+  'source': 'issue 13: disaggregated prefill and decode fleets; see symroof/model/planning.py',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Decode cost per million tokens (smooth)',
+  'title': 'Decode cost per million tokens (smooth)',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['chip_hour_cost', 'tokens_per_second_per_chip', 'utilisation'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'chip_hour_cost/(tokens_per_second_per_chip*utilisation)',
+              'estimate': 'chip_hour_cost/(tokens_per_second_per_chip*utilisation)'},
+  'latex': {'bound': '\\$_{\\text{Mtok}}^{\\text{smooth}} = \\frac{\\$_{\\text{chip-h}}}{\\text{TPS}_{\\text{chip}} U}',
+            'estimate': '\\$_{\\text{Mtok}}^{\\text{smooth}} = \\frac{\\$_{\\text{chip-h}}}{\\text{TPS}_{\\text{chip}} '
+                        'U}'},
+  'code': {'bound': '_f_bound_decode_cost_per_million_tokens', 'estimate': '_f_bound_decode_cost_per_million_tokens'},
+  'equation': None,
+  'equation_latex': None,
+  'unknown': None,
+  'regimes': [],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'break_even_chip_price',
+  'display': '\\$_{\\text{chip-h}}^{=}',
+  'unit': 'USD / chip / hour',
+  'unit_short': 'USD/chip/h',
+  'factor': 0.0002777777777777778,
+  'description': 'Chip-hour cost at which cost_per_million_output_tokens equals reference_cost_per_million_tokens '
+                 "(another chip's, or an API price).",
+  'source': 'issue 13: solved for chip_hour_cost',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Break-even cost per chip-hour',
+  'title': 'Break-even cost per chip-hour',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': [],
+  'says': None,
+  'on_false': None,
+  'regime': 'the same traffic, service level and fleet',
+  'deps': ['decode_replicas', 'n_chips', 'output_length', 'reference_cost_per_million_tokens', 'request_rate'],
+  'opened': ['cost_per_million_output_tokens'],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': 'output_length*reference_cost_per_million_tokens*request_rate/(decode_replicas*n_chips)',
+              'estimate': 'output_length*reference_cost_per_million_tokens*request_rate/(decode_replicas*n_chips)'},
+  'latex': {'bound': '\\$_{\\text{chip-h}}^{=} = \\frac{G_{\\text{out}} \\$_{\\text{Mtok}}^{\\text{ref}} '
+                     '\\lambda_{\\text{req}}}{N_{G} Y}',
+            'estimate': '\\$_{\\text{chip-h}}^{=} = \\frac{G_{\\text{out}} \\$_{\\text{Mtok}}^{\\text{ref}} '
+                        '\\lambda_{\\text{req}}}{N_{G} Y}'},
+  'code': {'bound': '_f_bound_break_even_chip_price', 'estimate': '_f_bound_break_even_chip_price'},
+  'equation': 'cost_per_million_output_tokens = reference_cost_per_million_tokens, solved for chip_hour_cost',
+  'equation_latex': ['\\$_{\\text{Mtok}}^{\\text{out}}', '\\$_{\\text{Mtok}}^{\\text{ref}}'],
+  'unknown': 'chip_hour_cost',
+  'regimes': [['output_length*reference_cost_per_million_tokens*request_rate/(decode_replicas*n_chips)', 'always']],
+  'regimes_for': {},
+  'per': None},
+ {'name': 'self_hosting_break_even_tokens',
+  'display': 'V^{=}',
+  'unit': 'gigatoken / month',
+  'unit_short': 'Gtok/month',
+  'factor': 380.517503805175,
+  'description': 'Monthly output tokens above which self-hosting (the smallest fleet: one prefill and one decode '
+                 'replica) costs less than buying them at the reference price; none (n/a) when the reference is below '
+                 "this plan's own cost per million output tokens.",
+  'source': 'issue 13: disaggregated prefill and decode fleets; see symroof/model/planning.py',
+  'group': 'planning',
+  'kind': 'derived',
+  'label': 'Self-hosting break-even volume',
+  'title': 'Self-hosting break-even volume',
+  'integer': False,
+  'at_most': None,
+  'plausible': None,
+  'choices': None,
+  'default_choice': None,
+  'boolean': False,
+  'neutral': None,
+  'choice_list': None,
+  'structural': False,
+  'nonnegative': False,
+  'formula_for': {},
+  'requires': ['fits_in_hbm', 'plan_feasible'],
+  'says': None,
+  'on_false': None,
+  'regime': None,
+  'deps': ['chip_hour_cost', 'cost_per_million_output_tokens', 'n_chips', 'reference_cost_per_million_tokens'],
+  'opened': [],
+  'default': None,
+  'default_text': None,
+  'formula': {'bound': '2*chip_hour_cost*n_chips*Piecewise((1, cost_per_million_output_tokens < '
+                       'reference_cost_per_million_tokens), (nan, True))/reference_cost_per_million_tokens',
+              'estimate': '2*chip_hour_cost*n_chips*Piecewise((1, cost_per_million_output_tokens < '
+                          'reference_cost_per_million_tokens), (nan, True))/reference_cost_per_million_tokens'},
+  'latex': {'bound': 'V^{=} = \\frac{2 \\$_{\\text{chip-h}} Y \\left(\\begin{cases} 1 & \\text{for}\\: '
+                     '\\$_{\\text{Mtok}}^{\\text{out}} < \\$_{\\text{Mtok}}^{\\text{ref}} \\\\\\text{NaN} & '
+                     '\\text{otherwise} \\end{cases}\\right)}{\\$_{\\text{Mtok}}^{\\text{ref}}}',
+            'estimate': 'V^{=} = \\frac{2 \\$_{\\text{chip-h}} Y \\left(\\begin{cases} 1 & \\text{for}\\: '
+                        '\\$_{\\text{Mtok}}^{\\text{out}} < \\$_{\\text{Mtok}}^{\\text{ref}} \\\\\\text{NaN} & '
+                        '\\text{otherwise} \\end{cases}\\right)}{\\$_{\\text{Mtok}}^{\\text{ref}}}'},
+  'code': {'bound': '_f_bound_self_hosting_break_even_tokens', 'estimate': '_f_bound_self_hosting_break_even_tokens'},
   'equation': None,
   'equation_latex': None,
   'unknown': None,
@@ -6065,93 +12239,279 @@ CLOSED_FORMS = {'batch_size_for_step_time': "Select(Symbol('mlp', positive=True)
                              "Min(Mul(Integer(-1), Symbol('chip_flops', positive=True), "
                              "Symbol('decode_flops_efficiency', positive=True), Symbol('hbm_bandwidth', "
                              "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
-                             "positive=True), Add(Symbol('step_time_overhead', positive=True), Mul(Integer(-1), "
-                             "Symbol('target_step_time', positive=True))), Pow(Add(Mul(Symbol('chip_flops', "
-                             "positive=True), Symbol('decode_flops_efficiency', positive=True), "
-                             "Symbol('kv_bytes_per_value', positive=True), Symbol('kv_context_length', positive=True), "
-                             "Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', positive=True)), "
-                             "Mul(Symbol('flops_per_param_token', positive=True), Symbol('hbm_bandwidth', "
-                             "positive=True), Symbol('kv_stream_efficiency', positive=True), "
-                             "Symbol('one_token_per_sequence', positive=True), Symbol('param_count', positive=True))), "
-                             "Integer(-1))), Mul(Integer(-1), Pow(Symbol('kv_bytes_per_value', positive=True), "
-                             "Integer(-1)), Pow(Symbol('kv_context_length', positive=True), Integer(-1)), "
-                             "Symbol('kv_stream_efficiency', positive=True), Pow(Symbol('kv_values_per_layer', "
-                             "positive=True), Integer(-1)), Pow(Symbol('n_layers', positive=True), Integer(-1)), "
-                             "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), "
-                             "Add(Mul(Symbol('hbm_bandwidth', positive=True), Symbol('n_chips', positive=True), "
-                             "Symbol('step_time_overhead', positive=True), Symbol('weight_stream_efficiency', "
-                             "positive=True)), Mul(Integer(-1), Symbol('hbm_bandwidth', positive=True), "
-                             "Symbol('n_chips', positive=True), Symbol('target_step_time', positive=True), "
-                             "Symbol('weight_stream_efficiency', positive=True)), Mul(Symbol('param_count', "
-                             "positive=True), Symbol('weight_bytes_per_param', positive=True))))))), Tuple(Str('moe'), "
-                             "Max(Integer(0), Min(Mul(Integer(-1), Symbol('chip_flops', positive=True), "
+                             "positive=True), Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('step_time_comm_fixed', positive=True)), Symbol('step_time_overhead', "
+                             "positive=True), Mul(Integer(-1), Symbol('target_step_time', positive=True))), "
+                             "Pow(Add(Mul(Symbol('chip_flops', positive=True), Symbol('comm_exposed', positive=True), "
                              "Symbol('decode_flops_efficiency', positive=True), Symbol('hbm_bandwidth', "
                              "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
-                             "positive=True), Add(Symbol('step_time_overhead', positive=True), Mul(Integer(-1), "
-                             "Symbol('target_step_time', positive=True))), Pow(Add(Mul(Symbol('active_param_count', "
-                             "positive=True), Symbol('flops_per_param_token', positive=True), Symbol('hbm_bandwidth', "
-                             "positive=True), Symbol('kv_stream_efficiency', positive=True), "
-                             "Symbol('one_token_per_sequence', positive=True)), Mul(Symbol('chip_flops', "
-                             "positive=True), Symbol('decode_flops_efficiency', positive=True), "
-                             "Symbol('kv_bytes_per_value', positive=True), Symbol('kv_context_length', positive=True), "
-                             "Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', positive=True))), "
-                             "Integer(-1))), Mul(Integer(-1), Pow(Symbol('kv_bytes_per_value', positive=True), "
-                             "Integer(-1)), Pow(Symbol('kv_context_length', positive=True), Integer(-1)), "
-                             "Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), Pow(Symbol('n_layers', "
-                             "positive=True), Integer(-1)), Pow(Symbol('one_token_per_sequence', positive=True), "
-                             "Integer(-1)), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), "
-                             "Add(Mul(Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', "
-                             "positive=True), Symbol('n_chips', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('step_time_comm_per_sequence', positive=True)), "
+                             "Mul(Symbol('chip_flops', positive=True), Symbol('decode_flops_efficiency', "
+                             "positive=True), Symbol('kv_bytes_per_value', positive=True), Symbol('kv_context_length', "
+                             "positive=True), Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', "
+                             "positive=True)), Mul(Symbol('flops_per_param_token', positive=True), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('one_token_per_sequence', positive=True), Symbol('param_count', positive=True))), "
+                             "Integer(-1))), Mul(Integer(-1), Symbol('kv_stream_efficiency', positive=True), "
+                             "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), "
+                             "Pow(Add(Mul(Symbol('comm_exposed', positive=True), Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Symbol('step_time_comm_per_sequence', positive=True)), "
+                             "Mul(Symbol('kv_bytes_per_value', positive=True), Symbol('kv_context_length', "
+                             "positive=True), Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', "
+                             "positive=True))), Integer(-1)), Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('n_chips', positive=True), "
+                             "Symbol('step_time_comm_fixed', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('hbm_bandwidth', positive=True), Symbol('n_chips', "
                              "positive=True), Symbol('step_time_overhead', positive=True), "
-                             "Symbol('weight_stream_efficiency', positive=True), log(Symbol('expert_miss_probability', "
-                             "positive=True))), Mul(Integer(-1), Symbol('hbm_bandwidth', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True)), Mul(Integer(-1), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('n_chips', positive=True), "
+                             "Symbol('target_step_time', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('param_count', positive=True), "
+                             "Symbol('weight_bytes_per_param', positive=True))))))), Tuple(Str('moe'), Max(Integer(0), "
+                             "Min(Mul(Integer(-1), Symbol('chip_flops', positive=True), "
+                             "Symbol('decode_flops_efficiency', positive=True), Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('step_time_comm_fixed', positive=True)), Symbol('step_time_overhead', "
+                             "positive=True), Mul(Integer(-1), Symbol('target_step_time', positive=True))), "
+                             "Pow(Add(Mul(Symbol('active_param_count', positive=True), Symbol('flops_per_param_token', "
+                             "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', "
+                             "positive=True), Symbol('one_token_per_sequence', positive=True)), "
+                             "Mul(Symbol('chip_flops', positive=True), Symbol('comm_exposed', positive=True), "
+                             "Symbol('decode_flops_efficiency', positive=True), Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Symbol('step_time_comm_per_sequence', positive=True)), "
+                             "Mul(Symbol('chip_flops', positive=True), Symbol('decode_flops_efficiency', "
+                             "positive=True), Symbol('kv_bytes_per_value', positive=True), Symbol('kv_context_length', "
+                             "positive=True), Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', "
+                             "positive=True))), Integer(-1))), Mul(Integer(-1), Pow(Symbol('one_token_per_sequence', "
+                             "positive=True), Integer(-1)), Pow(Symbol('weight_stream_efficiency', positive=True), "
+                             "Integer(-1)), Pow(Add(Mul(Symbol('comm_exposed', positive=True), Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Symbol('step_time_comm_per_sequence', positive=True)), "
+                             "Mul(Symbol('kv_bytes_per_value', positive=True), Symbol('kv_context_length', "
+                             "positive=True), Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', "
+                             "positive=True))), Integer(-1)), Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True), LambertW(Mul(Integer(-1), Pow(Symbol('expert_miss_probability', "
+                             "positive=True), Mul(Symbol('hbm_bandwidth', positive=True), "
                              "Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', positive=True), "
                              "Symbol('one_token_per_sequence', positive=True), Symbol('target_step_time', "
                              "positive=True), Symbol('weight_stream_efficiency', positive=True), "
-                             "log(Symbol('expert_miss_probability', positive=True))), Mul(Symbol('kv_bytes_per_value', "
-                             "positive=True), Symbol('kv_context_length', positive=True), "
-                             "Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', positive=True), "
-                             "Symbol('one_token', positive=True), Symbol('weight_stream_efficiency', positive=True), "
-                             "LambertW(Mul(Integer(-1), Pow(Symbol('expert_miss_probability', positive=True), "
-                             "Mul(Integer(-1), Symbol('hbm_bandwidth', positive=True), "
-                             "Pow(Symbol('kv_bytes_per_value', positive=True), Integer(-1)), "
-                             "Pow(Symbol('kv_context_length', positive=True), Integer(-1)), "
-                             "Symbol('kv_stream_efficiency', positive=True), Pow(Symbol('kv_values_per_layer', "
-                             "positive=True), Integer(-1)), Symbol('n_chips', positive=True), Pow(Symbol('n_layers', "
-                             "positive=True), Integer(-1)), Pow(Symbol('one_token', positive=True), Integer(-1)), "
-                             "Symbol('one_token_per_sequence', positive=True), Symbol('step_time_overhead', "
-                             "positive=True))), Pow(Symbol('expert_miss_probability', positive=True), "
-                             "Mul(Symbol('hbm_bandwidth', positive=True), Pow(Symbol('kv_bytes_per_value', "
-                             "positive=True), Integer(-1)), Pow(Symbol('kv_context_length', positive=True), "
-                             "Integer(-1)), Symbol('kv_stream_efficiency', positive=True), "
-                             "Pow(Symbol('kv_values_per_layer', positive=True), Integer(-1)), Symbol('n_chips', "
-                             "positive=True), Pow(Symbol('n_layers', positive=True), Integer(-1)), "
-                             "Pow(Symbol('one_token', positive=True), Integer(-1)), Symbol('one_token_per_sequence', "
-                             "positive=True), Symbol('target_step_time', positive=True))), "
-                             "Pow(Symbol('expert_miss_probability', positive=True), Mul(Integer(-1), "
-                             "Pow(Symbol('kv_bytes_per_value', positive=True), Integer(-1)), "
-                             "Pow(Symbol('kv_context_length', positive=True), Integer(-1)), "
-                             "Symbol('kv_stream_efficiency', positive=True), Pow(Symbol('kv_values_per_layer', "
-                             "positive=True), Integer(-1)), Pow(Symbol('n_layers', positive=True), Integer(-1)), "
-                             "Pow(Symbol('one_token', positive=True), Integer(-1)), Symbol('one_token_per_sequence', "
-                             "positive=True), Symbol('param_count', positive=True), Symbol('weight_bytes_per_param', "
-                             "positive=True), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)))), "
-                             "Pow(Symbol('kv_bytes_per_value', positive=True), Integer(-1)), "
-                             "Pow(Symbol('kv_context_length', positive=True), Integer(-1)), "
-                             "Symbol('kv_stream_efficiency', positive=True), Pow(Symbol('kv_values_per_layer', "
-                             "positive=True), Integer(-1)), Pow(Symbol('n_layers', positive=True), Integer(-1)), "
-                             "Pow(Symbol('one_token', positive=True), Integer(-1)), Symbol('one_token_per_sequence', "
+                             "Pow(Add(Mul(Symbol('comm_exposed', positive=True), Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Symbol('kv_stream_efficiency', positive=True), Symbol('one_token_per_sequence', "
                              "positive=True), Symbol('routed_expert_params', positive=True), "
-                             "Symbol('weight_bytes_per_param', positive=True), Pow(Symbol('weight_stream_efficiency', "
-                             "positive=True), Integer(-1)), log(Symbol('expert_miss_probability', positive=True))))), "
+                             "Symbol('weight_bytes_per_param', positive=True), Pow(Add(Mul(Symbol('comm_exposed', "
+                             "positive=True), Pow(Symbol('expert_miss_probability', positive=True), "
+                             "Mul(Symbol('kv_stream_efficiency', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('param_count', positive=True), Symbol('weight_bytes_per_param', "
+                             "positive=True), Pow(Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Pow(Symbol('expert_miss_probability', positive=True), Mul(Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Symbol('one_token_per_sequence', positive=True), "
+                             "Symbol('step_time_overhead', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True), Pow(Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Pow(Symbol('expert_miss_probability', positive=True), Mul(Symbol('comm_exposed', "
+                             "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', "
+                             "positive=True), Symbol('n_chips', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('step_time_comm_fixed', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True), Pow(Add(Mul(Symbol('comm_exposed', "
+                             "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', "
+                             "positive=True), Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Pow(Symbol('expert_miss_probability', positive=True), "
+                             "Mul(Symbol('kv_stream_efficiency', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('param_count', positive=True), Symbol('weight_bytes_per_param', "
+                             "positive=True), Pow(Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Pow(Symbol('expert_miss_probability', positive=True), Mul(Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Symbol('one_token_per_sequence', positive=True), "
+                             "Symbol('step_time_overhead', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True), Pow(Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Pow(Symbol('expert_miss_probability', positive=True), Mul(Symbol('comm_exposed', "
+                             "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', "
+                             "positive=True), Symbol('n_chips', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('step_time_comm_fixed', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True), Pow(Add(Mul(Symbol('comm_exposed', "
+                             "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', "
+                             "positive=True), Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Symbol('kv_bytes_per_value', positive=True), Symbol('kv_context_length', positive=True), "
+                             "Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', positive=True), "
+                             "Symbol('one_token', positive=True), Symbol('weight_stream_efficiency', positive=True))), "
+                             "Integer(-1)), log(Symbol('expert_miss_probability', positive=True))))), "
+                             "Mul(Symbol('comm_exposed', positive=True), Symbol('hbm_bandwidth', positive=True), "
+                             "Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', positive=True), "
+                             "Symbol('one_token_per_sequence', positive=True), Symbol('step_time_comm_fixed', "
+                             "positive=True), Symbol('weight_stream_efficiency', positive=True), "
+                             "log(Symbol('expert_miss_probability', positive=True))), Mul(Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Symbol('one_token_per_sequence', positive=True), "
+                             "Symbol('step_time_overhead', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True), log(Symbol('expert_miss_probability', positive=True))), Mul(Integer(-1), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token_per_sequence', positive=True), "
+                             "Symbol('target_step_time', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True), log(Symbol('expert_miss_probability', positive=True))), "
+                             "Mul(Symbol('kv_bytes_per_value', positive=True), Symbol('kv_context_length', "
+                             "positive=True), Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', "
+                             "positive=True), Symbol('one_token', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True), LambertW(Mul(Integer(-1), Pow(Symbol('expert_miss_probability', "
+                             "positive=True), Mul(Symbol('hbm_bandwidth', positive=True), "
+                             "Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', positive=True), "
+                             "Symbol('one_token_per_sequence', positive=True), Symbol('target_step_time', "
+                             "positive=True), Symbol('weight_stream_efficiency', positive=True), "
+                             "Pow(Add(Mul(Symbol('comm_exposed', positive=True), Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Symbol('kv_stream_efficiency', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('routed_expert_params', positive=True), "
+                             "Symbol('weight_bytes_per_param', positive=True), Pow(Add(Mul(Symbol('comm_exposed', "
+                             "positive=True), Pow(Symbol('expert_miss_probability', positive=True), "
+                             "Mul(Symbol('kv_stream_efficiency', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('param_count', positive=True), Symbol('weight_bytes_per_param', "
+                             "positive=True), Pow(Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Pow(Symbol('expert_miss_probability', positive=True), Mul(Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Symbol('one_token_per_sequence', positive=True), "
+                             "Symbol('step_time_overhead', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True), Pow(Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Pow(Symbol('expert_miss_probability', positive=True), Mul(Symbol('comm_exposed', "
+                             "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', "
+                             "positive=True), Symbol('n_chips', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('step_time_comm_fixed', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True), Pow(Add(Mul(Symbol('comm_exposed', "
+                             "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', "
+                             "positive=True), Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Pow(Symbol('expert_miss_probability', positive=True), "
+                             "Mul(Symbol('kv_stream_efficiency', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('param_count', positive=True), Symbol('weight_bytes_per_param', "
+                             "positive=True), Pow(Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Pow(Symbol('expert_miss_probability', positive=True), Mul(Symbol('hbm_bandwidth', "
+                             "positive=True), Symbol('kv_stream_efficiency', positive=True), Symbol('n_chips', "
+                             "positive=True), Symbol('one_token_per_sequence', positive=True), "
+                             "Symbol('step_time_overhead', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True), Pow(Add(Mul(Symbol('comm_exposed', positive=True), "
+                             "Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', positive=True), "
+                             "Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Pow(Symbol('expert_miss_probability', positive=True), Mul(Symbol('comm_exposed', "
+                             "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', "
+                             "positive=True), Symbol('n_chips', positive=True), Symbol('one_token_per_sequence', "
+                             "positive=True), Symbol('step_time_comm_fixed', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True), Pow(Add(Mul(Symbol('comm_exposed', "
+                             "positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('kv_stream_efficiency', "
+                             "positive=True), Symbol('n_chips', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('step_time_comm_per_sequence', positive=True), Symbol('weight_stream_efficiency', "
+                             "positive=True)), Mul(Symbol('kv_bytes_per_value', positive=True), "
+                             "Symbol('kv_context_length', positive=True), Symbol('kv_values_per_layer', "
+                             "positive=True), Symbol('n_layers', positive=True), Symbol('one_token', positive=True), "
+                             "Symbol('weight_stream_efficiency', positive=True))), Integer(-1)))), "
+                             "Symbol('kv_bytes_per_value', positive=True), Symbol('kv_context_length', positive=True), "
+                             "Symbol('kv_values_per_layer', positive=True), Symbol('n_layers', positive=True), "
+                             "Symbol('one_token', positive=True), Symbol('weight_stream_efficiency', positive=True))), "
+                             "Integer(-1)), log(Symbol('expert_miss_probability', positive=True))))), "
                              "Mul(Symbol('kv_stream_efficiency', positive=True), Symbol('one_token_per_sequence', "
                              "positive=True), Symbol('param_count', positive=True), Symbol('weight_bytes_per_param', "
                              "positive=True), log(Symbol('expert_miss_probability', positive=True)))), "
                              "Pow(log(Symbol('expert_miss_probability', positive=True)), Integer(-1)))))))",
+ 'break_even_chip_price': "Mul(Pow(Symbol('decode_replicas', positive=True), Integer(-1)), Pow(Symbol('n_chips', "
+                          "positive=True), Integer(-1)), Symbol('output_length', positive=True), "
+                          "Symbol('reference_cost_per_million_tokens', positive=True), Symbol('request_rate', "
+                          'positive=True))',
  'chips_for_step_time': "Mul(Symbol('one_chip', positive=True), ceiling(Mul(Pow(Symbol('hbm_bandwidth', "
                         "positive=True), Integer(-1)), Pow(Symbol('one_chip', positive=True), Integer(-1)), "
                         "Symbol('step_param_bytes', positive=True), Pow(Symbol('target_step_time', positive=True), "
                         "Integer(-1)), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)))))",
+ 'comm_latency_bound_batch_size': "Mul(Symbol('step_time_comm_fixed', positive=True), "
+                                  "Pow(Symbol('step_time_comm_per_sequence', positive=True), Integer(-1)))",
  'critical_batch_size': "Select(Symbol('mlp', positive=True), Tuple(Str('dense'), Mul(Symbol('chip_flops', "
                         "positive=True), Symbol('decode_flops_efficiency', positive=True), "
                         "Pow(Symbol('flops_per_param_token', positive=True), Integer(-1)), Pow(Symbol('hbm_bandwidth', "
@@ -6234,6 +12594,155 @@ CLOSED_FORMS = {'batch_size_for_step_time': "Select(Symbol('mlp', positive=True)
                    "Pow(Symbol('one_sequence', positive=True), Integer(-1)), Add(Mul(Symbol('hbm_capacity', "
                    "positive=True), Symbol('n_chips', positive=True)), Mul(Integer(-1), Symbol('param_count', "
                    "positive=True), Symbol('weight_bytes_per_param', positive=True)))))))",
+ 'max_expert_parallel': "Select(Symbol('scale_up_topology', positive=True), Tuple(Str('switch'), "
+                        "Min(Symbol('n_experts', positive=True), Max(Mul(Integer(-1), Rational(1, 4), "
+                        "Pow(Symbol('hbm_bandwidth', positive=True), Integer(-1)), Pow(Symbol('one_chip', "
+                        "positive=True), Integer(-1)), Pow(Symbol('scale_up_bandwidth', positive=True), Integer(-1)), "
+                        "Pow(Symbol('scale_up_latency', positive=True), Integer(-1)), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), Add(Mul(Integer(2), "
+                        "Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', positive=True), "
+                        "Symbol('d_model', positive=True), Symbol('hbm_bandwidth', positive=True), "
+                        "Symbol('n_experts_per_token', positive=True), Symbol('one_token_per_sequence', "
+                        "positive=True), Symbol('weight_stream_efficiency', positive=True)), Mul(Integer(-1), "
+                        "Integer(3), Symbol('d_ff_expert', positive=True), Symbol('d_model', positive=True), "
+                        "Symbol('expected_experts_touched', positive=True), Symbol('one_parameter', positive=True), "
+                        "Symbol('scale_up_bandwidth', positive=True), Symbol('weight_bytes_per_param', "
+                        "positive=True)), Mul(Pow(Symbol('d_model', positive=True), Rational(1, 2)), "
+                        "Pow(Add(Mul(Integer(4), Pow(Symbol('activation_bytes_per_value', positive=True), Integer(2)), "
+                        "Pow(Symbol('batch_size', positive=True), Integer(2)), Symbol('d_model', positive=True), "
+                        "Pow(Symbol('hbm_bandwidth', positive=True), Integer(2)), Pow(Symbol('n_experts_per_token', "
+                        "positive=True), Integer(2)), Pow(Symbol('one_token_per_sequence', positive=True), "
+                        "Integer(2)), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(2))), "
+                        "Mul(Integer(-1), Integer(12), Symbol('activation_bytes_per_value', positive=True), "
+                        "Symbol('batch_size', positive=True), Symbol('d_ff_expert', positive=True), Symbol('d_model', "
+                        "positive=True), Symbol('expected_experts_touched', positive=True), Symbol('hbm_bandwidth', "
+                        "positive=True), Symbol('n_experts_per_token', positive=True), Symbol('one_parameter', "
+                        "positive=True), Symbol('one_token_per_sequence', positive=True), Symbol('scale_up_bandwidth', "
+                        "positive=True), Symbol('weight_bytes_per_param', positive=True), "
+                        "Symbol('weight_stream_efficiency', positive=True)), Mul(Integer(16), "
+                        "Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', positive=True), "
+                        "Pow(Symbol('hbm_bandwidth', positive=True), Integer(2)), Symbol('n_experts_per_token', "
+                        "positive=True), Symbol('one_chip', positive=True), Symbol('one_token_per_sequence', "
+                        "positive=True), Symbol('scale_up_bandwidth', positive=True), Symbol('scale_up_latency', "
+                        "positive=True), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(2))), "
+                        "Mul(Integer(9), Pow(Symbol('d_ff_expert', positive=True), Integer(2)), Symbol('d_model', "
+                        "positive=True), Pow(Symbol('expected_experts_touched', positive=True), Integer(2)), "
+                        "Pow(Symbol('one_parameter', positive=True), Integer(2)), Pow(Symbol('scale_up_bandwidth', "
+                        "positive=True), Integer(2)), Pow(Symbol('weight_bytes_per_param', positive=True), "
+                        'Integer(2)))), Rational(1, 2))))), Mul(Integer(-1), Rational(1, 4), '
+                        "Pow(Symbol('hbm_bandwidth', positive=True), Integer(-1)), Pow(Symbol('one_chip', "
+                        "positive=True), Integer(-1)), Pow(Symbol('scale_up_bandwidth', positive=True), Integer(-1)), "
+                        "Pow(Symbol('scale_up_latency', positive=True), Integer(-1)), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), Add(Mul(Integer(2), "
+                        "Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', positive=True), "
+                        "Symbol('d_model', positive=True), Symbol('hbm_bandwidth', positive=True), "
+                        "Symbol('n_experts_per_token', positive=True), Symbol('one_token_per_sequence', "
+                        "positive=True), Symbol('weight_stream_efficiency', positive=True)), Mul(Integer(-1), "
+                        "Integer(3), Symbol('d_ff_expert', positive=True), Symbol('d_model', positive=True), "
+                        "Symbol('expected_experts_touched', positive=True), Symbol('one_parameter', positive=True), "
+                        "Symbol('scale_up_bandwidth', positive=True), Symbol('weight_bytes_per_param', "
+                        "positive=True)), Mul(Integer(-1), Pow(Symbol('d_model', positive=True), Rational(1, 2)), "
+                        "Pow(Add(Mul(Integer(4), Pow(Symbol('activation_bytes_per_value', positive=True), Integer(2)), "
+                        "Pow(Symbol('batch_size', positive=True), Integer(2)), Symbol('d_model', positive=True), "
+                        "Pow(Symbol('hbm_bandwidth', positive=True), Integer(2)), Pow(Symbol('n_experts_per_token', "
+                        "positive=True), Integer(2)), Pow(Symbol('one_token_per_sequence', positive=True), "
+                        "Integer(2)), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(2))), "
+                        "Mul(Integer(-1), Integer(12), Symbol('activation_bytes_per_value', positive=True), "
+                        "Symbol('batch_size', positive=True), Symbol('d_ff_expert', positive=True), Symbol('d_model', "
+                        "positive=True), Symbol('expected_experts_touched', positive=True), Symbol('hbm_bandwidth', "
+                        "positive=True), Symbol('n_experts_per_token', positive=True), Symbol('one_parameter', "
+                        "positive=True), Symbol('one_token_per_sequence', positive=True), Symbol('scale_up_bandwidth', "
+                        "positive=True), Symbol('weight_bytes_per_param', positive=True), "
+                        "Symbol('weight_stream_efficiency', positive=True)), Mul(Integer(16), "
+                        "Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', positive=True), "
+                        "Pow(Symbol('hbm_bandwidth', positive=True), Integer(2)), Symbol('n_experts_per_token', "
+                        "positive=True), Symbol('one_chip', positive=True), Symbol('one_token_per_sequence', "
+                        "positive=True), Symbol('scale_up_bandwidth', positive=True), Symbol('scale_up_latency', "
+                        "positive=True), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(2))), "
+                        "Mul(Integer(9), Pow(Symbol('d_ff_expert', positive=True), Integer(2)), Symbol('d_model', "
+                        "positive=True), Pow(Symbol('expected_experts_touched', positive=True), Integer(2)), "
+                        "Pow(Symbol('one_parameter', positive=True), Integer(2)), Pow(Symbol('scale_up_bandwidth', "
+                        "positive=True), Integer(2)), Pow(Symbol('weight_bytes_per_param', positive=True), "
+                        "Integer(2)))), Rational(1, 2)))))))), Tuple(Str('mesh'), Min(Symbol('n_experts', "
+                        "positive=True), Max(Mul(Rational(1, 4), Pow(Symbol('hbm_bandwidth', positive=True), "
+                        "Integer(-1)), Pow(Symbol('one_chip', positive=True), Integer(-1)), "
+                        "Pow(Symbol('scale_up_bandwidth', positive=True), Rational(-1, 2)), "
+                        "Pow(Symbol('scale_up_latency', positive=True), Integer(-1)), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), Add(Mul(Integer(3), "
+                        "Symbol('d_ff_expert', positive=True), Symbol('d_model', positive=True), "
+                        "Symbol('expected_experts_touched', positive=True), Symbol('one_parameter', positive=True), "
+                        "Pow(Symbol('scale_up_bandwidth', positive=True), Rational(1, 2)), "
+                        "Symbol('weight_bytes_per_param', positive=True)), Mul(Pow(Symbol('d_model', positive=True), "
+                        "Rational(1, 2)), Pow(Add(Mul(Integer(16), Symbol('activation_bytes_per_value', "
+                        "positive=True), Symbol('batch_size', positive=True), Pow(Symbol('hbm_bandwidth', "
+                        "positive=True), Integer(2)), Symbol('n_experts_per_token', positive=True), Symbol('one_chip', "
+                        "positive=True), Symbol('one_token_per_sequence', positive=True), Symbol('scale_up_latency', "
+                        "positive=True), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(2))), "
+                        "Mul(Integer(-1), Integer(16), Symbol('activation_bytes_per_value', positive=True), "
+                        "Symbol('batch_size', positive=True), Pow(Symbol('hbm_bandwidth', positive=True), Integer(2)), "
+                        "Symbol('n_experts_per_token', positive=True), Symbol('one_token_per_sequence', "
+                        "positive=True), Symbol('scale_up_domain', positive=True), Symbol('scale_up_latency', "
+                        "positive=True), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(2))), "
+                        "Mul(Integer(9), Pow(Symbol('d_ff_expert', positive=True), Integer(2)), Symbol('d_model', "
+                        "positive=True), Pow(Symbol('expected_experts_touched', positive=True), Integer(2)), "
+                        "Pow(Symbol('one_parameter', positive=True), Integer(2)), Symbol('scale_up_bandwidth', "
+                        "positive=True), Pow(Symbol('weight_bytes_per_param', positive=True), Integer(2)))), "
+                        "Rational(1, 2))))), Mul(Rational(1, 4), Pow(Symbol('hbm_bandwidth', positive=True), "
+                        "Integer(-1)), Pow(Symbol('one_chip', positive=True), Integer(-1)), "
+                        "Pow(Symbol('scale_up_bandwidth', positive=True), Rational(-1, 2)), "
+                        "Pow(Symbol('scale_up_latency', positive=True), Integer(-1)), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), Add(Mul(Integer(3), "
+                        "Symbol('d_ff_expert', positive=True), Symbol('d_model', positive=True), "
+                        "Symbol('expected_experts_touched', positive=True), Symbol('one_parameter', positive=True), "
+                        "Pow(Symbol('scale_up_bandwidth', positive=True), Rational(1, 2)), "
+                        "Symbol('weight_bytes_per_param', positive=True)), Mul(Integer(-1), Pow(Symbol('d_model', "
+                        'positive=True), Rational(1, 2)), Pow(Add(Mul(Integer(16), '
+                        "Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', positive=True), "
+                        "Pow(Symbol('hbm_bandwidth', positive=True), Integer(2)), Symbol('n_experts_per_token', "
+                        "positive=True), Symbol('one_chip', positive=True), Symbol('one_token_per_sequence', "
+                        "positive=True), Symbol('scale_up_latency', positive=True), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(2))), Mul(Integer(-1), "
+                        "Integer(16), Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', "
+                        "positive=True), Pow(Symbol('hbm_bandwidth', positive=True), Integer(2)), "
+                        "Symbol('n_experts_per_token', positive=True), Symbol('one_token_per_sequence', "
+                        "positive=True), Symbol('scale_up_domain', positive=True), Symbol('scale_up_latency', "
+                        "positive=True), Pow(Symbol('weight_stream_efficiency', positive=True), Integer(2))), "
+                        "Mul(Integer(9), Pow(Symbol('d_ff_expert', positive=True), Integer(2)), Symbol('d_model', "
+                        "positive=True), Pow(Symbol('expected_experts_touched', positive=True), Integer(2)), "
+                        "Pow(Symbol('one_parameter', positive=True), Integer(2)), Symbol('scale_up_bandwidth', "
+                        "positive=True), Pow(Symbol('weight_bytes_per_param', positive=True), Integer(2)))), "
+                        "Rational(1, 2)))))))), Tuple(Str('ring'), Min(Symbol('n_experts', positive=True), "
+                        "Mul(Integer(-1), Rational(1, 4), Pow(Symbol('hbm_bandwidth', positive=True), Rational(-1, "
+                        "2)), Pow(Symbol('one_chip', positive=True), Integer(-1)), Pow(Symbol('scale_up_bandwidth', "
+                        "positive=True), Integer(-1)), Pow(Symbol('scale_up_latency', positive=True), Integer(-1)), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Rational(-1, 2)), "
+                        "Add(Mul(Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', "
+                        "positive=True), Symbol('d_model', positive=True), Pow(Symbol('hbm_bandwidth', positive=True), "
+                        "Rational(1, 2)), Symbol('n_experts_per_token', positive=True), "
+                        "Symbol('one_token_per_sequence', positive=True), Pow(Symbol('weight_stream_efficiency', "
+                        "positive=True), Rational(1, 2))), Mul(Integer(-1), Integer(2), Pow(Symbol('hbm_bandwidth', "
+                        "positive=True), Rational(1, 2)), Symbol('one_chip', positive=True), "
+                        "Symbol('scale_up_bandwidth', positive=True), Symbol('scale_up_latency', positive=True), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Rational(1, 2))), Mul(Integer(-1), "
+                        "Pow(Add(Mul(Pow(Symbol('activation_bytes_per_value', positive=True), Integer(2)), "
+                        "Pow(Symbol('batch_size', positive=True), Integer(2)), Pow(Symbol('d_model', positive=True), "
+                        "Integer(2)), Symbol('hbm_bandwidth', positive=True), Pow(Symbol('n_experts_per_token', "
+                        "positive=True), Integer(2)), Pow(Symbol('one_token_per_sequence', positive=True), "
+                        "Integer(2)), Symbol('weight_stream_efficiency', positive=True)), Mul(Integer(4), "
+                        "Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', positive=True), "
+                        "Symbol('d_model', positive=True), Symbol('hbm_bandwidth', positive=True), "
+                        "Symbol('n_experts_per_token', positive=True), Symbol('one_chip', positive=True), "
+                        "Symbol('one_token_per_sequence', positive=True), Symbol('scale_up_bandwidth', positive=True), "
+                        "Symbol('scale_up_latency', positive=True), Symbol('weight_stream_efficiency', "
+                        "positive=True)), Mul(Integer(24), Symbol('d_ff_expert', positive=True), Symbol('d_model', "
+                        "positive=True), Symbol('expected_experts_touched', positive=True), Symbol('one_chip', "
+                        "positive=True), Symbol('one_parameter', positive=True), Pow(Symbol('scale_up_bandwidth', "
+                        "positive=True), Integer(2)), Symbol('scale_up_latency', positive=True), "
+                        "Symbol('weight_bytes_per_param', positive=True)), Mul(Integer(4), Symbol('hbm_bandwidth', "
+                        "positive=True), Pow(Symbol('one_chip', positive=True), Integer(2)), "
+                        "Pow(Symbol('scale_up_bandwidth', positive=True), Integer(2)), Pow(Symbol('scale_up_latency', "
+                        "positive=True), Integer(2)), Symbol('weight_stream_efficiency', positive=True))), Rational(1, "
+                        "2))))))), Tuple(Str('torus'), nan))",
  'max_model_parallelism': "Mul(Pow(Symbol('activation_bytes_per_value', positive=True), Integer(-1)), "
                           "Pow(Symbol('chip_flops', positive=True), Integer(-1)), Symbol('d_ff', positive=True), "
                           "Pow(Symbol('decode_flops_efficiency', positive=True), Integer(-1)), "
@@ -6246,6 +12755,64 @@ CLOSED_FORMS = {'batch_size_for_step_time': "Select(Symbol('mlp', positive=True)
                                       "Symbol('one_parameter', positive=True), Pow(Symbol('one_token_per_sequence', "
                                       "positive=True), Integer(-1)), Symbol('weight_bytes_per_param', positive=True), "
                                       "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)))",
+ 'max_tensor_parallel': "Select(Symbol('scale_up_topology', positive=True), Tuple(Str('switch'), Mul(Rational(1, 4), "
+                        "Pow(Symbol('hbm_bandwidth', positive=True), Integer(-1)), Pow(Symbol('n_layers', "
+                        "positive=True), Integer(-1)), Symbol('one_chip', positive=True), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), "
+                        "Pow(Add(Mul(Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', "
+                        "positive=True), Symbol('d_model', positive=True), Symbol('one_token_per_sequence', "
+                        "positive=True)), Mul(Symbol('one_chip', positive=True), Symbol('scale_up_bandwidth', "
+                        "positive=True), Symbol('scale_up_latency', positive=True))), Integer(-1)), "
+                        "Add(Mul(Integer(4), Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', "
+                        "positive=True), Symbol('d_model', positive=True), Symbol('hbm_bandwidth', positive=True), "
+                        "Symbol('n_layers', positive=True), Symbol('one_token_per_sequence', positive=True), "
+                        "Symbol('weight_stream_efficiency', positive=True)), Mul(Symbol('scale_up_bandwidth', "
+                        "positive=True), Symbol('step_param_bytes', positive=True))))), Tuple(Str('mesh'), "
+                        "Mul(Rational(1, 4), Pow(Symbol('hbm_bandwidth', positive=True), Integer(-1)), "
+                        "Pow(Symbol('n_layers', positive=True), Integer(-1)), Pow(Symbol('one_chip', positive=True), "
+                        "Integer(-1)), Pow(Symbol('scale_up_bandwidth', positive=True), Integer(-1)), "
+                        "Pow(Symbol('scale_up_latency', positive=True), Integer(-1)), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Integer(-1)), Add(Mul(Integer(4), "
+                        "Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', positive=True), "
+                        "Symbol('d_model', positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('n_layers', "
+                        "positive=True), Symbol('one_chip', positive=True), Symbol('one_token_per_sequence', "
+                        "positive=True), Symbol('weight_stream_efficiency', positive=True)), Mul(Integer(-1), "
+                        "Integer(4), Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', "
+                        "positive=True), Symbol('d_model', positive=True), Symbol('hbm_bandwidth', positive=True), "
+                        "Symbol('n_layers', positive=True), Symbol('one_token_per_sequence', positive=True), "
+                        "Symbol('scale_up_domain', positive=True), Symbol('weight_stream_efficiency', positive=True)), "
+                        "Mul(Symbol('one_chip', positive=True), Symbol('scale_up_bandwidth', positive=True), "
+                        "Symbol('step_param_bytes', positive=True))))), Tuple(Str('ring'), Mul(Integer(-1), "
+                        "Rational(1, 2), Pow(Symbol('hbm_bandwidth', positive=True), Rational(-1, 2)), "
+                        "Pow(Symbol('n_layers', positive=True), Rational(-1, 2)), Pow(Symbol('scale_up_bandwidth', "
+                        "positive=True), Integer(-1)), Pow(Symbol('scale_up_latency', positive=True), Integer(-1)), "
+                        "Pow(Symbol('weight_stream_efficiency', positive=True), Rational(-1, 2)), "
+                        "Add(Mul(Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', "
+                        "positive=True), Symbol('d_model', positive=True), Pow(Symbol('hbm_bandwidth', positive=True), "
+                        "Rational(1, 2)), Pow(Symbol('n_layers', positive=True), Rational(1, 2)), "
+                        "Symbol('one_token_per_sequence', positive=True), Pow(Symbol('weight_stream_efficiency', "
+                        "positive=True), Rational(1, 2))), Mul(Integer(-1), Pow(Symbol('hbm_bandwidth', "
+                        "positive=True), Rational(1, 2)), Pow(Symbol('n_layers', positive=True), Rational(1, 2)), "
+                        "Symbol('one_chip', positive=True), Symbol('scale_up_bandwidth', positive=True), "
+                        "Symbol('scale_up_latency', positive=True), Pow(Symbol('weight_stream_efficiency', "
+                        'positive=True), Rational(1, 2))), Mul(Integer(-1), '
+                        "Pow(Add(Mul(Pow(Symbol('activation_bytes_per_value', positive=True), Integer(2)), "
+                        "Pow(Symbol('batch_size', positive=True), Integer(2)), Pow(Symbol('d_model', positive=True), "
+                        "Integer(2)), Symbol('hbm_bandwidth', positive=True), Symbol('n_layers', positive=True), "
+                        "Pow(Symbol('one_token_per_sequence', positive=True), Integer(2)), "
+                        "Symbol('weight_stream_efficiency', positive=True)), Mul(Integer(2), "
+                        "Symbol('activation_bytes_per_value', positive=True), Symbol('batch_size', positive=True), "
+                        "Symbol('d_model', positive=True), Symbol('hbm_bandwidth', positive=True), Symbol('n_layers', "
+                        "positive=True), Symbol('one_chip', positive=True), Symbol('one_token_per_sequence', "
+                        "positive=True), Symbol('scale_up_bandwidth', positive=True), Symbol('scale_up_latency', "
+                        "positive=True), Symbol('weight_stream_efficiency', positive=True)), "
+                        "Mul(Symbol('hbm_bandwidth', positive=True), Symbol('n_layers', positive=True), "
+                        "Pow(Symbol('one_chip', positive=True), Integer(2)), Pow(Symbol('scale_up_bandwidth', "
+                        "positive=True), Integer(2)), Pow(Symbol('scale_up_latency', positive=True), Integer(2)), "
+                        "Symbol('weight_stream_efficiency', positive=True)), Mul(Symbol('one_chip', positive=True), "
+                        "Pow(Symbol('scale_up_bandwidth', positive=True), Integer(2)), Symbol('scale_up_latency', "
+                        "positive=True), Symbol('step_param_bytes', positive=True))), Rational(1, 2)))))), "
+                        "Tuple(Str('torus'), Symbol('max_model_parallelism_small_batch', positive=True)))",
  'memory_chips': "Mul(Pow(Symbol('hbm_capacity', positive=True), Integer(-1)), Symbol('total_memory_bytes', "
                  'positive=True))',
  'prefill_to_generate_ratio': "Mul(Symbol('batch_size', positive=True), Pow(Symbol('decode_length', positive=True), "
@@ -6281,7 +12848,115 @@ def _rule_bound_chip_flops(v):
     return (v["chip_flops_bf16"] if v["compute_dtype"] == "bf16" else (v["chip_flops_fp8"] if v["compute_dtype"] == "fp8" else (v["chip_flops_int8"] if v["compute_dtype"] == "int8" else (v["chip_flops_int4"] if v["compute_dtype"] == "int4" else (v["chip_flops_fp4"] if v["compute_dtype"] == "fp4" else (v["chip_flops_fp4"] if v["compute_dtype"] == "mxfp4" else _no_option("compute_dtype", v["compute_dtype"])))))))
 
 def _rule_bound_n_chips(v):
-    return v["min_slice_chips"]
+    return numpy.where((v["tensor_parallel"] > 0), v["pipeline_parallel"]*v["tensor_parallel"], v["min_slice_chips"])
+
+def _rule_bound_collective_bytes(v):
+    return v["tp_allreduce_bytes"]
+
+def _rule_bound_collective_chips(v):
+    return v["scale_up_domain"]
+
+def _rule_bound_request_rate(v):
+    return v["target_request_rate"]
+
+def _rule_bound_input_length(v):
+    return v["prefill_length"]
+
+def _rule_bound_output_length(v):
+    return v["decode_length"]
+
+def _rule_bound_chip_hour_cost(v):
+    return (v["chip_price"] if v["cost_mode"] == "rent" else (v["owned_chip_hour_cost"] if v["cost_mode"] == "own" else _no_option("cost_mode", v["cost_mode"])))
+
+def _rule_bound_hosting_cost(v):
+    return v["chip_tdp"]*v["colocation_price"]*v["server_power_factor"]
+
+def _rule_bound_prefill_replicas(v):
+    return numpy.ceil(v["prefill_offered_load"]/v["prefill_max_utilisation"])
+
+def _f_bound_allreduce_time(v):
+    return v["collective_bytes"]*numpy.where((v["collective_chips"] <= 1), 0, numpy.where((v["collective_chips"] <= v["scale_up_domain"]), (2*(v["collective_chips"] - 1)/(v["collective_chips"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "switch" else (2*(v["scale_up_domain"] - 1)/(v["collective_chips"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "mesh" else (2*(v["collective_chips"] - 1)/(v["collective_chips"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "ring" else (2*v["torus_dims"]*(v["collective_chips"] - 1)/(v["collective_chips"]*v["model_axes"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), 2*(v["collective_chips"] - 1)/(v["collective_chips"]*v["scale_out_bandwidth"]))) + numpy.where((v["collective_chips"] <= 1), 0, numpy.where((v["collective_chips"] <= v["scale_up_domain"]), (2*v["scale_up_latency"] if v["scale_up_topology"] == "switch" else (2*v["scale_up_latency"] if v["scale_up_topology"] == "mesh" else (v["scale_up_latency"]*(2*v["collective_chips"] - 2) if v["scale_up_topology"] == "ring" else (v["collective_chips"]**(v["model_axes"]**(-1.0))*v["model_axes"]*v["scale_up_latency"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_latency"]*(2*v["collective_chips"] - 2)))
+
+def _f_bound_allgather_time(v):
+    return v["collective_bytes"]*numpy.where((v["collective_chips"] <= 1), 0, numpy.where((v["collective_chips"] <= v["scale_up_domain"]), ((v["collective_chips"] - 1)/(v["collective_chips"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "switch" else ((v["scale_up_domain"] - 1)/(v["collective_chips"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "mesh" else ((v["collective_chips"] - 1)/(v["collective_chips"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "ring" else (v["torus_dims"]*(v["collective_chips"] - 1)/(v["collective_chips"]*v["model_axes"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), (v["collective_chips"] - 1)/(v["collective_chips"]*v["scale_out_bandwidth"]))) + numpy.where((v["collective_chips"] <= 1), 0, numpy.where((v["collective_chips"] <= v["scale_up_domain"]), (v["scale_up_latency"] if v["scale_up_topology"] == "switch" else (v["scale_up_latency"] if v["scale_up_topology"] == "mesh" else (v["scale_up_latency"]*(v["collective_chips"] - 1) if v["scale_up_topology"] == "ring" else ((1/2)*v["collective_chips"]**(v["model_axes"]**(-1.0))*v["model_axes"]*v["scale_up_latency"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_latency"]*(v["collective_chips"] - 1)))
+
+def _f_bound_reducescatter_time(v):
+    return v["collective_bytes"]*numpy.where((v["collective_chips"] <= 1), 0, numpy.where((v["collective_chips"] <= v["scale_up_domain"]), ((v["collective_chips"] - 1)/(v["collective_chips"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "switch" else ((v["scale_up_domain"] - 1)/(v["collective_chips"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "mesh" else ((v["collective_chips"] - 1)/(v["collective_chips"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "ring" else (v["torus_dims"]*(v["collective_chips"] - 1)/(v["collective_chips"]*v["model_axes"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), (v["collective_chips"] - 1)/(v["collective_chips"]*v["scale_out_bandwidth"]))) + numpy.where((v["collective_chips"] <= 1), 0, numpy.where((v["collective_chips"] <= v["scale_up_domain"]), (v["scale_up_latency"] if v["scale_up_topology"] == "switch" else (v["scale_up_latency"] if v["scale_up_topology"] == "mesh" else (v["scale_up_latency"]*(v["collective_chips"] - 1) if v["scale_up_topology"] == "ring" else ((1/2)*v["collective_chips"]**(v["model_axes"]**(-1.0))*v["model_axes"]*v["scale_up_latency"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_latency"]*(v["collective_chips"] - 1)))
+
+def _f_bound_alltoall_time(v):
+    return v["collective_bytes"]*numpy.where((v["collective_chips"] <= 1), 0, numpy.where((v["collective_chips"] <= v["scale_up_domain"]), ((v["collective_chips"] - 1)/(v["collective_chips"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "switch" else ((v["scale_up_domain"] - 1)/(v["collective_chips"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "mesh" else ((1/2)*(v["collective_chips"] - 1)/v["scale_up_bandwidth"] if v["scale_up_topology"] == "ring" else ((1/4)*v["collective_chips"]**(v["model_axes"]**(-1.0))*v["torus_dims"]/(v["model_axes"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), (v["collective_chips"] - 1)/(v["collective_chips"]*v["scale_out_bandwidth"]))) + numpy.where((v["collective_chips"] <= 1), 0, numpy.where((v["collective_chips"] <= v["scale_up_domain"]), (v["scale_up_latency"] if v["scale_up_topology"] == "switch" else (v["scale_up_latency"] if v["scale_up_topology"] == "mesh" else (v["scale_up_latency"]*(v["collective_chips"] - 1) if v["scale_up_topology"] == "ring" else ((1/2)*v["collective_chips"]**(v["model_axes"]**(-1.0))*v["model_axes"]*v["scale_up_latency"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_latency"]))
+
+def _f_bound_p2p_time(v):
+    return v["collective_bytes"]*numpy.where((v["collective_chips"] <= 1), 0, numpy.where((v["collective_chips"] <= v["scale_up_domain"]), (v["scale_up_bandwidth"]**(-1.0) if v["scale_up_topology"] == "switch" else ((v["scale_up_domain"] - 1)/v["scale_up_bandwidth"] if v["scale_up_topology"] == "mesh" else (v["scale_up_bandwidth"]**(-1.0) if v["scale_up_topology"] == "ring" else (2*v["torus_dims"]/v["scale_up_bandwidth"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_bandwidth"]**(-1.0))) + numpy.where((v["collective_chips"] <= 1), 0, numpy.where((v["collective_chips"] <= v["scale_up_domain"]), (v["scale_up_latency"] if v["scale_up_topology"] == "switch" else (v["scale_up_latency"] if v["scale_up_topology"] == "mesh" else (v["scale_up_latency"] if v["scale_up_topology"] == "ring" else (v["scale_up_latency"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_latency"]))
+
+def _f_bound_tensor_parallel_size(v):
+    return numpy.where((v["tensor_parallel"] > 0), v["tensor_parallel"], v["n_chips"]/v["pipeline_parallel"])
+
+def _f_bound_total_chips(v):
+    return v["data_parallel"]*v["n_chips"]
+
+def _f_bound_moe_layers(v):
+    return -v["n_dense_layers"] + v["n_layers"]
+
+def _f_bound_layout_fills_replica(v):
+    return numpy.logical_or((v["tensor_parallel"] <= 0), (v["pipeline_parallel"]*v["tensor_parallel"] == v["n_chips"]))
+
+def _f_bound_stages_divide_chips(v):
+    return numpy.logical_or((v["pipeline_parallel"] <= 1), (numpy.floor(v["tensor_parallel_size"]) == v["tensor_parallel_size"]))
+
+def _f_bound_stages_within_layers(v):
+    return (v["pipeline_parallel"] <= v["n_layers"])
+
+def _f_bound_tensor_parallel_divides_heads(v):
+    return numpy.logical_or((v["tensor_parallel"] <= 0), (v["tensor_parallel"]*numpy.floor(v["n_heads"]/numpy.maximum(1, v["tensor_parallel"])) == v["n_heads"]))
+
+def _f_bound_experts_fill_expert_parallel(v):
+    return (v["expert_parallel"] <= v["n_experts"])
+
+def _f_bound_expert_parallel_divides_chips(v):
+    return numpy.logical_or((v["expert_parallel"] <= 1), (v["expert_parallel"]*numpy.floor(v["n_chips"]/v["expert_parallel"]) == v["n_chips"]))
+
+def _f_bound_tensor_parallel_within_scale_up(v):
+    return (v["tensor_parallel_size"] <= v["scale_up_domain"])
+
+def _f_bound_expert_parallel_within_scale_up(v):
+    return (v["expert_parallel"] <= v["scale_up_domain"])
+
+def _f_bound_tp_allreduce_bytes(v):
+    return v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]
+
+def _f_bound_tp_allreduce_time(v):
+    return v["tp_allreduce_bytes"]*numpy.where((v["tensor_parallel_size"] <= 1), 0, numpy.where((v["scale_up_domain"] >= v["tensor_parallel_size"]), (2*(v["tensor_parallel_size"] - 1)/(v["scale_up_bandwidth"]*v["tensor_parallel_size"]) if v["scale_up_topology"] == "switch" else (2*(v["scale_up_domain"] - 1)/(v["scale_up_bandwidth"]*v["tensor_parallel_size"]) if v["scale_up_topology"] == "mesh" else (2*(v["tensor_parallel_size"] - 1)/(v["scale_up_bandwidth"]*v["tensor_parallel_size"]) if v["scale_up_topology"] == "ring" else (2*v["torus_dims"]*(v["tensor_parallel_size"] - 1)/(v["model_axes"]*v["scale_up_bandwidth"]*v["tensor_parallel_size"]) if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), 2*(v["tensor_parallel_size"] - 1)/(v["scale_out_bandwidth"]*v["tensor_parallel_size"]))) + numpy.where((v["tensor_parallel_size"] <= 1), 0, numpy.where((v["scale_up_domain"] >= v["tensor_parallel_size"]), (2*v["scale_up_latency"] if v["scale_up_topology"] == "switch" else (2*v["scale_up_latency"] if v["scale_up_topology"] == "mesh" else (v["scale_up_latency"]*(2*v["tensor_parallel_size"] - 2) if v["scale_up_topology"] == "ring" else (v["model_axes"]*v["scale_up_latency"]*v["tensor_parallel_size"]**(v["model_axes"]**(-1.0)) if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_latency"]*(2*v["tensor_parallel_size"] - 2)))
+
+def _f_bound_ep_alltoall_time(v):
+    return numpy.where((v["expert_parallel"] <= 1), 0, numpy.where((v["expert_parallel"] <= v["scale_up_domain"]), (v["scale_up_latency"] if v["scale_up_topology"] == "switch" else (v["scale_up_latency"] if v["scale_up_topology"] == "mesh" else (v["scale_up_latency"]*(v["expert_parallel"] - 1) if v["scale_up_topology"] == "ring" else ((1/2)*v["expert_parallel"]**(v["model_axes"]**(-1.0))*v["model_axes"]*v["scale_up_latency"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_latency"])) + v["n_experts_per_token"]*v["tp_allreduce_bytes"]*numpy.where((v["expert_parallel"] <= 1), 0, numpy.where((v["expert_parallel"] <= v["scale_up_domain"]), ((v["expert_parallel"] - 1)/(v["expert_parallel"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "switch" else ((v["scale_up_domain"] - 1)/(v["expert_parallel"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "mesh" else ((1/2)*(v["expert_parallel"] - 1)/v["scale_up_bandwidth"] if v["scale_up_topology"] == "ring" else ((1/4)*v["expert_parallel"]**(v["model_axes"]**(-1.0))*v["torus_dims"]/(v["model_axes"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), (v["expert_parallel"] - 1)/(v["expert_parallel"]*v["scale_out_bandwidth"])))/v["expert_parallel"]
+
+def _f_bound_pp_handoff_time(v):
+    return numpy.where((v["n_chips"] <= 1), 0, numpy.where((v["n_chips"] <= v["scale_up_domain"]), (v["scale_up_latency"] if v["scale_up_topology"] == "switch" else (v["scale_up_latency"] if v["scale_up_topology"] == "mesh" else (v["scale_up_latency"] if v["scale_up_topology"] == "ring" else (v["scale_up_latency"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_latency"])) + v["tp_allreduce_bytes"]*numpy.where((v["n_chips"] <= 1), 0, numpy.where((v["n_chips"] <= v["scale_up_domain"]), (v["scale_up_bandwidth"]**(-1.0) if v["scale_up_topology"] == "switch" else ((v["scale_up_domain"] - 1)/v["scale_up_bandwidth"] if v["scale_up_topology"] == "mesh" else (v["scale_up_bandwidth"]**(-1.0) if v["scale_up_topology"] == "ring" else (2*v["torus_dims"]/v["scale_up_bandwidth"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_bandwidth"]**(-1.0)))/v["tensor_parallel_size"]
+
+def _f_bound_step_time_comm_tp(v):
+    return v["tp_allreduce_time"]*(-v["moe_layers"]*numpy.where((v["expert_parallel"] > 1), 1, 0) + 2*v["n_layers"])
+
+def _f_bound_step_time_comm_ep(v):
+    return 2*v["ep_alltoall_time"]*v["moe_layers"]*numpy.where((v["expert_parallel"] > 1), 1, 0)
+
+def _f_bound_step_time_comm_pp(v):
+    return v["pp_handoff_time"]*(v["pipeline_parallel"] - 1)
+
+def _f_bound_step_time_comm_fixed(v):
+    return 2*v["moe_layers"]*numpy.where((v["expert_parallel"] > 1), 1, 0)*numpy.where((v["expert_parallel"] <= 1), 0, numpy.where((v["expert_parallel"] <= v["scale_up_domain"]), (v["scale_up_latency"] if v["scale_up_topology"] == "switch" else (v["scale_up_latency"] if v["scale_up_topology"] == "mesh" else (v["scale_up_latency"]*(v["expert_parallel"] - 1) if v["scale_up_topology"] == "ring" else ((1/2)*v["expert_parallel"]**(v["model_axes"]**(-1.0))*v["model_axes"]*v["scale_up_latency"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_latency"])) + (v["pipeline_parallel"] - 1)*numpy.where((v["n_chips"] <= 1), 0, numpy.where((v["n_chips"] <= v["scale_up_domain"]), (v["scale_up_latency"] if v["scale_up_topology"] == "switch" else (v["scale_up_latency"] if v["scale_up_topology"] == "mesh" else (v["scale_up_latency"] if v["scale_up_topology"] == "ring" else (v["scale_up_latency"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_latency"])) + (-v["moe_layers"]*numpy.where((v["expert_parallel"] > 1), 1, 0) + 2*v["n_layers"])*numpy.where((v["tensor_parallel_size"] <= 1), 0, numpy.where((v["scale_up_domain"] >= v["tensor_parallel_size"]), (2*v["scale_up_latency"] if v["scale_up_topology"] == "switch" else (2*v["scale_up_latency"] if v["scale_up_topology"] == "mesh" else (v["scale_up_latency"]*(2*v["tensor_parallel_size"] - 2) if v["scale_up_topology"] == "ring" else (v["model_axes"]*v["scale_up_latency"]*v["tensor_parallel_size"]**(v["model_axes"]**(-1.0)) if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_latency"]*(2*v["tensor_parallel_size"] - 2)))
+
+def _f_bound_step_time_comm_per_sequence(v):
+    return v["activation_bytes_per_value"]*v["d_model"]*(-v["moe_layers"]*numpy.where((v["expert_parallel"] > 1), 1, 0) + 2*v["n_layers"])*numpy.where((v["tensor_parallel_size"] <= 1), 0, numpy.where((v["scale_up_domain"] >= v["tensor_parallel_size"]), (2*(v["tensor_parallel_size"] - 1)/(v["scale_up_bandwidth"]*v["tensor_parallel_size"]) if v["scale_up_topology"] == "switch" else (2*(v["scale_up_domain"] - 1)/(v["scale_up_bandwidth"]*v["tensor_parallel_size"]) if v["scale_up_topology"] == "mesh" else (2*(v["tensor_parallel_size"] - 1)/(v["scale_up_bandwidth"]*v["tensor_parallel_size"]) if v["scale_up_topology"] == "ring" else (2*v["torus_dims"]*(v["tensor_parallel_size"] - 1)/(v["model_axes"]*v["scale_up_bandwidth"]*v["tensor_parallel_size"]) if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), 2*(v["tensor_parallel_size"] - 1)/(v["scale_out_bandwidth"]*v["tensor_parallel_size"]))) + v["activation_bytes_per_value"]*v["d_model"]*(v["pipeline_parallel"] - 1)*numpy.where((v["n_chips"] <= 1), 0, numpy.where((v["n_chips"] <= v["scale_up_domain"]), (v["scale_up_bandwidth"]**(-1.0) if v["scale_up_topology"] == "switch" else ((v["scale_up_domain"] - 1)/v["scale_up_bandwidth"] if v["scale_up_topology"] == "mesh" else (v["scale_up_bandwidth"]**(-1.0) if v["scale_up_topology"] == "ring" else (2*v["torus_dims"]/v["scale_up_bandwidth"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), v["scale_out_bandwidth"]**(-1.0)))/v["tensor_parallel_size"] + 2*v["activation_bytes_per_value"]*v["d_model"]*v["moe_layers"]*v["n_experts_per_token"]*numpy.where((v["expert_parallel"] > 1), 1, 0)*numpy.where((v["expert_parallel"] <= 1), 0, numpy.where((v["expert_parallel"] <= v["scale_up_domain"]), ((v["expert_parallel"] - 1)/(v["expert_parallel"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "switch" else ((v["scale_up_domain"] - 1)/(v["expert_parallel"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "mesh" else ((1/2)*(v["expert_parallel"] - 1)/v["scale_up_bandwidth"] if v["scale_up_topology"] == "ring" else ((1/4)*v["expert_parallel"]**(v["model_axes"]**(-1.0))*v["torus_dims"]/(v["model_axes"]*v["scale_up_bandwidth"]) if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"]))))), (v["expert_parallel"] - 1)/(v["expert_parallel"]*v["scale_out_bandwidth"])))/v["expert_parallel"]
+
+def _f_bound_step_time_comm(v):
+    return v["batch_size"]*v["step_time_comm_per_sequence"] + v["step_time_comm_fixed"]
+
+def _f_bound_comm_exposed(v):
+    return 0
+
+def _f_estimate_comm_exposed(v):
+    return 1 - v["comm_overlap"]
 
 def _f_bound_attention_params(v):
     return (2*v["d_head"]*v["d_model"]*v["n_heads"] + 2*v["d_head"]*v["d_model"]*v["n_kv_heads"] if v["attention"] == "gqa" else (v["d_model"]*v["n_heads"]*v["v_head_dim"] + v["d_model"]*(v["kv_lora_rank"] + v["qk_rope_head_dim"]) + v["kv_lora_rank"]*v["n_heads"]*(v["qk_nope_head_dim"] + v["v_head_dim"]) + v["kv_lora_rank"] + numpy.where((v["q_lora_rank"] < 1), v["d_model"]*v["n_heads"]*(v["qk_nope_head_dim"] + v["qk_rope_head_dim"]), v["d_model"]*v["q_lora_rank"] + v["n_heads"]*v["q_lora_rank"]*(v["qk_nope_head_dim"] + v["qk_rope_head_dim"]) + v["q_lora_rank"]) if v["attention"] == "mla" else _no_option("attention", v["attention"])))
@@ -6386,7 +13061,7 @@ def _f_bound_step_time(v):
     return v["step_time_kv"] + numpy.maximum(v["step_time_flops"], v["step_time_params"])
 
 def _f_estimate_step_time(v):
-    return v["step_time_kv"] + v["step_time_overhead"] + numpy.maximum(v["step_time_flops"], v["step_time_params"])
+    return v["comm_exposed"]*v["step_time_comm"] + v["step_time_kv"] + v["step_time_overhead"] + numpy.maximum(v["step_time_flops"], v["step_time_params"])
 
 def _f_bound_tokens_per_second(v):
     return v["decode_tokens_per_step"]/v["step_time"]
@@ -6404,13 +13079,22 @@ def _f_bound_step_time_at_max_batch(v):
     return numpy.maximum(2*v["active_param_count"]*v["max_batch_size"]/(v["chip_flops"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["max_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"])) + v["kv_bytes_per_sequence"]*v["max_batch_size"]/(v["hbm_bandwidth"]*v["n_chips"])
 
 def _f_estimate_step_time_at_max_batch(v):
-    return v["step_time_overhead"] + numpy.maximum(2*v["active_param_count"]*v["max_batch_size"]/(v["chip_flops"]*v["decode_flops_efficiency"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["max_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"])) + v["kv_bytes_per_sequence"]*v["max_batch_size"]/(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"])
+    return v["comm_exposed"]*(v["max_batch_size"]*v["step_time_comm_per_sequence"] + v["step_time_comm_fixed"]) + v["step_time_overhead"] + numpy.maximum(2*v["active_param_count"]*v["max_batch_size"]/(v["chip_flops"]*v["decode_flops_efficiency"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["max_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"])) + v["kv_bytes_per_sequence"]*v["max_batch_size"]/(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"])
 
 def _f_bound_attention_kernel_time(v):
     return v["step_time_kv"]/v["n_layers"]
 
 def _f_estimate_attention_kernel_time(v):
     return v["attention_latency"] + v["step_time_kv"]/v["n_layers"]
+
+def _f_bound_capital_recovery_factor(v):
+    return (1/31536000)*numpy.where((v["cost_of_capital"] == 0), 31536000/v["depreciation_years"], 31536000*v["cost_of_capital"]*(31536000*v["cost_of_capital"] + 1)**((1/31536000)*v["depreciation_years"])/((31536000*v["cost_of_capital"] + 1)**((1/31536000)*v["depreciation_years"]) - 1))
+
+def _f_bound_chip_power(v):
+    return v["chip_tdp"]*v["pue"]*v["server_power_factor"]
+
+def _f_bound_owned_chip_hour_cost(v):
+    return v["capital_recovery_factor"]*v["chip_purchase_price"] + v["chip_power"]*v["electricity_price"] + v["hosting_cost"]
 
 def _f_bound_matmul_params(v):
     return v["d_ff"]*v["d_model"]
@@ -6436,12 +13120,6 @@ def _f_bound_matmul_kernel_time(v):
 def _f_estimate_matmul_kernel_time(v):
     return v["matmul_latency"] + numpy.maximum(v["matmul_time_hbm"], v["matmul_time_math"])
 
-def _f_bound_flops_per_dollar(v):
-    return v["chip_flops"]/v["chip_price"]
-
-def _f_bound_cost_per_million_tokens(v):
-    return v["chip_price"]/v["tokens_per_second_per_chip"]
-
 def _f_bound_prefill_tokens(v):
     return v["prefill_length"]
 
@@ -6454,17 +13132,26 @@ def _f_bound_prefill_flops(v):
 def _f_estimate_prefill_flops(v):
     return 2*v["active_param_count"]*v["prefill_tokens"] + v["attention_flops_counted"]*v["prefill_attention_flops"]
 
+def _f_bound_prefill_time_comm(v):
+    return v["prefill_length"]*v["step_time_comm_per_sequence"] + v["step_time_comm_fixed"]
+
 def _f_bound_prefill_time(v):
     return v["prefill_flops"]/(v["chip_flops"]*v["n_chips"]*v["prefill_mfu"])
 
 def _f_estimate_prefill_time(v):
-    return numpy.maximum(v["prefill_flops"]/(v["chip_flops"]*v["n_chips"]*v["prefill_mfu"]), v["param_bytes"]*v["prefill_weight_floor"]/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"]))
+    return v["comm_exposed"]*v["prefill_time_comm"] + numpy.maximum(v["prefill_flops"]/(v["chip_flops"]*v["n_chips"]*v["prefill_mfu"]), v["param_bytes"]*v["prefill_weight_floor"]/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"]))
 
 def _f_bound_sequences_finished_per_step(v):
     return v["decode_tokens_per_step"]/v["decode_length"]
 
 def _f_bound_evicted_tokens_per_step(v):
     return v["sequences_finished_per_step"]*(v["decode_length"] + v["prefill_length"])
+
+def _f_bound_flops_per_dollar(v):
+    return v["chip_flops"]/v["chip_price"]
+
+def _f_bound_cost_per_million_tokens(v):
+    return v["chip_price"]/v["tokens_per_second_per_chip"]
 
 def _f_bound_prefill_rate(v):
     return v["prefill_servers"]/v["prefill_time"]
@@ -6497,7 +13184,7 @@ def _f_bound_batch_size_for_step_time(v):
     return (numpy.maximum(0, numpy.minimum(v["chip_flops"]*v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]/(v["chip_flops"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"] + 2*v["hbm_bandwidth"]*v["param_count"]), -(-v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"] + v["param_count"]*v["weight_bytes_per_param"])/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))) if v["mlp"] == "dense" else (numpy.maximum(0, numpy.minimum(v["chip_flops"]*v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]/(2*v["active_param_count"]*v["hbm_bandwidth"] + v["chip_flops"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]), -(-v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]*numpy.log(v["expert_miss_probability"]) + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*_lambertw(-v["expert_miss_probability"]**(-v["param_count"]*v["weight_bytes_per_param"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))*v["expert_miss_probability"]**(v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))*v["routed_expert_params"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"])/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"])) + v["param_count"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"]))/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*numpy.log(v["expert_miss_probability"])))) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))
 
 def _f_estimate_batch_size_for_step_time(v):
-    return (numpy.maximum(0, numpy.minimum(-v["chip_flops"]*v["decode_flops_efficiency"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*(v["step_time_overhead"] - v["target_step_time"])/(v["chip_flops"]*v["decode_flops_efficiency"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"] + 2*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["param_count"]), -v["kv_stream_efficiency"]*(v["hbm_bandwidth"]*v["n_chips"]*v["step_time_overhead"]*v["weight_stream_efficiency"] - v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]*v["weight_stream_efficiency"] + v["param_count"]*v["weight_bytes_per_param"])/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))) if v["mlp"] == "dense" else (numpy.maximum(0, numpy.minimum(-v["chip_flops"]*v["decode_flops_efficiency"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*(v["step_time_overhead"] - v["target_step_time"])/(2*v["active_param_count"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"] + v["chip_flops"]*v["decode_flops_efficiency"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]), -(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_overhead"]*v["weight_stream_efficiency"]*numpy.log(v["expert_miss_probability"]) - v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["target_step_time"]*v["weight_stream_efficiency"]*numpy.log(v["expert_miss_probability"]) + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]*_lambertw(-v["expert_miss_probability"]**(-v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_overhead"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))*v["expert_miss_probability"]**(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["target_step_time"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]))*v["expert_miss_probability"]**(-v["kv_stream_efficiency"]*v["param_count"]*v["weight_bytes_per_param"]/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["kv_stream_efficiency"]*v["routed_expert_params"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"])/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"])) + v["kv_stream_efficiency"]*v["param_count"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"]))/(v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]*numpy.log(v["expert_miss_probability"])))) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))
+    return (numpy.maximum(0, numpy.minimum(-v["chip_flops"]*v["decode_flops_efficiency"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*(v["comm_exposed"]*v["step_time_comm_fixed"] + v["step_time_overhead"] - v["target_step_time"])/(v["chip_flops"]*v["comm_exposed"]*v["decode_flops_efficiency"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"] + v["chip_flops"]*v["decode_flops_efficiency"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"] + 2*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["param_count"]), -v["kv_stream_efficiency"]*(v["comm_exposed"]*v["hbm_bandwidth"]*v["n_chips"]*v["step_time_comm_fixed"]*v["weight_stream_efficiency"] + v["hbm_bandwidth"]*v["n_chips"]*v["step_time_overhead"]*v["weight_stream_efficiency"] - v["hbm_bandwidth"]*v["n_chips"]*v["target_step_time"]*v["weight_stream_efficiency"] + v["param_count"]*v["weight_bytes_per_param"])/(v["weight_stream_efficiency"]*(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"])))) if v["mlp"] == "dense" else (numpy.maximum(0, numpy.minimum(-v["chip_flops"]*v["decode_flops_efficiency"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*(v["comm_exposed"]*v["step_time_comm_fixed"] + v["step_time_overhead"] - v["target_step_time"])/(2*v["active_param_count"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"] + v["chip_flops"]*v["comm_exposed"]*v["decode_flops_efficiency"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"] + v["chip_flops"]*v["decode_flops_efficiency"]*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]), -(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_fixed"]*v["weight_stream_efficiency"]*numpy.log(v["expert_miss_probability"]) + v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"]*_lambertw(-v["expert_miss_probability"]**(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["target_step_time"]*v["weight_stream_efficiency"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["kv_stream_efficiency"]*v["routed_expert_params"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"])/(v["comm_exposed"]*v["expert_miss_probability"]**(v["kv_stream_efficiency"]*v["param_count"]*v["weight_bytes_per_param"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["expert_miss_probability"]**(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_overhead"]*v["weight_stream_efficiency"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["expert_miss_probability"]**(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_fixed"]*v["weight_stream_efficiency"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["expert_miss_probability"]**(v["kv_stream_efficiency"]*v["param_count"]*v["weight_bytes_per_param"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["expert_miss_probability"]**(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_overhead"]*v["weight_stream_efficiency"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["expert_miss_probability"]**(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_fixed"]*v["weight_stream_efficiency"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"])) + v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_overhead"]*v["weight_stream_efficiency"]*numpy.log(v["expert_miss_probability"]) - v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["target_step_time"]*v["weight_stream_efficiency"]*numpy.log(v["expert_miss_probability"]) + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]*_lambertw(-v["expert_miss_probability"]**(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["target_step_time"]*v["weight_stream_efficiency"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["kv_stream_efficiency"]*v["routed_expert_params"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"])/(v["comm_exposed"]*v["expert_miss_probability"]**(v["kv_stream_efficiency"]*v["param_count"]*v["weight_bytes_per_param"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["expert_miss_probability"]**(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_overhead"]*v["weight_stream_efficiency"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["expert_miss_probability"]**(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_fixed"]*v["weight_stream_efficiency"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["expert_miss_probability"]**(v["kv_stream_efficiency"]*v["param_count"]*v["weight_bytes_per_param"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["expert_miss_probability"]**(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_overhead"]*v["weight_stream_efficiency"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["expert_miss_probability"]**(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_fixed"]*v["weight_stream_efficiency"]/(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"]*v["weight_stream_efficiency"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"]))*v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"]*v["weight_stream_efficiency"])) + v["kv_stream_efficiency"]*v["param_count"]*v["weight_bytes_per_param"]*numpy.log(v["expert_miss_probability"]))/(v["weight_stream_efficiency"]*(v["comm_exposed"]*v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"]*v["step_time_comm_per_sequence"] + v["kv_bytes_per_value"]*v["kv_context_length"]*v["kv_values_per_layer"]*v["n_layers"])*numpy.log(v["expert_miss_probability"])))) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))
 
 def _f_bound_chips_for_step_time(v):
     return numpy.ceil(v["step_param_bytes"]/(v["hbm_bandwidth"]*v["target_step_time"]))
@@ -6520,6 +13207,27 @@ def _f_estimate_kv_flops_crossover_context_length(v):
 def _f_bound_prefill_to_generate_ratio(v):
     return v["batch_size"]*v["prefill_time"]/(v["decode_length"]*v["step_time"])
 
+def _f_bound_max_tensor_parallel(v):
+    return ((1/4)*(4*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_layers"] + v["scale_up_bandwidth"]*v["step_param_bytes"])/(v["hbm_bandwidth"]*v["n_layers"]*(v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"] + v["scale_up_bandwidth"]*v["scale_up_latency"])) if v["scale_up_topology"] == "switch" else ((1/4)*(-4*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_layers"]*v["scale_up_domain"] + 4*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_layers"] + v["scale_up_bandwidth"]*v["step_param_bytes"])/(v["hbm_bandwidth"]*v["n_layers"]*v["scale_up_bandwidth"]*v["scale_up_latency"]) if v["scale_up_topology"] == "mesh" else (-1/2*(v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*numpy.sqrt(v["hbm_bandwidth"])*numpy.sqrt(v["n_layers"]) - numpy.sqrt(v["hbm_bandwidth"])*numpy.sqrt(v["n_layers"])*v["scale_up_bandwidth"]*v["scale_up_latency"] - numpy.sqrt(v["activation_bytes_per_value"]**2*v["batch_size"]**2*v["d_model"]**2*v["hbm_bandwidth"]*v["n_layers"] + 2*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_layers"]*v["scale_up_bandwidth"]*v["scale_up_latency"] + v["hbm_bandwidth"]*v["n_layers"]*v["scale_up_bandwidth"]**2*v["scale_up_latency"]**2 + v["scale_up_bandwidth"]**2*v["scale_up_latency"]*v["step_param_bytes"]))/(numpy.sqrt(v["hbm_bandwidth"])*numpy.sqrt(v["n_layers"])*v["scale_up_bandwidth"]*v["scale_up_latency"]) if v["scale_up_topology"] == "ring" else (v["max_model_parallelism_small_batch"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"])))))
+
+def _f_estimate_max_tensor_parallel(v):
+    return ((1/4)*(4*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_layers"]*v["weight_stream_efficiency"] + v["scale_up_bandwidth"]*v["step_param_bytes"])/(v["hbm_bandwidth"]*v["n_layers"]*v["weight_stream_efficiency"]*(v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"] + v["scale_up_bandwidth"]*v["scale_up_latency"])) if v["scale_up_topology"] == "switch" else ((1/4)*(-4*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_layers"]*v["scale_up_domain"]*v["weight_stream_efficiency"] + 4*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_layers"]*v["weight_stream_efficiency"] + v["scale_up_bandwidth"]*v["step_param_bytes"])/(v["hbm_bandwidth"]*v["n_layers"]*v["scale_up_bandwidth"]*v["scale_up_latency"]*v["weight_stream_efficiency"]) if v["scale_up_topology"] == "mesh" else (-1/2*(v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*numpy.sqrt(v["hbm_bandwidth"])*numpy.sqrt(v["n_layers"])*numpy.sqrt(v["weight_stream_efficiency"]) - numpy.sqrt(v["hbm_bandwidth"])*numpy.sqrt(v["n_layers"])*v["scale_up_bandwidth"]*v["scale_up_latency"]*numpy.sqrt(v["weight_stream_efficiency"]) - numpy.sqrt(v["activation_bytes_per_value"]**2*v["batch_size"]**2*v["d_model"]**2*v["hbm_bandwidth"]*v["n_layers"]*v["weight_stream_efficiency"] + 2*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_layers"]*v["scale_up_bandwidth"]*v["scale_up_latency"]*v["weight_stream_efficiency"] + v["hbm_bandwidth"]*v["n_layers"]*v["scale_up_bandwidth"]**2*v["scale_up_latency"]**2*v["weight_stream_efficiency"] + v["scale_up_bandwidth"]**2*v["scale_up_latency"]*v["step_param_bytes"]))/(numpy.sqrt(v["hbm_bandwidth"])*numpy.sqrt(v["n_layers"])*v["scale_up_bandwidth"]*v["scale_up_latency"]*numpy.sqrt(v["weight_stream_efficiency"])) if v["scale_up_topology"] == "ring" else (v["max_model_parallelism_small_batch"] if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"])))))
+
+def _f_bound_comm_latency_bound_batch_size(v):
+    return v["step_time_comm_fixed"]/v["step_time_comm_per_sequence"]
+
+def _f_bound_moe_layer_expert_load_time(v):
+    return v["expected_experts_touched"]*v["expert_params"]*v["weight_bytes_per_param"]/(v["hbm_bandwidth"]*v["n_chips"])
+
+def _f_estimate_moe_layer_expert_load_time(v):
+    return v["expected_experts_touched"]*v["expert_params"]*v["weight_bytes_per_param"]/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"])
+
+def _f_bound_max_expert_parallel(v):
+    return (numpy.minimum(v["n_experts"], numpy.maximum(-1/4*(2*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_experts_per_token"] - 3*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*v["scale_up_bandwidth"]*v["weight_bytes_per_param"] + numpy.sqrt(v["d_model"])*numpy.sqrt(4*v["activation_bytes_per_value"]**2*v["batch_size"]**2*v["d_model"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]**2 - 12*v["activation_bytes_per_value"]*v["batch_size"]*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*v["hbm_bandwidth"]*v["n_experts_per_token"]*v["scale_up_bandwidth"]*v["weight_bytes_per_param"] + 16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_bandwidth"]*v["scale_up_latency"] + 9*v["d_ff_expert"]**2*v["d_model"]*v["expected_experts_touched"]**2*v["scale_up_bandwidth"]**2*v["weight_bytes_per_param"]**2))/(v["hbm_bandwidth"]*v["scale_up_bandwidth"]*v["scale_up_latency"]), -1/4*(2*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_experts_per_token"] - 3*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*v["scale_up_bandwidth"]*v["weight_bytes_per_param"] - numpy.sqrt(v["d_model"])*numpy.sqrt(4*v["activation_bytes_per_value"]**2*v["batch_size"]**2*v["d_model"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]**2 - 12*v["activation_bytes_per_value"]*v["batch_size"]*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*v["hbm_bandwidth"]*v["n_experts_per_token"]*v["scale_up_bandwidth"]*v["weight_bytes_per_param"] + 16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_bandwidth"]*v["scale_up_latency"] + 9*v["d_ff_expert"]**2*v["d_model"]*v["expected_experts_touched"]**2*v["scale_up_bandwidth"]**2*v["weight_bytes_per_param"]**2))/(v["hbm_bandwidth"]*v["scale_up_bandwidth"]*v["scale_up_latency"]))) if v["scale_up_topology"] == "switch" else (numpy.minimum(v["n_experts"], numpy.maximum((1/4)*(3*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*numpy.sqrt(v["scale_up_bandwidth"])*v["weight_bytes_per_param"] + numpy.sqrt(v["d_model"])*numpy.sqrt(-16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_domain"]*v["scale_up_latency"] + 16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_latency"] + 9*v["d_ff_expert"]**2*v["d_model"]*v["expected_experts_touched"]**2*v["scale_up_bandwidth"]*v["weight_bytes_per_param"]**2))/(v["hbm_bandwidth"]*numpy.sqrt(v["scale_up_bandwidth"])*v["scale_up_latency"]), (1/4)*(3*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*numpy.sqrt(v["scale_up_bandwidth"])*v["weight_bytes_per_param"] - numpy.sqrt(v["d_model"])*numpy.sqrt(-16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_domain"]*v["scale_up_latency"] + 16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_latency"] + 9*v["d_ff_expert"]**2*v["d_model"]*v["expected_experts_touched"]**2*v["scale_up_bandwidth"]*v["weight_bytes_per_param"]**2))/(v["hbm_bandwidth"]*numpy.sqrt(v["scale_up_bandwidth"])*v["scale_up_latency"]))) if v["scale_up_topology"] == "mesh" else (numpy.minimum(v["n_experts"], -1/4*(v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*numpy.sqrt(v["hbm_bandwidth"])*v["n_experts_per_token"] - 2*numpy.sqrt(v["hbm_bandwidth"])*v["scale_up_bandwidth"]*v["scale_up_latency"] - numpy.sqrt(v["activation_bytes_per_value"]**2*v["batch_size"]**2*v["d_model"]**2*v["hbm_bandwidth"]*v["n_experts_per_token"]**2 + 4*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_experts_per_token"]*v["scale_up_bandwidth"]*v["scale_up_latency"] + 24*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*v["scale_up_bandwidth"]**2*v["scale_up_latency"]*v["weight_bytes_per_param"] + 4*v["hbm_bandwidth"]*v["scale_up_bandwidth"]**2*v["scale_up_latency"]**2))/(numpy.sqrt(v["hbm_bandwidth"])*v["scale_up_bandwidth"]*v["scale_up_latency"])) if v["scale_up_topology"] == "ring" else (numpy.nan if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"])))))
+
+def _f_estimate_max_expert_parallel(v):
+    return (numpy.minimum(v["n_experts"], numpy.maximum(-1/4*(2*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_experts_per_token"]*v["weight_stream_efficiency"] - 3*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*v["scale_up_bandwidth"]*v["weight_bytes_per_param"] + numpy.sqrt(v["d_model"])*numpy.sqrt(4*v["activation_bytes_per_value"]**2*v["batch_size"]**2*v["d_model"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]**2*v["weight_stream_efficiency"]**2 - 12*v["activation_bytes_per_value"]*v["batch_size"]*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*v["hbm_bandwidth"]*v["n_experts_per_token"]*v["scale_up_bandwidth"]*v["weight_bytes_per_param"]*v["weight_stream_efficiency"] + 16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_bandwidth"]*v["scale_up_latency"]*v["weight_stream_efficiency"]**2 + 9*v["d_ff_expert"]**2*v["d_model"]*v["expected_experts_touched"]**2*v["scale_up_bandwidth"]**2*v["weight_bytes_per_param"]**2))/(v["hbm_bandwidth"]*v["scale_up_bandwidth"]*v["scale_up_latency"]*v["weight_stream_efficiency"]), -1/4*(2*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_experts_per_token"]*v["weight_stream_efficiency"] - 3*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*v["scale_up_bandwidth"]*v["weight_bytes_per_param"] - numpy.sqrt(v["d_model"])*numpy.sqrt(4*v["activation_bytes_per_value"]**2*v["batch_size"]**2*v["d_model"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]**2*v["weight_stream_efficiency"]**2 - 12*v["activation_bytes_per_value"]*v["batch_size"]*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*v["hbm_bandwidth"]*v["n_experts_per_token"]*v["scale_up_bandwidth"]*v["weight_bytes_per_param"]*v["weight_stream_efficiency"] + 16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_bandwidth"]*v["scale_up_latency"]*v["weight_stream_efficiency"]**2 + 9*v["d_ff_expert"]**2*v["d_model"]*v["expected_experts_touched"]**2*v["scale_up_bandwidth"]**2*v["weight_bytes_per_param"]**2))/(v["hbm_bandwidth"]*v["scale_up_bandwidth"]*v["scale_up_latency"]*v["weight_stream_efficiency"]))) if v["scale_up_topology"] == "switch" else (numpy.minimum(v["n_experts"], numpy.maximum((1/4)*(3*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*numpy.sqrt(v["scale_up_bandwidth"])*v["weight_bytes_per_param"] + numpy.sqrt(v["d_model"])*numpy.sqrt(-16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_domain"]*v["scale_up_latency"]*v["weight_stream_efficiency"]**2 + 16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_latency"]*v["weight_stream_efficiency"]**2 + 9*v["d_ff_expert"]**2*v["d_model"]*v["expected_experts_touched"]**2*v["scale_up_bandwidth"]*v["weight_bytes_per_param"]**2))/(v["hbm_bandwidth"]*numpy.sqrt(v["scale_up_bandwidth"])*v["scale_up_latency"]*v["weight_stream_efficiency"]), (1/4)*(3*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*numpy.sqrt(v["scale_up_bandwidth"])*v["weight_bytes_per_param"] - numpy.sqrt(v["d_model"])*numpy.sqrt(-16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_domain"]*v["scale_up_latency"]*v["weight_stream_efficiency"]**2 + 16*v["activation_bytes_per_value"]*v["batch_size"]*v["hbm_bandwidth"]**2*v["n_experts_per_token"]*v["scale_up_latency"]*v["weight_stream_efficiency"]**2 + 9*v["d_ff_expert"]**2*v["d_model"]*v["expected_experts_touched"]**2*v["scale_up_bandwidth"]*v["weight_bytes_per_param"]**2))/(v["hbm_bandwidth"]*numpy.sqrt(v["scale_up_bandwidth"])*v["scale_up_latency"]*v["weight_stream_efficiency"]))) if v["scale_up_topology"] == "mesh" else (numpy.minimum(v["n_experts"], -1/4*(v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*numpy.sqrt(v["hbm_bandwidth"])*v["n_experts_per_token"]*numpy.sqrt(v["weight_stream_efficiency"]) - 2*numpy.sqrt(v["hbm_bandwidth"])*v["scale_up_bandwidth"]*v["scale_up_latency"]*numpy.sqrt(v["weight_stream_efficiency"]) - numpy.sqrt(v["activation_bytes_per_value"]**2*v["batch_size"]**2*v["d_model"]**2*v["hbm_bandwidth"]*v["n_experts_per_token"]**2*v["weight_stream_efficiency"] + 4*v["activation_bytes_per_value"]*v["batch_size"]*v["d_model"]*v["hbm_bandwidth"]*v["n_experts_per_token"]*v["scale_up_bandwidth"]*v["scale_up_latency"]*v["weight_stream_efficiency"] + 24*v["d_ff_expert"]*v["d_model"]*v["expected_experts_touched"]*v["scale_up_bandwidth"]**2*v["scale_up_latency"]*v["weight_bytes_per_param"] + 4*v["hbm_bandwidth"]*v["scale_up_bandwidth"]**2*v["scale_up_latency"]**2*v["weight_stream_efficiency"]))/(numpy.sqrt(v["hbm_bandwidth"])*v["scale_up_bandwidth"]*v["scale_up_latency"]*numpy.sqrt(v["weight_stream_efficiency"]))) if v["scale_up_topology"] == "ring" else (numpy.nan if v["scale_up_topology"] == "torus" else _no_option("scale_up_topology", v["scale_up_topology"])))))
+
 def _f_bound_cost_per_million_tokens_at_utilisation(v):
     return v["cost_per_million_tokens"]/v["utilisation"]
 
@@ -6536,7 +13244,7 @@ def _f_bound_replica_request_rate(v):
     return v["latency_batch_size"]/(v["decode_length"]*(numpy.maximum(2*v["active_param_count"]*v["latency_batch_size"]/(v["chip_flops"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["latency_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"])) + v["kv_bytes_per_sequence"]*v["latency_batch_size"]/(v["hbm_bandwidth"]*v["n_chips"])))
 
 def _f_estimate_replica_request_rate(v):
-    return v["latency_batch_size"]/(v["decode_length"]*(v["step_time_overhead"] + numpy.maximum(2*v["active_param_count"]*v["latency_batch_size"]/(v["chip_flops"]*v["decode_flops_efficiency"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["latency_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"])) + v["kv_bytes_per_sequence"]*v["latency_batch_size"]/(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"])))
+    return v["latency_batch_size"]/(v["decode_length"]*(v["comm_exposed"]*(v["latency_batch_size"]*v["step_time_comm_per_sequence"] + v["step_time_comm_fixed"]) + v["step_time_overhead"] + numpy.maximum(2*v["active_param_count"]*v["latency_batch_size"]/(v["chip_flops"]*v["decode_flops_efficiency"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["latency_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"])) + v["kv_bytes_per_sequence"]*v["latency_batch_size"]/(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"])))
 
 def _f_bound_replicas_for_request_rate(v):
     return numpy.ceil(v["target_request_rate"]/(v["replica_request_rate"]*v["utilisation"]))
@@ -6544,8 +13252,80 @@ def _f_bound_replicas_for_request_rate(v):
 def _f_bound_chips_for_request_rate(v):
     return v["n_chips"]*v["replicas_for_request_rate"]
 
-def _f_bound_monthly_cost(v):
+def _f_bound_decode_monthly_cost(v):
     return v["chip_price"]*v["chips_for_request_rate"]
 
-COUNT = 139
+def _f_bound_prompt_tokens_computed(v):
+    return v["input_length"]*(1 - v["cached_prefix_fraction"])
+
+def _f_bound_request_prefill_time(v):
+    return 2*v["active_param_count"]*v["prompt_tokens_computed"]/(v["chip_flops"]*v["n_chips"]*v["prefill_mfu"])
+
+def _f_estimate_request_prefill_time(v):
+    return v["comm_exposed"]*(v["prompt_tokens_computed"]*v["step_time_comm_per_sequence"] + v["step_time_comm_fixed"]) + numpy.maximum(v["param_bytes"]*v["prefill_weight_floor"]/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"]), (2*v["active_param_count"]*v["prompt_tokens_computed"] + 2*v["attention_flops_counted"]*v["n_heads"]*(v["n_sliding_layers"]*(v["prompt_tokens_computed"]*numpy.minimum(v["prompt_tokens_computed"], v["sliding_window"]) - 1/2*numpy.minimum(v["prompt_tokens_computed"], v["sliding_window"])**2) + (1/2)*v["prompt_tokens_computed"]**2*(v["n_layers"] - v["n_sliding_layers"]))*(2*v["d_head"] if v["attention"] == "gqa" else (v["qk_nope_head_dim"] + v["qk_rope_head_dim"] + v["v_head_dim"] if v["attention"] == "mla" else _no_option("attention", v["attention"]))))/(v["chip_flops"]*v["n_chips"]*v["prefill_mfu"]))
+
+def _f_bound_prefill_offered_load(v):
+    return v["request_prefill_time"]*v["request_rate"]
+
+def _f_bound_prefill_queue_stable(v):
+    return (v["prefill_offered_load"] < v["prefill_replicas"])
+
+def _f_bound_ttft_percentile_valid(v):
+    return (v["ttft_percentile"] < 100)
+
+def _f_bound_prefill_utilisation(v):
+    return v["prefill_offered_load"]/v["prefill_replicas"]
+
+def _f_bound_prefill_wait_probability(v):
+    return _erlang_c(v["prefill_replicas"], v["prefill_offered_load"])
+
+def _f_bound_ttft_queue_wait(v):
+    return v["request_prefill_time"]*numpy.where((v["prefill_offered_load"] < v["prefill_replicas"]), numpy.maximum(0, numpy.log(v["prefill_wait_probability"]/(1 - 1/100*v["ttft_percentile"]))/(-v["prefill_offered_load"] + v["prefill_replicas"])), numpy.nan)
+
+def _f_bound_kv_transfer_time(v):
+    return v["input_length"]*v["kv_bytes_per_token"]/(v["n_chips"]*v["scale_out_bandwidth"])
+
+def _f_bound_ttft_at_percentile(v):
+    return v["kv_transfer_time"] + v["request_prefill_time"] + v["ttft_queue_wait"]
+
+def _f_bound_ttft_met(v):
+    return (v["ttft_at_percentile"] <= v["ttft_target"])
+
+def _f_bound_decode_replica_rate(v):
+    return v["latency_batch_size"]/(v["output_length"]*(numpy.maximum(2*v["active_param_count"]*v["latency_batch_size"]/(v["chip_flops"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["latency_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"])) + v["kv_bytes_per_sequence"]*v["latency_batch_size"]/(v["hbm_bandwidth"]*v["n_chips"])))
+
+def _f_estimate_decode_replica_rate(v):
+    return v["latency_batch_size"]/(v["output_length"]*(v["comm_exposed"]*(v["latency_batch_size"]*v["step_time_comm_per_sequence"] + v["step_time_comm_fixed"]) + v["step_time_overhead"] + numpy.maximum(2*v["active_param_count"]*v["latency_batch_size"]/(v["chip_flops"]*v["decode_flops_efficiency"]*v["n_chips"]), (v["param_bytes"] if v["mlp"] == "dense" else (v["weight_bytes_per_param"]*(-v["expert_miss_probability"]**v["latency_batch_size"]*v["routed_expert_params"] + v["param_count"]) if v["mlp"] == "moe" else _no_option("mlp", v["mlp"])))/(v["hbm_bandwidth"]*v["n_chips"]*v["weight_stream_efficiency"])) + v["kv_bytes_per_sequence"]*v["latency_batch_size"]/(v["hbm_bandwidth"]*v["kv_stream_efficiency"]*v["n_chips"])))
+
+def _f_bound_decode_replicas(v):
+    return numpy.ceil(v["request_rate"]/(v["decode_replica_rate"]*v["utilisation"]))
+
+def _f_bound_chips_for_traffic(v):
+    return v["n_chips"]*(v["decode_replicas"] + v["prefill_replicas"])
+
+def _f_bound_monthly_cost(v):
+    return v["chip_hour_cost"]*v["chips_for_traffic"]
+
+def _f_bound_power_draw(v):
+    return v["chip_power"]*v["chips_for_traffic"]
+
+def _f_bound_energy_per_token(v):
+    return v["power_draw"]/(v["output_length"]*v["request_rate"])
+
+def _f_bound_cost_per_million_input_tokens(v):
+    return v["chip_hour_cost"]*v["n_chips"]*v["prefill_replicas"]/(v["input_length"]*v["request_rate"])
+
+def _f_bound_cost_per_million_output_tokens(v):
+    return v["chip_hour_cost"]*v["decode_replicas"]*v["n_chips"]/(v["output_length"]*v["request_rate"])
+
+def _f_bound_decode_cost_per_million_tokens(v):
+    return v["chip_hour_cost"]/(v["tokens_per_second_per_chip"]*v["utilisation"])
+
+def _f_bound_break_even_chip_price(v):
+    return v["output_length"]*v["reference_cost_per_million_tokens"]*v["request_rate"]/(v["decode_replicas"]*v["n_chips"])
+
+def _f_bound_self_hosting_break_even_tokens(v):
+    return 2*v["chip_hour_cost"]*v["n_chips"]*numpy.where((v["cost_per_million_output_tokens"] < v["reference_cost_per_million_tokens"]), 1, numpy.nan)/v["reference_cost_per_million_tokens"]
+
+COUNT = 235
 COMPLETE = True

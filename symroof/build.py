@@ -54,7 +54,7 @@ def spec(q: Quantity) -> dict:
         "choices": list(q.choices) if q.choices else None, "default_choice": q.default_choice,
         "boolean": q.boolean, "neutral": q.neutral, "choice_list": q.choice_list, "structural": q.structural,
         "nonnegative": q.nonnegative, "formula_for": {}, "requires": list(q.requires),
-        "says": list(q.says) if q.says else None, "regime": q.regime,
+        "says": list(q.says) if q.says else None, "on_false": q.on_false, "regime": q.regime,
         "deps": [d.name for d in q.dependencies if d.kind != Kind.CONSTANT],
         "opened": sorted(bypassed(q)) if q.kind == Kind.DERIVED else [],
         "default": None, "default_text": None, "formula": {}, "latex": {}, "code": {},
@@ -101,11 +101,12 @@ def regime_texts(q: Quantity, keep: frozenset[str], mode: str, choice: str | Non
     gives the regimes of ``choice`` (none when that choice's value is given, not solved)."""
     eq = q.derivation
     if q.per is None:
-        return [[sympy.sstr(shown(to_mode(r.root, mode))), r.text] for r in regimes(eq, q.unknown, keep)]
+        return [[sympy.sstr(shown(to_mode(r.root, mode))), r.text] for r in regimes(eq, q.unknown, keep,
+                                                                                 largest=q.largest)]
     if choice in q.unsolved:
         return []
     return [[sympy.sstr(shown(to_mode(r.root, mode))), r.text]
-            for r in regimes(eq, q.unknown, keep, ((q.per, choice),))]
+            for r in regimes(eq, q.unknown, keep, ((q.per, choice),), q.largest)]
 
 
 def structural_key(mode: str, choices: dict[str, str]) -> str:

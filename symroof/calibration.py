@@ -42,6 +42,8 @@ COLUMNS = {
     "prefill.csv": ("n_layers", "T", "seconds", "matmul_flops", "attn_flops", "param_bytes"),
 }
 TEXT_COLUMNS = ("what", "unit", "dtype", "kernel")
+COMM_OVERLAP = ("0: a decode step's all-reduces sit between a layer's matmuls, on its critical path (not measured "
+                "here: the microbenchmarks run on one chip)")
 
 
 def keys() -> set[str]:
@@ -110,7 +112,7 @@ def _load_file(path: Path):
             base = parse_value(s, value, f"{where}: values.{key}")
         except InputError as exc:
             raise CatalogError(str(exc)) from None
-        if s.at_most == 1 and not s.unit_text and not 0 < base <= 1 and s.neutral == 1:
+        if s.at_most == 1 and not s.unit_text and not 0 < base <= 1 and s.neutral == 1 and not s.nonnegative:
             raise CatalogError(f"{where}: values.{key} = {value} must be above 0 and at most 1")
         values[key], sources[key] = base, entry["source"]
     missing = sorted(allowed - values.keys())
@@ -130,6 +132,13 @@ def for_chip(chip: str, path: str | Path | None = None):
         return load(path, chip)
     found = shipped(chip)
     return load(found if found is not None else _folder() / f"{GENERIC}.toml", chip)
+
+
+def reference(entry) -> str:
+    """How a workbook records ``entry``: "" for a calibration symroof ships (found again by chip, wherever
+    symroof is installed), else the file's path."""
+    path = Path(entry.path)
+    return "" if path.parent.resolve() == _folder().resolve() else str(path)
 
 
 def uncalibrated(entry) -> bool:
@@ -352,9 +361,10 @@ def fit(folder: str | Path, chip: str, attention_kernel: str = "sdpa") -> Calibr
         generic = load(_folder() / f"{GENERIC}.toml")
         values["prefill_mfu"] = generic.values["prefill_mfu"]
         sources["prefill_mfu"] = "no prefill.csv: the generic value (mean of the chips symroof ships calibrations for)"
-    values.update(attention_flops_counted=1.0, prefill_weight_floor=1.0, step_overhead=0.0)
+    values.update(attention_flops_counted=1.0, prefill_weight_floor=1.0, step_overhead=0.0, comm_overlap=0.0)
     sources.update(attention_flops_counted="estimate mode counts attention FLOPs in prefill",
                    prefill_weight_floor="estimate mode: a prefill takes at least one read of the weights",
+                   comm_overlap=COMM_OVERLAP,
                    step_overhead="0: microbenchmarks are replayed from CUDA graphs, with no serving engine around "
                                  "them; set it for an engine's scheduling and sampling time")
     device = m.env.get("device", "")

@@ -108,6 +108,7 @@ class Evaluation:
         self.base: dict[str, Any] = {}
         self.provenance: dict[str, Origin] = {}  # where each value came from
         self.unavailable: dict[str, str] = {}
+        self.unpublished: set[str] = set()  # inputs the catalog marks "not published" (NaN)
         self.nonfinite: set[str] = set()  # computed, but infinite or undefined at this point (a zero batch)
         self.formulas: dict[str, str | None] = {}  # formula text where pins changed it
         self._busy: set[str] = set()
@@ -119,6 +120,22 @@ class Evaluation:
                     self._value(s)
                 except _Unavailable as exc:
                     self.unavailable.setdefault(s.name, str(exc))
+        for s in self.table:  # checks of the inputs that make them an error (a layout that cannot be)
+            if s.on_false == "refuse":
+                self._refuse(s)
+
+    def _refuse(self, s: Spec) -> None:
+        """Raise the check's own sentence where it fails; over arrays (a sweep), at its first failing point."""
+        value = self.base.get(s.name)
+        if value is None or numpy.all(value):
+            return
+        if numpy.ndim(value) == 0:
+            raise InputError(self.says(s.name))
+        from .sentences import render
+
+        first = numpy.unravel_index(numpy.argmin(numpy.asarray(value, dtype=bool)), numpy.shape(value))
+        at = lambda n: numpy.broadcast_to(self.magnitude(n), numpy.shape(value))[first]  # noqa: E731
+        raise InputError(render(s.says[1], at))
 
     # --- computing ---
     def _value(self, s: Spec) -> Any:
@@ -151,6 +168,11 @@ class Evaluation:
             except MissingInput as exc:
                 raise _Unavailable(str(exc)) from None
             if origin != RULE:
+                if isinstance(value, float) and numpy.isnan(value):  # "not published": kept as NaN, so a
+                    # formula whose branch does not need it still computes; shown as unavailable
+                    self.unpublished.add(s.name)
+                    self.unavailable[s.name] = (f"not published for {self.hardware.id or 'this chip'} "
+                                                f"(catalog); set it with --set {s.name}=VALUE")
                 return value, origin
             func, origin = self.table.function(s.name, self.mode), RULE
         else:
@@ -171,9 +193,34 @@ class Evaluation:
         result = float(result)
         if not numpy.isfinite(result):
             self.nonfinite.add(s.name)
+            unknown = self._unpublished_under(s)
+            if unknown:
+                where = self.hardware.id or "this chip"
+                raise _Unavailable(f"needs {' or '.join(unknown)}, not published for {where}; set it with "
+                                   f"--set NAME=VALUE")
             raise _Unavailable("not finite here: a denominator is zero (for instance no batch fits or meets the "
                                "latency target)")
         return result, origin
+
+    def _unpublished_under(self, s: Spec) -> list[str]:
+        """Inputs under ``s`` whose catalog value is "not published" (NaN), that ``s`` took.
+
+        Only non-finite intermediate results are followed: a finite one did not take the missing value (its
+        branch did not need it), so the blame stays with what really failed, such as a model that does not fit.
+        """
+        seen, todo, out = set(), list(s.deps), []
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            d = self.table.specs[name]
+            value = self.base.get(name)
+            if d.kind == "input" and isinstance(value, float) and numpy.isnan(value):
+                out.append(name)
+            elif d.kind == "derived" and not (isinstance(value, float) and numpy.isfinite(value)):
+                todo.extend(d.deps)
+        return sorted(out)
 
     def _structure(self) -> dict[str, str]:
         return {s.name: self._value(s) for s in self.table if s.structural}
@@ -215,7 +262,8 @@ class Evaluation:
 
     def names(self) -> list[str]:
         """Quantities with a value, in declaration order (constants left out)."""
-        return [s.name for s in self.table if s.name in self.base and s.kind != "constant"]
+        return [s.name for s in self.table if s.name in self.base and s.kind != "constant"
+                and s.name not in self.unpublished]
 
     def computable(self) -> list[str]:
         """Quantities with a value, and those whose formula works but is not finite here (a live workbook
@@ -304,6 +352,7 @@ class Evaluation:
         if self.mode == ESTIMATE and self.calibration is not None and self.calibration.notes.get("uncalibrated"):
             out.append(f"the estimate is uncalibrated for {self.hardware.id or 'this chip'}: generic factors (the "
                        "mean of the measured chips); measure it (symroof measure) and fit it (symroof calibrate)")
+        out += [self.says(s.name) for s in self.table if s.on_false == "warn" and self.holds(s.name) is False]
         out += self._pin_conflicts()
         out += self._implausible()
         negative = [n for n in self.names() if self.kind(n) == "derived" and not self.table.specs[n].categorical
@@ -351,8 +400,9 @@ class Evaluation:
         for name in self.names():
             s = self.table.specs[name]
             value = self.magnitude(name)
+            number = None if s.categorical else float(value)
             quantities[name] = {
-                "value": value if s.categorical else float(value),
+                "value": value if s.categorical else (number if numpy.isfinite(number) else None),
                 "unit": s.unit_text,
                 "kind": self.kind(name),
                 "formula": self.formula_text(name) if self.shows_rule(name) else None,

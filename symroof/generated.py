@@ -44,5 +44,21 @@ def lambertw(x):
     return numpy.where(x < -1.0 / numpy.e, numpy.nan, w)
 
 
+def erlang_c(c, a):
+    """Erlang C: the chance an arrival waits in an M/M/c queue (c servers, whole; a erlangs offered).
+
+    The Erlang B recursion B(k) = a B(k-1) / (k + a B(k-1)), stable for any size, then
+    C = c B / (c - a (1 - B)); 1 when a >= c (the queue grows without end).
+    """
+    c, a = numpy.broadcast_arrays(numpy.floor(numpy.asarray(c, dtype=float)), numpy.asarray(a, dtype=float))
+    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        b = numpy.ones(c.shape)
+        top = int(numpy.nanmax(numpy.where(numpy.isfinite(c), c, 0), initial=0))
+        for k in range(1, top + 1):
+            b = numpy.where(k <= c, a * b / (k + a * b), b)
+        out = numpy.where(a >= c, 1.0, c * b / (c - a * (1.0 - b)))
+    return out if out.ndim else float(out)
+
+
 #: The global names of every generated function.
-NAMESPACE = {"numpy": numpy, "_no_option": no_option, "_lambertw": lambertw}
+NAMESPACE = {"numpy": numpy, "_no_option": no_option, "_lambertw": lambertw, "_erlang_c": erlang_c}

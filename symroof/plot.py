@@ -30,7 +30,9 @@ SEED_CONTEXTS = (2048, 4096, 8192, 16384, 32768, 65536)
 KINDS = ("frontier", "breakdown")
 BREAKDOWN = (("step_time_params", "parameter load", "#1f77b4"), ("step_time_kv", "KV cache load", "#d62728"),
              ("step_time_flops", "matmul FLOPs", "#2ca02c"))
-QUANTITIES = ("step_time", "step_time_kv", "step_time_flops", "step_time_params", "tokens_per_second_per_chip")
+COMM = ("step_time_comm", "collectives", "#9467bd")
+QUANTITIES = ("step_time", "step_time_kv", "step_time_flops", "step_time_params", "step_time_comm",
+              "tokens_per_second_per_chip")
 MISSING_EXTRA = ('figures need the plot extra: pip install "symroof[plot]" (or pip install ".[plot]" from a '
                  "checkout)")
 
@@ -115,8 +117,18 @@ def frontier_png(frame: pandas.DataFrame, heading: str):
     return fig
 
 
-def breakdown_png(frame: pandas.DataFrame, critical: float, heading: str):
-    """Decode latency split into parameter load, KV load and FLOPs, log scale, one panel per context."""
+def _terms(frame: pandas.DataFrame, estimate: bool) -> list[tuple[str, str, str]]:
+    """The breakdown's terms: the chapter's three, and the collectives where chips talk (drawn beside them; the
+    bound leaves them out of the step time, the estimate adds their exposed part)."""
+    if not (frame["step_time_comm"] > 0).any():
+        return list(BREAKDOWN)
+    name, label, colour = COMM
+    return [*BREAKDOWN, (name, label + ("" if estimate else " (not in the bound's step time)"), colour)]
+
+
+def breakdown_png(frame: pandas.DataFrame, critical: float, heading: str, estimate: bool = False):
+    """Decode latency split into parameter load, KV load, FLOPs and collectives, log scale, one panel per
+    context."""
     contexts = sorted(frame["context_length"].unique())
     cols = min(3, len(contexts))
     rows = int(numpy.ceil(len(contexts) / cols))
@@ -124,7 +136,7 @@ def breakdown_png(frame: pandas.DataFrame, critical: float, heading: str):
     axes = numpy.atleast_2d(fig.subplots(rows, cols, squeeze=False, sharey=True))
     for ax, context in zip(axes.flat, contexts, strict=False):
         g = frame[frame["context_length"] == context]
-        for name, label, colour in BREAKDOWN:
+        for name, label, colour in _terms(frame, estimate):
             ax.plot(g["batch_size"], g[name], label=label, lw=1.5, color=colour)
         ax.plot(g["batch_size"], g["step_time"], "k--", lw=1, label="step time")
         if critical < g["batch_size"].max():
@@ -144,7 +156,7 @@ def breakdown_png(frame: pandas.DataFrame, critical: float, heading: str):
     return fig
 
 
-def html(frame: pandas.DataFrame, kind: str, critical: float, heading: str) -> str:
+def html(frame: pandas.DataFrame, kind: str, critical: float, heading: str, estimate: bool = False) -> str:
     """A self-contained HTML page with a context-length slider (plotly's JavaScript inline)."""
     try:
         import plotly.graph_objects as go
@@ -153,7 +165,8 @@ def html(frame: pandas.DataFrame, kind: str, critical: float, heading: str) -> s
     contexts = sorted(frame["context_length"].unique())
     fig = go.Figure()
     series = [("step_time", "step time", "black")] if kind == "breakdown" else []
-    per = 1 if kind == "frontier" else len(BREAKDOWN) + 1
+    terms = _terms(frame, estimate)
+    per = 1 if kind == "frontier" else len(terms) + 1
     for context in contexts:
         g = frame[frame["context_length"] == context]
         visible = context == contexts[len(contexts) // 2]
@@ -163,7 +176,7 @@ def html(frame: pandas.DataFrame, kind: str, critical: float, heading: str) -> s
                                      customdata=g["batch_size"],
                                      hovertemplate="batch %{customdata}<br>%{x:.3g} ms<br>%{y:.4g} tok/s/chip"))
         else:
-            for name, label, colour in (*BREAKDOWN, *series):
+            for name, label, colour in (*terms, *series):
                 fig.add_trace(go.Scatter(x=g["batch_size"], y=g[name], mode="lines", name=label, visible=visible,
                                          line={"color": colour}))
     steps = []
@@ -198,9 +211,10 @@ def plot(kind: str, model: str | None, hardware: str | None, output: str | Path,
     frame, critical, scenario = figure_data(model, hardware, overrides, contexts, mode, calibration)
     heading = title(kind, scenario)
     if suffix == ".html":
-        write_text_atomically(html(frame, kind, critical, heading), path)
+        write_text_atomically(html(frame, kind, critical, heading, scenario["estimate"]), path)
         return path
-    fig = frontier_png(frame, heading) if kind == "frontier" else breakdown_png(frame, critical, heading)
+    fig = (frontier_png(frame, heading) if kind == "frontier"
+           else breakdown_png(frame, critical, heading, scenario["estimate"]))
     buf = io.BytesIO()
     fig.savefig(buf, format=suffix[1:])
     write_text_atomically(buf.getvalue(), path)

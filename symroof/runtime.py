@@ -59,6 +59,7 @@ class Spec:
     formula_for: dict[str, str]
     requires: tuple[str, ...]
     says: tuple[str, str] | None
+    on_false: str | None
     regime: str | None
     deps: tuple[str, ...]
     opened: frozenset[str]

@@ -219,7 +219,12 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
     points = int(numpy.prod([len(v) for v in numeric_axes.values()])) if numeric_axes else 1
     combos = list(itertools.product(models, hardware, *categorical.values()))
     held: dict[tuple, float] = {}
-    if "n_chips" not in vary and "n_chips" not in overrides:
+    # the slice is held fixed unless varied or set, or unless its default rule is written in a varied input
+    # (tensor_parallel x pipeline_parallel): then each row's layout gives its own chips
+    from .runtime import table
+
+    follows = set(vary) & set(table().get("n_chips").deps)
+    if "n_chips" not in vary and "n_chips" not in overrides and not follows:
         for combo in combos:
             m, c, *choices = combo
             probe = probes[(m, c)] if not choices else Evaluation(
@@ -260,7 +265,10 @@ def _grid(p: Plan, start: int, stop: int) -> dict[str, numpy.ndarray]:
 def chunks(p: Plan, progress: Callable[[int, int], None] | None = None,
            drop_unfit: bool = False) -> Iterator[pandas.DataFrame]:
     """The sweep's rows, a chunk of points at a time (for streaming large sweeps to a file)."""
-    targets = tuple(dict.fromkeys([*p.quantities, FIT]))
+    from .runtime import table
+
+    checks = [s.name for s in table() if s.on_false == "refuse"]
+    targets = tuple(dict.fromkeys([*p.quantities, FIT, "n_chips", *checks]))
     done = 0
     for combo in p.combos:
         model, chip, *choices = combo
@@ -273,13 +281,22 @@ def chunks(p: Plan, progress: Callable[[int, int], None] | None = None,
             grid = _grid(p, start, stop)
             result = compiled(**grid) if grid else compiled()
             n = stop - start
+            for check in checks:  # a layout that cannot be: the point's own evaluation says why
+                ok = numpy.broadcast_to(numpy.asarray(result[check]) > 0.5, (n,))
+                if not ok.all():
+                    i = int(numpy.argmin(ok))
+                    point = {**fixed, **{k: v[i] / REGISTRY.get(k).factor for k, v in grid.items()}}
+                    Evaluation(catalog.load("model", model), catalog.load("hardware", chip),
+                               parse_overrides(point), mode=p.mode, calibration=p.calibrations.get(chip))
+                    raise InputError(f"{check} fails at a point of the sweep")
             labels = {"model": model, "hardware": chip, **dict(zip(p.categorical, choices, strict=True))}
             frame = {k: pandas.Categorical.from_codes(numpy.zeros(n, dtype=numpy.int8), [v])
                      for k, v in labels.items()}
             for name, column in grid.items():
                 frame[name] = column / REGISTRY.get(name).factor
             if "n_chips" not in grid:
-                frame["n_chips"] = numpy.full(n, _chips(fixed["n_chips"]), dtype=float)
+                frame["n_chips"] = numpy.broadcast_to(numpy.asarray(result["n_chips"], dtype=float)
+                                                      / REGISTRY.get("n_chips").factor, (n,)).copy()
             for t in p.quantities:
                 frame[t] = numpy.atleast_1d(result[t]) / REGISTRY.get(t).factor
             frame["fits"] = numpy.atleast_1d(result[FIT]) > 0.5

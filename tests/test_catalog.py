@@ -13,7 +13,8 @@ MODELS = ["llama-3-8b", "llama-3-70b", "llama-3-405b",  # the seed's, and those 
           "deepseek-v3", "qwen3-235b-a22b", "qwen3-30b-a3b", "qwen3-32b", "llama-4-scout", "llama-4-maverick",
           "gpt-oss-120b", "gpt-oss-20b", "mixtral-8x7b", "gemma-3-27b", "llama-3.1-8b", "llama-3.1-70b",
           "llama-3.1-405b", "llama-3.3-70b"]
-CHIPS = ["tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "h100", "h200", "b200"]
+CHIPS = ["tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "h100", "h200", "b200",
+         "a100", "l40s", "b300", "gb200-nvl72", "mi300x", "mi325x", "mi355x", "tpu-v7", "trainium2", "gaudi3"]
 
 
 def test_catalog_ids():
@@ -24,9 +25,11 @@ def test_catalog_ids():
 @pytest.mark.parametrize("chip", CHIPS)
 def test_every_chip_loads_with_sources(chip):
     entry = catalog.load("hardware", chip)
-    assert set(entry.values) >= {"hbm_capacity", "hbm_bandwidth", "ici_bandwidth", "chip_flops_bf16"}
+    assert set(entry.values) >= {"hbm_capacity", "hbm_bandwidth", "chip_flops_bf16", "scale_up_domain",
+                                 "scale_up_topology"}
     assert all(entry.sources[k] for k in entry.values)
-    assert entry.notes["ici_convention"]
+    if chip != "trainium2":  # AWS states no direction for NeuronLink's 1.28 TB/s: no ici_bandwidth (issue 12)
+        assert "ici_bandwidth" in entry.values and entry.notes["ici_convention"]
 
 
 @pytest.mark.parametrize("model, published", [

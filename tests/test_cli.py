@@ -67,7 +67,7 @@ def test_csv_and_table(cli):
 
 
 def test_unavailable_quantities_are_explained(cli):
-    _, out, _ = cli("eval", "llama-3-70b", "h200", "--format", "json")
+    _, out, _ = cli("eval", "llama-3-70b", "b300", "--format", "json")  # no public list price for a B300
     data = json.loads(out)
     assert "cost_per_million_tokens" not in data["quantities"]
     assert "chip_price" in data["unavailable"]["cost_per_million_tokens"]

@@ -127,9 +127,9 @@ def test_compile_sweep_refuses_varying_a_derived_quantity():
 def test_sweep_errors():
     with pytest.raises(InputError, match="must be positive"):
         sweep("llama-3-70b", "tpu-v5e", {"batch_size": [1, -2]})
-    with pytest.raises(InputError, match="h200 has no chip_price"):
-        sweep("llama-3-70b", "h200", {"batch_size": [1]}, quantities=["cost_per_million_tokens"])
-    frame = sweep("llama-3-70b", "h200", {"batch_size": [1]})  # the defaults: cost left out, and said so
+    with pytest.raises(InputError, match="b300 has no chip_price"):
+        sweep("llama-3-70b", "b300", {"batch_size": [1]}, quantities=["cost_per_million_tokens"])
+    frame = sweep("llama-3-70b", "b300", {"batch_size": [1]})  # the defaults: cost left out, and said so
     assert "cost_per_million_tokens" not in frame
     assert "chip_price" in frame.attrs["unavailable"]["cost_per_million_tokens"]
     with pytest.raises(InputError, match="nothing to vary"):

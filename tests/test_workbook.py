@@ -248,14 +248,14 @@ def test_every_featured_workbook_has_the_issue_pairs():
 
 
 def test_unavailable_quantities_are_left_out(tmp_path):
-    path = wx.export("llama-3-70b", "h200", out=tmp_path / "h.xlsx")
+    path = wx.export("llama-3-70b", "b300", out=tmp_path / "h.xlsx")
     wb = openpyxl.load_workbook(path)
     assert "cost_per_million_tokens" not in wb.defined_names and "chip_price" not in wb.defined_names
     compare(formulas_values(path), expected_values(path))
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["export", "llama-3-70b", "h200", "--template", "finance"], "h200 has no chip_price"),
+    (["export", "llama-3-70b", "b300", "--template", "finance"], "b300 has no chip_price"),
     (["export", "llama-3-70b", "tpu-v5e", "--template", "fin"], "unknown template 'fin' (did you mean 'finance'?)"),
     (["export", "llama-3-70b"], "give MODEL HARDWARE, or --all"),
     (["export", "--all", "--set", "batch_size=3"], "--all exports the featured pairs"),

@@ -79,6 +79,8 @@ def expected_values(path, overrides=None):
             if c.name not in sens:
                 sens[c.name] = {e.wrt: e.value for e in elasticities(ev, c.name)}
             out[key] = sens[c.name][c.detail]
+        elif c.kind == "sweep" and c.name in sweep.unavailable:
+            out[key] = UNAVAILABLE
         elif c.kind == "sweep":
             values = numpy.broadcast_to(sweep.base[c.name], batches.shape) / symroof.formula(c.name).factor
             value = float(values[row_of[c.detail]])
@@ -87,6 +89,9 @@ def expected_values(path, overrides=None):
             out[key] = bool(batches[row_of[c.detail]] <= ev.magnitude("max_batch_size"))
         elif c.kind == "sweep_input":
             out[key] = float(wb[c.sheet][c.cell].value)
+        elif c.kind == "unpublished":  # the vendor has not published it: the cell is #N/A until a planner sets it
+            assert c.name in ev.unpublished, c.name
+            out[key] = UNAVAILABLE
     return out
 
 
@@ -187,3 +192,48 @@ def cached_values(path):
     """{(sheet, cell): value} of every cell as last computed (openpyxl data_only)."""
     wb = openpyxl.load_workbook(path, data_only=True)
     return {(ws.title, c.coordinate): c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row}
+
+
+def comparison_expected(path):
+    """{(sheet, cell): value} symroof computes for every generated cell of a comparison workbook, each chip's
+    column evaluated with the inputs its cells hold now (shared ones from column C): a planner's edits
+    included."""
+    from symroof import catalog
+    from symroof.evaluation import Evaluation, load_calibration, parse_overrides
+    from symroof.sensitivity import elasticities
+
+    wb = openpyxl.load_workbook(path)
+    info = meta(wb)
+    cells = cell_map(wb)
+    now = lambda c: wb[c.sheet][c.cell].value  # noqa: E731
+    shared = {c.name: now(c) for c in cells if c.kind == "input"}
+    columns: dict[str, dict] = {}
+    for c in cells:
+        if c.kind == "compare_input" and not str(now(c)).startswith("="):
+            columns.setdefault(c.detail, {})[c.name] = now(c)
+    evs = {}
+    for column, own in columns.items():
+        chip, mode = column.split(":")
+        h = catalog.load("hardware", chip)
+        cal = load_calibration(h, None) if mode == "estimate" else None
+        evs[column] = Evaluation(catalog.load("model", info["model"]), h, parse_overrides({**shared, **own}),
+                                 mode=mode, calibration=cal)
+    out = {}
+    for c in cells:
+        key = (c.sheet, c.cell)
+        if c.kind == "input":
+            out[key] = shared[c.name]
+        elif c.kind in ("compare", "compare_input"):
+            ev = evs[c.detail]
+            spec = ev.table.specs[c.name]
+            if any(ev.holds(r) is False for r in spec.requires):
+                out[key] = "not feasible"
+            elif c.name in ev.unavailable:
+                out[key] = UNAVAILABLE
+            else:
+                value = ev.magnitude(c.name)
+                out[key] = bool(value) if spec.boolean else value
+        elif c.kind == "elasticity":
+            first = next(iter(evs.values()))
+            out[key] = {e.wrt: e.value for e in elasticities(first, c.name)}[c.detail]
+    return out

@@ -6,6 +6,7 @@ path of a TOML file of the same form, so users can bring their own.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -24,8 +25,10 @@ KINDS = {"model": "models", "hardware": "hardware"}
 META_KEYS = {"id", "name", "source", "ici_convention"}
 REQUIRED = {
     "model": ("n_layers", "d_model", "d_ff", "n_heads", "n_kv_heads", "d_head", "vocab_size"),
-    "hardware": ("hbm_capacity", "hbm_bandwidth", "ici_bandwidth", "chip_flops_bf16"),
+    "hardware": ("hbm_capacity", "hbm_bandwidth", "chip_flops_bf16"),
 }
+#: A value a vendor has not published: stored as NaN, so what needs it is undefined (and says why).
+NOT_PUBLISHED = "not published"
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,11 @@ def _parse_file(kind: str, path: Path) -> Entry:
         if not isinstance(source, str) or not source.strip():
             raise CatalogError(f"{where}: {key} has no source")
         spec = specs.get(key)
+        if isinstance(raw, str) and raw.strip().lower() == NOT_PUBLISHED:
+            if key in REQUIRED[kind]:
+                raise CatalogError(f"{where}: {key} is needed by every result; it cannot be {NOT_PUBLISHED!r}")
+            values[key], sources[key] = math.nan, source  # known to be unknown: results needing it are undefined
+            continue
         if spec.unit_text and not isinstance(raw, str):
             raise CatalogError(f"{where}: {key} = {raw!r} has no unit; write it with one, like "
                                f"\"{raw} {spec.unit_short}\"")

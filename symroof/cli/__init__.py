@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import SymroofError
-from . import estimates, evaluation, models, sweeps, thresholds, workbooks
+from . import estimates, evaluation, models, plans, sweeps, thresholds, workbooks
 
 EPILOG = """examples:
   symroof eval llama-3-70b tpu-v5e
@@ -29,6 +29,7 @@ EPILOG = """examples:
   symroof import-model config.json -o my-model.toml && symroof eval my-model.toml h100
   symroof eval llama-3-70b h100 --set n_chips=8 --estimate
   symroof measure out/ && symroof calibrate out/ --hardware h100 -o h100.toml
+  symroof plan llama-3-70b h200 --rate 2000/s --input 3000 --output 500 --ttft-p99 2s --tpot 33ms --set n_chips=8
 """
 
 
@@ -39,14 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"symroof {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (evaluation, thresholds, workbooks, sweeps, models, estimates):
+    for module in (evaluation, thresholds, workbooks, sweeps, models, estimates, plans):
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(plans.expand_percentile(sys.argv[1:] if argv is None else argv))
     try:
         out = args.func(args)
     except SymroofError as exc:

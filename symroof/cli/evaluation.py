@@ -34,6 +34,10 @@ def render_table(ev) -> str:
             if s.name in marked:
                 note = f"NOT FEASIBLE (does not fit in HBM); {note}"
             lines.append(f"  {s.name:<38} {shown_value:>14}  {s.unit_short:<14}  {note}")
+    from ..notes import notes
+
+    for n in notes(ev):
+        lines.append(f"\nnote: {n}")
     for w in ev.warnings():
         lines.append(f"\nwarning: {w}")
     return "\n".join(lines)
@@ -70,7 +74,9 @@ def cmd_eval(args: argparse.Namespace) -> str:
     model, hardware = load_pair(args.model, args.hardware)
     ev = evaluation(model, hardware, args)
     if args.format == "json":
-        return json.dumps(ev.to_dict(), indent=2)
+        from ..notes import notes
+
+        return json.dumps({**ev.to_dict(), "notes": notes(ev)}, indent=2)
     if args.format == "csv":
         warn(ev.warnings())
         return render_csv(ev)

@@ -13,7 +13,7 @@ from pint.util import UnitsContainer
 from sympy.codegen.cfunctions import log2
 
 from ..errors import UnitError
-from .functions import Select
+from .functions import ErlangC, Select
 from .quantity import REGISTRY, Quantity
 
 Dim = UnitsContainer
@@ -105,6 +105,7 @@ RULES: dict[type, Callable[[sympy.Basic], Dim]] = {
     log2: _dimensionless_arg,
     sympy.exp: _dimensionless_arg,
     sympy.LambertW: _dimensionless_arg,
+    ErlangC: _dimensionless_arg,
 }
 
 

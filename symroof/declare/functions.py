@@ -19,6 +19,15 @@ class Select(sympy.Function):
     def eval(cls, *args):  # noqa: D102 - sympy hook: stay unevaluated
         return None
 
+    def _eval_is_extended_real(self):
+        return sympy.core.logic.fuzzy_and(v.is_extended_real for v in self.options)
+
+    def _eval_is_extended_positive(self):
+        return sympy.core.logic.fuzzy_and(v.is_extended_positive for v in self.options)
+
+    def _eval_is_extended_nonnegative(self):
+        return sympy.core.logic.fuzzy_and(v.is_extended_nonnegative for v in self.options)
+
     @property
     def key(self) -> sympy.Symbol:
         return self.args[0]
@@ -52,3 +61,18 @@ class Select(sympy.Function):
 def make_select(key: sympy.Symbol, options: dict[str, sympy.Expr]) -> Select:
     """``Select`` from a ``{choice: value}`` mapping."""
     return Select(key, *(sympy.Tuple(Str(c), sympy.sympify(v)) for c, v in options.items()))
+
+
+class ErlangC(sympy.Function):
+    """The Erlang C formula: the chance an arrival waits in an M/M/c queue of ``c`` servers offered ``a``
+    erlangs (a < c). No closed form in elementary functions; each printer writes its own exact evaluation
+    (numpy: the Erlang B recursion; Excel: through Poisson distributions), and the solver treats it as opaque.
+    """
+
+    nargs = 2
+
+    def _eval_is_extended_real(self):
+        return True
+
+    def _eval_is_nonnegative(self):
+        return True

@@ -96,23 +96,27 @@ class Group:
     def derived(self, name: str, display: str, unit: str, description: str, source: str, expr: sympy.Expr, *,
                 label: str | None = None, boolean: bool = False, regime: str | None = None,
                 requires: tuple[str, ...] | None = None, says: tuple[str, str] | None = None,
-                **how) -> sympy.Symbol:
+                on_false: str | None = None, **how) -> sympy.Symbol:
         """A formula over declared quantities.
 
         A yes/no quantity (``boolean``) may say in words what it means, true and
         false: ``says=("Fits: needs {total_memory_bytes:,.0f} GB.", "Does not fit: ...")``.
+        A check of the inputs says what to do when it is false: ``on_false="refuse"``
+        (the inputs are an error, its false sentence the message) or ``"warn"``.
         """
         if says is not None and not boolean:
             raise ValueError(f"{name}: only a yes/no quantity says something")
+        if on_false not in (None, "refuse", "warn") or (on_false and says is None):
+            raise ValueError(f"{name}: on_false is 'refuse' or 'warn', with a sentence to say")
         return self._add(Quantity(
             name, _symbol(name), display, _unit(unit), description, source, self.name, Kind.DERIVED,
             expr=sympy.sympify(expr), label=label, boolean=boolean, regime=regime,
-            requires=self.requires if requires is None else tuple(requires), says=says, **how))
+            requires=self.requires if requires is None else tuple(requires), says=says, on_false=on_false, **how))
 
     def solved(self, name: str, display: str, unit: str, description: str, source: str, equation: sympy.Eq,
                unknown: sympy.Symbol, *, regime: str, combine: str = "only", post=None,
                label: str | None = None, per: sympy.Symbol | None = None,
-               otherwise: dict[str, sympy.Expr] | None = None) -> sympy.Symbol:
+               otherwise: dict[str, sympy.Expr] | None = None, largest: bool = False) -> sympy.Symbol:
         """A threshold: the root of ``equation`` for ``unknown``, derived by sympy in closed form.
 
         ``combine="only"`` takes the single regime there is; ``"min"`` takes the
@@ -125,12 +129,14 @@ class Group:
         apply (a dense model has no experts to saturate). ``combine="max"``
         takes the largest regime root: right when the unknown's side is a Min
         of increasing branches (KV that stops growing at a sliding window).
+        ``largest`` takes the largest root within a regime (a quadratic with
+        one negative root, such as a ring's latency steps growing with n).
         """
         if combine not in ("only", "min", "max"):
             raise ValueError(f"unknown combine {combine!r}")
 
         def root_of(keep: frozenset[str], choices: dict[str, str]) -> sympy.Expr:
-            found = regimes(equation, unknown, keep, tuple(sorted(choices.items())))
+            found = regimes(equation, unknown, keep, tuple(sorted(choices.items())), largest)
             if combine == "only" and len(found) != 1:
                 raise SolveError(f"{name}: {len(found)} regimes; choose how to combine them")
             if combine == "only":
@@ -158,7 +164,8 @@ class Group:
                             label=label, regime=regime,
                             derivation=equation, unknown=unknown, rederive=derive,
                             basis=tuple(sorted(equation.free_symbols, key=str)),
-                            per=None if per is None else per.name, unsolved=tuple(otherwise or ()))
+                            per=None if per is None else per.name, unsolved=tuple(otherwise or ()),
+                            largest=largest)
 
     def at(self, name: str, display: str, unit: str, description: str, source: str, of: sympy.Symbol,
            where: dict[sympy.Symbol, sympy.Expr], *, label: str | None = None,
@@ -166,7 +173,9 @@ class Group:
         """``of`` evaluated with each input of ``where`` at the given value (step time at the largest batch)."""
         return self.derived(name, display, unit, description, source, at(of, where), label=label,
                             requires=requires,
-                            basis=(of, *where.values()), rederive=lambda keep: at(of, where, keep))
+                            basis=(of, *sorted(set().union(*(sympy.sympify(v).free_symbols
+                                                             for v in where.values())), key=str)),
+                            rederive=lambda keep: at(of, where, keep))
 
     def select(self, key: sympy.Symbol, options: dict[str, sympy.Expr]) -> Select:
         """The value ``key``'s choice picks, one option per declared choice (by name, never by position)."""

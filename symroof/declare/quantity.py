@@ -60,11 +60,13 @@ class Quantity:
     plausible: tuple[float, float] | None = None  # inputs: what any real chip or model lies within (unit)
     requires: tuple[str, ...] = ()  # yes/no quantities that must hold for this result to mean anything
     says: tuple[str, str] | None = None  # yes/no quantities: the sentence when true, when false ({name} values)
+    on_false: str | None = None  # yes/no checks of the inputs: "refuse" (an input error) or "warn" when false
     choice_list: str | None = None  # categorical inputs: the name of a workbook's drop-down list of choices
     nonnegative: bool = False  # inputs that may be zero (shared experts, dense layers); others must be positive
     structural: bool = False  # categorical model inputs (attention kind, dense or MoE): fixed by the model
     per: str | None = None  # solved thresholds: the structural choice they are solved once for each value of
     unsolved: tuple[str, ...] = ()  # ... and the choices whose value is given, not solved (a dense model's 1)
+    largest: bool = False  # solved thresholds: a regime with several roots takes the largest
 
     @property
     def categorical(self) -> bool:

@@ -85,16 +85,44 @@ def _solve(f: sympy.Expr, unknown: sympy.Symbol) -> list[sympy.Expr]:
         return e.func(*(abstract(a) for a in e.args))
 
     g = abstract(f)
+    if g.has(sympy.Pow) and any(p.exp.has(unknown) for p in g.atoms(sympy.Pow)):
+        # a B q^B equation: sympy's LambertW solver wants one coefficient per power of the unknown, so the
+        # terms are grouped by their part in the unknown and each group's coefficient named
+        groups: dict[sympy.Expr, list[sympy.Expr]] = {}
+        for term in sympy.Add.make_args(sympy.expand_mul(g)):
+            coeff, dep = term.as_independent(unknown, as_Add=False)
+            groups.setdefault(dep, []).append(coeff)
+        g = sympy.Add(*(abstract(sympy.Add(*coeffs)) * dep for dep, coeffs in groups.items()))
     back = {v: k for k, v in names.items()}
-    return [r.xreplace(back) for r in sympy.solve(g, unknown, simplify=False, check=False)]
+
+    def put_back(e: sympy.Expr) -> sympy.Expr:
+        while e.has(*back):  # a group's coefficient names placeholders in turn
+            e = e.xreplace(back)
+        return e
+
+    # a root is dropped when it cannot be positive, judged on the placeholders: put back, sympy's assumptions
+    # can misjudge a sum of Piecewise terms (one that is 0 on some branch) as never positive
+    roots = [r for r in sympy.solve(g, unknown, simplify=False, check=False) if r.is_positive is not False]
+    out = []
+    for r in roots:
+        full = put_back(r)
+        try:
+            full = sympy.factor(sympy.simplify(full))
+        except RecursionError:  # sympy's simplify can recurse without end through the collectives' branches:
+            # simplify on the placeholders instead (all positive or real, so a LambertW root's logs combine)
+            full = put_back(sympy.logcombine(sympy.simplify(r), force=True))
+        out.append(full)
+    return out
 
 
 @REGISTRY.cached
 def regimes(equation: sympy.Eq, unknown: sympy.Symbol, keep: frozenset[str] = frozenset(),
-            choices: tuple[tuple[str, str], ...] = ()) -> tuple[Regime, ...]:
+            choices: tuple[tuple[str, str], ...] = (), largest: bool = False) -> tuple[Regime, ...]:
     """Every regime's positive root of ``equation`` for ``unknown``; names in ``keep`` are not opened.
 
-    ``choices`` fixes structural choices (``(("mlp", "moe"),)``) before solving.
+    ``choices`` fixes structural choices (``(("mlp", "moe"),)``) before solving. With ``largest``, a
+    regime with several roots (a quadratic whose other root is negative, which sympy cannot always tell
+    from the symbols) takes the largest of them.
     """
     if dimension_of(equation.lhs) != dimension_of(equation.rhs):
         raise UnitError(f"the two sides of {equation} have different units")
@@ -112,14 +140,16 @@ def regimes(equation: sympy.Eq, unknown: sympy.Symbol, keep: frozenset[str] = fr
             conditions.append(_condition(node, pick))
         f = _choose(inline(equation.lhs, unknown, keep, chosen, open_products=True)
                     - inline(equation.rhs, unknown, keep, chosen, open_products=True), dict(choices))
-        if f.has(sympy.ceiling, sympy.floor):
+        if any(r.has(unknown) for r in f.atoms(sympy.ceiling, sympy.floor)):
             raise SolveError(f"cannot solve {equation} for {unknown} through a ceiling or floor: "
                             "solve the unrounded quantity and round the result")
-        roots = [r for r in _solve(f, unknown) if r.is_positive is not False]
+        roots = _solve(f, unknown)
+        if largest and len(roots) > 1:
+            roots = [sympy.Max(*roots)]
         if len(roots) != 1:
             where = f" when {' and '.join(conditions)}" if conditions else ""
             raise NoRoot(f"{sympy.sstr(shown(equation.lhs))} = {sympy.sstr(shown(equation.rhs))} has "
                          f"{'no' if not roots else len(roots)} positive solution{'' if len(roots) == 1 else 's'} "
                          f"for {unknown}{where}")
-        out.append(Regime(sympy.factor(sympy.simplify(roots[0])), tuple(conditions)))
+        out.append(Regime(roots[0], tuple(conditions)))
     return tuple(out)

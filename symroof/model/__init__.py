@@ -5,12 +5,23 @@ the order of the groups is the order of the workbook's sheets.
 """
 
 from ..declare import REGISTRY
-from . import decode, inputs, memory, parallelism, planning, prefill, serving, thresholds  # noqa: F401
+from . import (  # noqa: F401
+    communication,
+    decode,
+    inputs,
+    memory,
+    ownership,
+    parallelism,
+    planning,
+    prefill,
+    serving,
+    thresholds,
+)
 
 GROUPS = [
     inputs.MODEL, inputs.HARDWARE, inputs.SCENARIO, inputs.ESTIMATE,
-    memory.GROUP, decode.GROUP, prefill.GROUP, parallelism.GROUP, serving.GROUP, thresholds.GROUP,
-    planning.GROUP,
+    memory.GROUP, decode.GROUP, prefill.GROUP, parallelism.GROUP, communication.GROUP, serving.GROUP,
+    thresholds.GROUP, ownership.GROUP, planning.GROUP,
 ]
 
 #: The quantities the model declares: a registry holding others was extended by a script.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sympy import Max
 
 from ..declare import Group, one
+from .communication import comm_exposed, step_time_comm
 from .inputs import (
     attention_latency,
     batch_size,
@@ -74,8 +75,10 @@ step_time_overhead = GROUP.derived(
     "plus the engine's per-step overhead (0 in bound mode).", "estimate mode",
     n_layers * attention_latency + step_overhead, requires=())
 step_time = GROUP.derived(
-    "step_time", r"T_{\text{step}}", "ms", "Decode step time: KV load plus the larger of FLOPs and parameter load.",
-    Q_STEP, step_time_kv + Max(step_time_flops, step_time_params) + step_time_overhead,
+    "step_time", r"T_{\text{step}}", "ms", "Decode step time: KV load plus the larger of FLOPs and parameter load "
+    "(in estimate mode also fixed overheads and the communication not hidden behind compute).",
+    Q_STEP, step_time_kv + Max(step_time_flops, step_time_params) + step_time_overhead
+    + comm_exposed * step_time_comm,
     label="Time per decode step (per output token)")
 tokens_per_second = GROUP.derived(
     "tokens_per_second", r"\text{TPS}", "token/s", "Tokens the whole slice emits per second.", Q_STEP,

@@ -114,6 +114,8 @@ chip_flops_fp4 = HARDWARE.input("chip_flops_fp4", r"C_{\text{fp4}}", "FLOP/s/chi
 chip_price = HARDWARE.input("chip_price", r"\$_{\text{chip}}", "USD/hour/chip",
                             "On-demand list price of one chip for one hour.", "cloud price list (catalog)",
                             plausible=(0.01, 1000), label="Price per chip-hour")
+chip_tdp = HARDWARE.input("chip_tdp", r"P_{\text{chip}}", "W/chip", "Thermal design power of one chip: the most "
+                          "it draws.", DATASHEET, plausible=(10, 10_000), label="Chip power (TDP)")
 SLICES = "chip datasheet: the slice sizes the chip is sold in (catalog)"
 smallest_slice = HARDWARE.input(
     "smallest_slice", r"Y_{\min}", "chip", "Fewest chips a serving slice can have (4 for TPU v4 and v5p).",
@@ -122,6 +124,36 @@ smallest_multichip_slice = HARDWARE.input(
     "smallest_multichip_slice", r"Y_{\min}^{>1}", "chip",
     "Fewest chips of a slice with more than one chip (4 on TPUs: a 2x2; 2 on GPUs).",
     SLICES, default=2 * one("chip"), integer=True, plausible=(2, 256))
+
+# --- Topology (catalog): the scale-up domain (NVLink/NVSwitch, Infinity Fabric, TPU ICI) and the scale-out
+# network (InfiniBand/Ethernet per GPU, DCN for TPUs). Bandwidths are per chip, one direction. ---
+TOPOLOGY = "chip or system datasheet: the interconnect (catalog)"
+scale_up_domain = HARDWARE.input(
+    "scale_up_domain", r"D_{\text{up}}", "chip", "Chips one scale-up network joins (8 on an HGX H100, 72 on a GB200 "
+    "NVL72, a TPU pod's 256); a collective over more chips crosses the scale-out network.", TOPOLOGY,
+    integer=True, plausible=(1, 100_000), label="Scale-up domain (chips)")
+scale_up_topology = HARDWARE.choice(
+    "scale_up_topology", r"\text{topo}", ("switch", "mesh", "ring", "torus"),
+    "How the scale-up network joins its chips: a switch (NVSwitch: any pair at full bandwidth), a full mesh of "
+    "point-to-point links (Infinity Fabric: a pair shares one link), a ring, or a torus (TPU ICI).", TOPOLOGY,
+    default="switch", structural=True)
+scale_up_bandwidth = HARDWARE.input(
+    "scale_up_bandwidth", r"W_{\text{up}}", "byte/s/chip",
+    "Scale-up bandwidth of one chip in one direction, over all its links (H100 NVLink: 450 GB/s each way).",
+    TOPOLOGY, plausible=(1e9, 1e14), label="Scale-up bandwidth per chip (one direction)")
+scale_up_latency = HARDWARE.input(
+    "scale_up_latency", r"\alpha_{\text{up}}", "us", "Fixed time of one step of a collective over the scale-up "
+    "network (a hop, a synchronisation).", TOPOLOGY, plausible=(0.01, 1000), label="Scale-up latency per step")
+torus_dims = HARDWARE.input(
+    "torus_dims", r"d_{\text{torus}}", "", "Axes of a torus topology (2 on TPU v5e and v6e, 3 on v4, v5p and v7); "
+    "each axis has a link to either neighbour.", TOPOLOGY, integer=True, plausible=(1, 3))
+scale_out_bandwidth = HARDWARE.input(
+    "scale_out_bandwidth", r"W_{\text{out}}", "byte/s/chip",
+    "Scale-out network bandwidth of one chip in one direction (one 400 Gb/s NIC per GPU: 50 GB/s).", TOPOLOGY,
+    plausible=(1e8, 1e13), label="Scale-out bandwidth per chip (one direction)")
+scale_out_latency = HARDWARE.input(
+    "scale_out_latency", r"\alpha_{\text{out}}", "us", "Fixed time of one step of a collective over the "
+    "scale-out network.", TOPOLOGY, plausible=(0.01, 10_000), label="Scale-out latency per step")
 
 # --- Scenario ---
 SEED = "seed: Serving analysis"
@@ -161,6 +193,33 @@ chip_flops = SCENARIO.input(
 n_chips = SCENARIO.input(
     "n_chips", "Y", "chip", "Chips serving the model, all model-parallel; defaults to the smallest slice.",
     "assumption (seed: pure model parallelism)", integer=True, label="Chips per replica")  # rule: memory.py
+# --- Layout: how a replica's chips split the model (the chapter: pure model parallelism, tensor_parallel = n_chips)
+LAYOUT = "assumption (the serving engine's launch settings)"
+tensor_parallel = SCENARIO.input(
+    "tensor_parallel", r"\text{TP}", "", "Chips each layer's matmuls are split over (tensor parallelism). 0, the "
+    "default, means every chip of a pipeline stage: n_chips / pipeline_parallel, the chapter's pure model "
+    "parallelism.", LAYOUT, default=sympy.Integer(0), integer=True, nonnegative=True, plausible=(0, 100_000),
+    label="Tensor-parallel chips (0: all)")
+pipeline_parallel = SCENARIO.input(
+    "pipeline_parallel", r"\text{PP}", "", "Pipeline stages: consecutive groups of layers on their own chips, a "
+    "decode step handing its activations from one to the next.", LAYOUT, default=sympy.Integer(1), integer=True,
+    plausible=(1, 1000), label="Pipeline stages")
+expert_parallel = SCENARIO.input(
+    "expert_parallel", r"\text{EP}", "", "Chips a mixture-of-experts layer spreads its experts over (each holds "
+    "n_experts / expert_parallel of them, routed tokens reach them by all-to-all); 1 splits every expert over the "
+    "tensor-parallel chips like a dense MLP.", LAYOUT, default=sympy.Integer(1), integer=True,
+    plausible=(1, 100_000), label="Expert-parallel chips")
+data_parallel = SCENARIO.input(
+    "data_parallel", r"\text{DP}", "", "Replicas of the model, each on its own n_chips chips serving its own "
+    "batch.", LAYOUT, default=sympy.Integer(1), integer=True, plausible=(1, 1e6), label="Replicas")
+collective_bytes = SCENARIO.input(
+    "collective_bytes", r"M_{\text{coll}}", "byte", "Bytes each chip contributes to a collective examined on its "
+    "own (all_reduce_time and the others); by default one decode step's activations of the batch.",
+    "assumption", plausible=(1, 1e15))  # default: tp_allreduce_bytes, set in communication.py
+collective_chips = SCENARIO.input(
+    "collective_chips", r"n_{\text{coll}}", "chip", "Chips taking part in a collective examined on its own; by "
+    "default the scale-up domain.", "assumption", integer=True, plausible=(1, 1e6))
+SCENARIO.set_default(collective_chips, scale_up_domain)
 prefill_length = SCENARIO.input("prefill_length", "P", "token/sequence", "Prompt tokens of a sequence.",
                                 "seed: What about prefill? (8192)", default=8192 * one("token/sequence"),
                                 label="Prompt length")
@@ -211,6 +270,11 @@ step_overhead = ESTIMATE.input(
     "step_overhead", r"t_{\text{step}}", "ms", "Fixed time per decode step outside the model's kernels "
     "(scheduling, sampling, launches a serving engine adds).", CAL, default=sympy.Integer(0), neutral=0,
     nonnegative=True, plausible=(0, 1e4), label="Per-step engine overhead")
+comm_overlap = ESTIMATE.input(
+    "comm_overlap", r"\omega", "", "Fraction of a step's communication hidden behind its compute. 1 in bound mode "
+    "(the chapter leaves communication out); the calibrations take 0, as decode all-reduces sit between a layer's "
+    "matmuls on the critical path.", CAL, default=sympy.Integer(0), neutral=1, nonnegative=True, at_most=1,
+    label="Communication hidden behind compute")
 attention_flops_counted = ESTIMATE.input(
     "attention_flops_counted", r"\chi_{\text{attn}}", "", "1 when prefill counts attention FLOPs (they grow with "
     "the prompt's square), 0 as the chapter does.", "estimate mode counts them", default=sympy.Integer(1),
@@ -223,3 +287,86 @@ prefill_weight_floor = ESTIMATE.input(
 target_request_rate = SCENARIO.input(
     "target_request_rate", r"\lambda", "sequence/s", "Requests (sequences) per second to serve.", "assumption",
     default=100 * one("sequence/s"), label="Requests per second to serve")
+
+# --- Cost of ownership and traffic (issue 13). A year is 365 days (8,760 hours), a month 730 hours. ---
+PRICES = "research: see symroof/catalog/README.md, prices"
+chip_purchase_price = HARDWARE.input(
+    "chip_purchase_price", r"\$_{\text{buy}}", "USD/chip", "Purchase price of one chip with its share of the "
+    "server (an 8-GPU system's price / 8).", "reseller and analyst prices (catalog)", plausible=(100, 1e7),
+    label="Purchase price per chip (server share included)")
+cost_mode = SCENARIO.choice(
+    "cost_mode", r"\text{cost}", ("rent", "own"), "How a chip-hour is paid for: rented at chip_price, or owned "
+    "(capital recovery, power and hosting: owned_chip_hour_cost).", "issue 13", default="rent",
+    label="Rent or own the chips")
+depreciation_years = SCENARIO.input(
+    "depreciation_years", r"n_{\text{dep}}", "year", "Years over which an owned chip's price is recovered.",
+    "Epoch AI cost model (epoch-research/training-cost-trends): AI server lifetime 5 years (2023+); Amazon and "
+    "Meta depreciate servers over 5 to 5.5 years", default=5 * one("year"), plausible=(0.25, 20),
+    label="Depreciation period")
+cost_of_capital = SCENARIO.input(
+    "cost_of_capital", "r", "1/year", "Yearly cost of the capital tied up in owned chips (0 recovers the price in "
+    "equal parts).", "A. Damodaran (NYU Stern), US cost of equity at beta 1.0, January 2026: 8.46%",
+    default=sympy.Rational(846, 10000) * one("1/year"), nonnegative=True, plausible=(0, 1),
+    label="Cost of capital per year")
+server_power_factor = SCENARIO.input(
+    "server_power_factor", r"k_{\text{server}}", "", "Server power per chip over the chip's TDP (CPUs, memory, "
+    "NICs, fans).", "NVIDIA DGX H100 datasheet: 10.2 kW max for 8 x 700 W H100s (10.2 / 5.6 = 1.82)",
+    default=sympy.Rational(102, 56), plausible=(1, 5), label="Server power over chip TDP")
+pue = SCENARIO.input(
+    "pue", r"\text{PUE}", "", "Power usage effectiveness: facility power over IT power.",
+    "Uptime Institute global survey 2024: average PUE 1.56", default=sympy.Rational(156, 100), plausible=(1, 3),
+    label="PUE")
+electricity_price = SCENARIO.input(
+    "electricity_price", r"\$_{\text{kWh}}", "USD/kWh", "Price of electricity.",
+    "US EIA, average industrial electricity price 2025 (0.0826 USD/kWh, as tabulated by Epoch AI)",
+    default=sympy.Rational(826, 10000) * one("USD/kWh"), nonnegative=True, plausible=(0, 2),
+    label="Electricity price")
+colocation_price = SCENARIO.input(
+    "colocation_price", r"\$_{\text{colo}}", "USD/kW/month", "Data-centre space, cooling and upkeep per kW of IT "
+    "load, power billed apart.", "CBRE North America Data Center Trends H2 2024: wholesale asking rate, "
+    "250-500 kW, primary markets, 184.06 USD/kW/month", default=sympy.Rational(18406, 100) * one("USD/kW/month"),
+    nonnegative=True, plausible=(0, 2000), label="Colocation price per kW")
+request_rate = SCENARIO.input(
+    "request_rate", r"\lambda_{\text{req}}", "sequence/s", "Requests per second of the traffic to plan for.",
+    "issue 13; by default target_request_rate", label="Request rate")
+input_length = SCENARIO.input(
+    "input_length", r"P_{\text{in}}", "token/sequence", "Prompt tokens of a request.",
+    "issue 13; by default prefill_length", label="Input tokens per request")
+output_length = SCENARIO.input(
+    "output_length", r"G_{\text{out}}", "token/sequence", "Generated tokens of a request.",
+    "issue 13; by default decode_length", label="Output tokens per request")
+cached_prefix_fraction = SCENARIO.input(
+    "cached_prefix_fraction", r"f_{\text{cache}}", "", "Share of a prompt's tokens found in a prefix cache (not "
+    "prefilled again).", "assumption: no prefix cache", default=sympy.Integer(0), nonnegative=True, at_most=1,
+    label="Cached prompt share")
+ttft_target = SCENARIO.input(
+    "ttft_target", r"T_{\text{TTFT}}^{\text{target}}", "s", "Time-to-first-token target at the percentile.",
+    "issue 13 (example: 2 s at p99)", default=2 * one("s"), label="Time to first token target")
+ttft_percentile = SCENARIO.input(
+    "ttft_percentile", r"p_{\text{TTFT}}", "", "Percentile (0 to 100, exclusive) of requests that must meet the "
+    "time-to-first-token target.", "issue 13 (p99)", default=sympy.Integer(99), plausible=(0, 100),
+    label="TTFT percentile")
+prefill_max_utilisation = SCENARIO.input(
+    "prefill_max_utilisation", r"\rho_{\max}", "", "Busiest the prefill servers may be when their number is "
+    "not set: the default count keeps their utilisation at or below this.", "assumption: a planning ceiling; "
+    "symroof plan sets the count that meets the TTFT target instead", default=sympy.Rational(7, 10), at_most=1,
+    label="Prefill utilisation ceiling")
+reference_cost_per_million_tokens = SCENARIO.input(
+    "reference_cost_per_million_tokens", r"\$_{\text{Mtok}}^{\text{ref}}", "USD/megatoken", "A price per million "
+    "output tokens to break even with: another chip's cost (symroof plan --compare) or an API price.",
+    "set by the planner", plausible=(1e-4, 1e4), label="Reference cost per million output tokens")
+SCENARIO.set_default(request_rate, target_request_rate)
+SCENARIO.set_default(input_length, prefill_length)
+SCENARIO.set_default(output_length, decode_length)
+chip_hour_cost = SCENARIO.input(
+    "chip_hour_cost", r"\$_{\text{chip-h}}", "USD/hour/chip", "What one chip-hour costs the plan: chip_price when "
+    "renting, owned_chip_hour_cost when owning (set it to price any other way).", "issue 13",
+    plausible=(0.001, 1000), label="Cost per chip-hour")
+hosting_cost = SCENARIO.input(
+    "hosting_cost", r"\$_{\text{host}}", "USD/year/chip", "Yearly hosting and upkeep of one owned chip (power "
+    "billed apart); by default colocation for its server share of IT power.", "colocation price x chip TDP x "
+    "server power factor", nonnegative=True, plausible=(0, 1e6), label="Hosting per chip-year")
+prefill_replicas = SCENARIO.input(
+    "prefill_replicas", r"N_{P}", "", "Prefill replicas (slices of n_chips) the traffic's prompts queue for; by "
+    "default the fewest that keep them at or below prefill_max_utilisation.", "issue 13: disaggregated fleets",
+    integer=True, plausible=(1, 1e7), label="Prefill replicas")

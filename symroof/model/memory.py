@@ -32,12 +32,14 @@ from .inputs import (
     n_layers,
     n_shared_experts,
     n_sliding_layers,
+    pipeline_parallel,
     q_lora_rank,
     qk_nope_head_dim,
     qk_rope_head_dim,
     sliding_window,
     smallest_multichip_slice,
     smallest_slice,
+    tensor_parallel,
     tie_word_embeddings,
     v_head_dim,
     vocab_size,
@@ -144,7 +146,9 @@ min_slice_chips = GROUP.derived(
         (smallest_slice, memory_chips <= smallest_slice),
         (sympy.Max(smallest_multichip_slice, 2 ** sympy.ceiling(log2(memory_chips / one("chip"))) * one("chip")),
          True)))
-SCENARIO.set_default(n_chips, min_slice_chips)
+# a layout given (tensor_parallel above 0) sets the replica's chips; otherwise the smallest slice that holds it
+SCENARIO.set_default(n_chips, sympy.Piecewise(
+    (tensor_parallel * pipeline_parallel * one("chip"), tensor_parallel > 0), (min_slice_chips, True)))
 
 kv_capacity_bytes = GROUP.derived(
     "kv_capacity_bytes", r"M_{\text{KV}}^{\max}", "GB", "HBM left for KV caches after the parameters.",

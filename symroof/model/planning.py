@@ -4,6 +4,18 @@ Builds on the seed's QPS-per-chip and cost arithmetic: pick the largest batch
 that both fits in HBM and meets the per-token latency target, count the
 replicas (slices of ``n_chips``) a request rate needs at a utilisation, and
 price them.
+
+The traffic plan (issue 13) serves prefill and decode on separate fleets of
+the same slice (disaggregated, as the chapter's prefill:generate ratio does):
+decode replicas for the output tokens at the planning batch; prefill replicas
+as an M/M/c queue (Poisson arrivals, one prompt at a time per replica), whose
+time to first token at a percentile is the prefill time, plus the Erlang C
+wait at that percentile, plus moving the prompt's KV to the decode fleet.
+Where that queue model stops being true: prefill time is nearly fixed for a
+fixed prompt length (M/D/c waits are shorter, so the percentile is
+conservative), real engines batch prompts (fewer replicas needed), and bursty
+traffic (not Poisson) waits longer. Colocated serving (prefill chunks
+interleaved with decode on one fleet) is not modelled.
 """
 
 from __future__ import annotations
@@ -11,8 +23,32 @@ from __future__ import annotations
 import sympy
 
 from ..declare import Group, one
-from .inputs import batch_size, chip_price, n_chips, target_request_rate, utilisation
-from .memory import max_batch_size
+from ..declare.functions import ErlangC
+from .decode import tokens_per_second_per_chip
+from .inputs import (
+    SCENARIO,
+    batch_size,
+    cached_prefix_fraction,
+    chip_hour_cost,
+    chip_price,
+    decode_length,
+    input_length,
+    n_chips,
+    output_length,
+    prefill_length,
+    prefill_max_utilisation,
+    prefill_replicas,
+    reference_cost_per_million_tokens,
+    request_rate,
+    scale_out_bandwidth,
+    target_request_rate,
+    ttft_percentile,
+    ttft_target,
+    utilisation,
+)
+from .memory import kv_bytes_per_token, max_batch_size
+from .ownership import chip_power
+from .prefill import prefill_time
 from .serving import cost_per_million_tokens
 from .thresholds import batch_size_for_step_time, generate_rate
 
@@ -55,7 +91,122 @@ chips_for_request_rate = GROUP.derived(
     "chips_for_request_rate", r"N_{\text{chips}}^{\lambda}", "chip", "Chips for the request rate (decode only).",
     "assumption: decode servers only", replicas_for_request_rate * n_chips, label="Chips needed",
     requires=("fits_in_hbm", "plan_feasible"))
-monthly_cost = GROUP.derived(
-    "monthly_cost", r"\$_{\text{month}}", "USD/month", "Chip cost per month of serving the request rate.",
+decode_monthly_cost = GROUP.derived(
+    "decode_monthly_cost", r"\$_{\text{month}}^{\text{decode}}", "USD/month", "Chip cost per month of the decode "
+    "servers for target_request_rate at chip_price (what monthly_cost was before the traffic plan).",
     "chip price x chips; a month is 730 hours", chips_for_request_rate * chip_price,
-    label="Chip cost per month (decode servers)", requires=("fits_in_hbm", "plan_feasible"))
+    label="Chip cost per month (decode servers only)", requires=("fits_in_hbm", "plan_feasible"))
+
+# --- the traffic plan: prefill and decode fleets for request_rate at the service levels (issue 13) ---
+Q_PLAN = "issue 13: disaggregated prefill and decode fleets; see symroof/model/planning.py"
+Q_QUEUE = "M/M/c queue (Erlang C): P(wait > t) = C(c, a) exp(-(c - a) t / S); Kleinrock, Queueing Systems I"
+_PLAN = ("fits_in_hbm", "plan_feasible")
+prompt_tokens_computed = GROUP.derived(
+    "prompt_tokens_computed", r"P_{\text{new}}", "token/sequence", "Prompt tokens a request's prefill computes: "
+    "those not found in the prefix cache.", Q_PLAN, input_length * (1 - cached_prefix_fraction))
+request_prefill_time = GROUP.at(
+    "request_prefill_time", r"S_{P}", "s", "Prefill time of one request's uncached prompt on one prefill replica.",
+    Q_PLAN, prefill_time, {prefill_length: prompt_tokens_computed}, requires=("fits_in_hbm",),
+    label="Prefill time per request")
+prefill_offered_load = GROUP.derived(
+    "prefill_offered_load", r"a_{P}", "", "Prefill work the traffic offers, in replicas kept busy (erlangs): "
+    "request rate x prefill time.", Q_QUEUE, request_rate * request_prefill_time / one("sequence"),
+    requires=("fits_in_hbm",), label="Prefill load (busy replicas)")
+SCENARIO.set_default(prefill_replicas, sympy.ceiling(prefill_offered_load / prefill_max_utilisation))
+prefill_queue_stable = GROUP.derived(
+    "prefill_queue_stable", r"a_{P} < N_{P}", "", "Whether the prefill replicas keep up with the prompts (their "
+    "utilisation is below 1).", Q_QUEUE, sympy.StrictLessThan(prefill_offered_load, prefill_replicas),
+    boolean=True, on_false="warn", label="Prefill keeps up",
+    says=("The prefill replicas keep up.",
+          "the prefill queue cannot keep up: {request_rate:,.1f} requests/s of {prefill_offered_load:,.2f} "
+          "replicas' worth of prefill (each {request_prefill_time:,.3f} s) on {prefill_replicas:,.0f} prefill "
+          "replicas is a utilisation at or above 1; set prefill_replicas above {prefill_offered_load:,.2f}"))
+ttft_percentile_valid = GROUP.derived(
+    "ttft_percentile_valid", r"0 < p < 100", "", "Whether the TTFT percentile lies strictly between 0 and 100.",
+    Q_QUEUE, sympy.And(ttft_percentile > 0, ttft_percentile < 100), boolean=True, on_false="refuse",
+    says=("The percentile is valid.", "ttft_percentile must lie strictly between 0 and 100, got {ttft_percentile}"))
+prefill_utilisation = GROUP.derived(
+    "prefill_utilisation", r"\rho_{P}", "", "How busy the prefill replicas are.", Q_QUEUE,
+    prefill_offered_load / prefill_replicas, requires=("fits_in_hbm",), label="Prefill utilisation")
+prefill_wait_probability = GROUP.derived(
+    "prefill_wait_probability", r"C(N_P, a_P)", "", "Chance a prompt waits for a prefill replica (Erlang C).",
+    Q_QUEUE, ErlangC(prefill_replicas, prefill_offered_load), requires=("fits_in_hbm",),
+    label="Chance a prompt waits")
+ttft_queue_wait = GROUP.derived(
+    "ttft_queue_wait", r"W_{p}", "s", "Wait for a prefill replica at the TTFT percentile: "
+    "max(0, ln(C / (1 - p)) S / (c - a)).", Q_QUEUE,
+    request_prefill_time * sympy.Piecewise(  # a queue that cannot keep up has no percentile: n/a, not a number
+        (sympy.Max(0, sympy.log(prefill_wait_probability / (1 - ttft_percentile / 100))
+                   / (prefill_replicas - prefill_offered_load)), prefill_replicas > prefill_offered_load),
+        (sympy.nan, True)), requires=("fits_in_hbm", "prefill_queue_stable"),
+    label="Queue wait at the percentile")
+kv_transfer_time = GROUP.derived(
+    "kv_transfer_time", r"T_{\text{KV move}}", "s", "Moving a prompt's KV cache from the prefill to the decode "
+    "replica over the scale-out network (every chip of the slice sending its share).", Q_PLAN,
+    kv_bytes_per_token * input_length * one("sequence") / (n_chips * scale_out_bandwidth), requires=(),
+    label="KV transfer to the decode fleet")
+ttft_at_percentile = GROUP.derived(
+    "ttft_at_percentile", r"T_{\text{TTFT}}^{p}", "s", "Time to first token at the percentile: prefill, the queue "
+    "wait at the percentile, and the KV transfer.", Q_QUEUE,
+    request_prefill_time + ttft_queue_wait + kv_transfer_time, requires=("fits_in_hbm", "prefill_queue_stable"),
+    label="Time to first token at the percentile")
+ttft_met = GROUP.derived(
+    "ttft_met", r"T_{\text{TTFT}}^{p} \le T^{\text{target}}", "", "Whether the time to first token at the "
+    "percentile meets its target.", Q_QUEUE, sympy.LessThan(ttft_at_percentile, ttft_target), boolean=True,
+    on_false="warn", requires=("fits_in_hbm", "prefill_queue_stable"), label="Meets the TTFT target",
+    says=("Meets the TTFT target: p{ttft_percentile} is {ttft_at_percentile:,.3f} s of {ttft_target:,.3f} s.",
+          "misses the TTFT target: p{ttft_percentile} is {ttft_at_percentile:,.3f} s against {ttft_target:,.3f} s "
+          "(prefill alone {request_prefill_time:,.3f} s); add prefill replicas (symroof plan finds how many) or "
+          "chips per replica"))
+decode_replica_rate = GROUP.at(
+    "decode_replica_rate", r"R_{G}^{\text{plan}}", "sequence/s", "Requests one decode replica finishes per "
+    "second at the planning batch and the traffic's output length.", Q_PLAN, generate_rate,
+    {batch_size: latency_batch_size, decode_length: output_length}, requires=_PLAN,
+    label="Requests per second per decode replica")
+decode_replicas = GROUP.derived(
+    "decode_replicas", r"N_{G}", "", "Decode replicas for the request rate at the utilisation.", Q_PLAN,
+    sympy.ceiling(request_rate / (utilisation * decode_replica_rate)), requires=_PLAN, label="Decode replicas")
+chips_for_traffic = GROUP.derived(
+    "chips_for_traffic", r"N_{\text{chips}}", "chip", "Chips of both fleets: prefill and decode replicas of "
+    "n_chips each.", Q_PLAN, (prefill_replicas + decode_replicas) * n_chips, requires=_PLAN,
+    label="Chips for the traffic")
+monthly_cost = GROUP.derived(
+    "monthly_cost", r"\$_{\text{month}}", "USD/month", "What the fleets cost a month (730 hours) at the chip-hour "
+    "cost (rented or owned).", "chips x cost per chip-hour; a month is 730 hours (a 365-day year / 12)",
+    chips_for_traffic * chip_hour_cost, label="Cost per month (both fleets)", requires=_PLAN)
+power_draw = GROUP.derived(
+    "power_draw", r"P_{\text{fleet}}", "MW", "Facility power of both fleets at full draw (TDP, server share, PUE).",
+    "chips x facility power per chip", chips_for_traffic * chip_power, label="Facility power", requires=_PLAN)
+energy_per_token = GROUP.derived(
+    "energy_per_token", r"E_{\text{tok}}", "J/token", "Facility energy per output token (prefill included) at "
+    "full draw.", "power / output tokens per second", power_draw / (request_rate * output_length),
+    label="Energy per output token", requires=_PLAN)
+cost_per_million_input_tokens = GROUP.derived(
+    "cost_per_million_input_tokens", r"\$_{\text{Mtok}}^{\text{in}}", "USD/megatoken", "The prefill fleet's cost "
+    "per million input tokens (as API prices quote them).", Q_PLAN,
+    prefill_replicas * n_chips * chip_hour_cost / (request_rate * input_length),
+    label="Cost per million input tokens", requires=_PLAN)
+cost_per_million_output_tokens = GROUP.derived(
+    "cost_per_million_output_tokens", r"\$_{\text{Mtok}}^{\text{out}}", "USD/megatoken", "The decode fleet's cost "
+    "per million output tokens.", Q_PLAN,
+    decode_replicas * n_chips * chip_hour_cost / (request_rate * output_length),
+    label="Cost per million output tokens", requires=_PLAN)
+decode_cost_per_million_tokens = GROUP.derived(
+    "decode_cost_per_million_tokens", r"\$_{\text{Mtok}}^{\text{smooth}}", "USD/megatoken", "Cost per million output "
+    "tokens of decode at the batch and the utilisation, at the chip-hour cost, replicas not rounded up: the smooth "
+    "cost whose elasticities the comparison's tornado shows.", Q_PLAN,
+    chip_hour_cost / (tokens_per_second_per_chip * utilisation), label="Decode cost per million tokens (smooth)",
+    requires=("fits_in_hbm",))
+break_even_chip_price = GROUP.solved(
+    "break_even_chip_price", r"\$_{\text{chip-h}}^{=}", "USD/hour/chip", "Chip-hour cost at which "
+    "cost_per_million_output_tokens equals reference_cost_per_million_tokens (another chip's, or an API price).",
+    "issue 13: solved for chip_hour_cost", sympy.Eq(cost_per_million_output_tokens, reference_cost_per_million_tokens),
+    chip_hour_cost, regime="the same traffic, service level and fleet", label="Break-even cost per chip-hour")
+_smallest_fleet = 2 * n_chips * chip_hour_cost  # one prefill and one decode replica
+self_hosting_break_even_tokens = GROUP.derived(
+    "self_hosting_break_even_tokens", r"V^{=}", "gigatoken/month", "Monthly output tokens above which self-hosting "
+    "(the smallest fleet: one prefill and one decode replica) costs less than buying them at the reference price; "
+    "none (n/a) when the reference is below this plan's own cost per million output tokens.", Q_PLAN,
+    _smallest_fleet / reference_cost_per_million_tokens
+    * sympy.Piecewise((1, reference_cost_per_million_tokens > cost_per_million_output_tokens), (sympy.nan, True)),
+    label="Self-hosting break-even volume", requires=_PLAN)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import sympy
 
 from ..declare import Group, one
+from .communication import comm_exposed, step_time_comm
 from .decode import decode_tokens_per_step, flops_per_param_token
 from .inputs import (
     attention,
     attention_flops_counted,
+    batch_size,
     chip_flops,
     d_head,
     decode_length,
@@ -54,11 +56,16 @@ prefill_flops = GROUP.derived(
     "FLOPs of one sequence's prefill: 2 per active parameter per token (and, in estimate mode, attention).",
     Q_PREFILL, flops_per_param_token * active_param_count * prefill_tokens
     + attention_flops_counted * prefill_attention_flops, requires=())
+prefill_time_comm = GROUP.at(
+    "prefill_time_comm", r"T_{\text{comm}}^{\text{prefill}}", "ms", "Communication of one sequence's prefill: a "
+    "prefill of P tokens moves what a decode step of P sequences moves.", "alpha-beta collective model",
+    step_time_comm, {batch_size: prefill_length / one("token/sequence") * one("sequence")}, requires=())
 prefill_time = GROUP.derived(
     "prefill_time", r"T_{\text{prefill}}", "s", "Prefill time of one sequence at the prefill MFU (compute-bound; in "
-    "estimate mode never below one read of the weights).", Q_PREFILL,
+    "estimate mode never below one read of the weights, plus the communication not hidden).", Q_PREFILL,
     sympy.Max(prefill_flops / (n_chips * chip_flops * prefill_mfu),
-              prefill_weight_floor * param_bytes / (n_chips * hbm_bandwidth * weight_stream_efficiency)))
+              prefill_weight_floor * param_bytes / (n_chips * hbm_bandwidth * weight_stream_efficiency))
+    + comm_exposed * prefill_time_comm)
 sequences_finished_per_step = GROUP.derived(
     "sequences_finished_per_step", r"B_{\text{done}}", "sequence",
     "Sequences that finish in an average decode step (B/G).", Q_EVICT,

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import sympy
 
-from ..declare import Group, one
+from ..declare import Group, one, rewrite
+from .communication import (
+    scale_up_collective,
+    step_time_comm_fixed,
+    step_time_comm_per_sequence,
+    tp_allreduce_bytes,
+)
 from .decode import (
     decode_time,
     expected_experts_touched,
@@ -22,13 +28,21 @@ from .decode import (
 from .inputs import (
     batch_size,
     context_length,
+    expert_parallel,
     expert_saturation,
+    hbm_bandwidth,
     mlp,
     n_chips,
     n_experts,
+    n_experts_per_token,
+    n_layers,
     prefill_servers,
+    scale_up_topology,
     target_step_time,
+    weight_bytes_per_param,
+    weight_stream_efficiency,
 )
+from .memory import expert_params
 from .parallelism import matmul_time_hbm, matmul_time_ici, matmul_time_math
 from .prefill import prefill_time
 
@@ -101,3 +115,43 @@ prefill_to_generate_ratio = GROUP.solved(
     "seed: What about prefill?, Q: prefill:generate ratio (about 3)",
     sympy.Eq(prefill_rate, generate_rate), prefill_servers,
     regime="steady state: sequences prefilled per second equal sequences finished per second")
+
+# --- communication (issue 12): each collective against what it shares a step with ---
+_Y = n_chips / one("chip")
+_tp_allreduce = scale_up_collective("all_reduce", _Y, tp_allreduce_bytes)
+max_tensor_parallel = GROUP.solved(
+    "max_tensor_parallel", r"\text{TP}^{*}", "chip",
+    "Largest tensor-parallel degree before a layer's two all-reduces take longer than loading its weights "
+    "(pure tensor parallelism within the scale-up domain).",
+    "issue 12: generalises the seed's sharding question to the alpha-beta all-reduce",
+    sympy.Eq(2 * _tp_allreduce, step_time_params / n_layers), n_chips, per=scale_up_topology, largest=True,
+    otherwise={"torus": max_model_parallelism_small_batch},
+    regime="the all-reduce grows with the chips (its latency steps, its bytes' share) while each chip's weights "
+           "shrink; within the scale-up domain. A torus takes the seed's own ICI threshold "
+           "(max_model_parallelism_small_batch): its latency grows as a root of the chips, with no closed form",
+    label="Largest tensor-parallel degree (all-reduce < weight load)")
+comm_latency_bound_batch_size = GROUP.solved(
+    "comm_latency_bound_batch_size", r"B_{\alpha}", "sequence",
+    "Batch below which a decode step's collectives are latency-bound: their fixed (alpha) part exceeds their "
+    "bandwidth (beta) part.", "issue 12: alpha-beta model, alpha term = beta term",
+    sympy.Eq(step_time_comm_fixed, batch_size * step_time_comm_per_sequence), batch_size,
+    regime="every collective of the step at once; not finite on one chip (nothing to send)",
+    label="Batch where collectives turn bandwidth-bound")
+moe_layer_expert_load_time = GROUP.derived(
+    "moe_layer_expert_load_time", r"T_{\text{experts}}", "us", "Time to load the experts one decode step touches "
+    "in one MoE layer, spread over the replica's chips.", "issue 12: the expert weight-load an all-to-all shares",
+    expected_experts_touched * expert_params * weight_bytes_per_param
+    / (n_chips * hbm_bandwidth * weight_stream_efficiency))
+_EP = expert_parallel
+_dispatch = scale_up_collective("all_to_all", _EP, tp_allreduce_bytes * n_experts_per_token / _EP)
+max_expert_parallel = GROUP.solved(
+    "max_expert_parallel", r"\text{EP}^{*}", "",
+    "Largest expert-parallel degree (one chip per expert-parallel rank) before an MoE layer's two all-to-alls "
+    "take longer than loading the experts it touches.", "issue 12: all-to-all time = expert weight-load time",
+    sympy.Eq(2 * _dispatch, rewrite.at(moe_layer_expert_load_time, {n_chips: _EP * one("chip")})), expert_parallel,
+    per=scale_up_topology, largest=True, otherwise={"torus": sympy.nan},
+    post=lambda root: sympy.Min(root, n_experts),  # no more ranks than experts (a dense model: its one MLP)
+    regime="pure expert parallelism (n_chips = expert_parallel) within the scale-up domain: the all-to-all's "
+           "latency stays while each chip's share of the experts shrinks; at most the experts per layer. "
+           "Not derived for a torus (latency grows as a root of the group)",
+    label="Largest expert-parallel degree (all-to-all < expert load)")

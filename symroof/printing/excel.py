@@ -21,6 +21,7 @@ import sympy
 from sympy.codegen.cfunctions import log2
 from sympy.printing.codeprinter import CodePrinter
 
+from ..declare.functions import ErlangC
 from ..quantity import REGISTRY, Select
 
 MAX_FORMULA_LENGTH = 8192  # characters, Excel's limit for one cell formula
@@ -85,6 +86,15 @@ class ExcelPrinter(CodePrinter):
 
     def _print_Half(self, expr) -> str:
         return "0.5"
+
+    def _print_ErlangC(self, expr) -> str:
+        """C = 1 / ((1 - rho) / B + rho), rho = a / c, with Erlang B = pmf(c) / cdf(c) of a Poisson of mean a
+        (POISSON, which every Excel and LibreOffice reads without a prefix); 1 when a >= c."""
+        c, a = (self._print(x) for x in expr.args)
+        return f"IF({a}>={c},1,1/((1-{a}/{c})*POISSON({c},{a},TRUE)/POISSON({c},{a},FALSE)+{a}/{c}))"
+
+    def _print_NaN(self, expr) -> str:  # a value the model does not derive (a threshold on a torus)
+        return "NA()"
 
     def _print_BooleanTrue(self, expr) -> str:
         return "TRUE"
@@ -166,6 +176,12 @@ class ExcelPrinter(CodePrinter):
     def _print_Relational(self, expr) -> str:
         return f"{self._print(expr.lhs)}{RELATIONS[expr.rel_op]}{self._print(expr.rhs)}"
 
+    def _print_Or(self, expr) -> str:
+        return f"OR({','.join(self._print(a) for a in expr.args)})"
+
+    def _print_And(self, expr) -> str:
+        return f"AND({','.join(self._print(a) for a in expr.args)})"
+
     def _print_Piecewise(self, expr) -> str:
         *cases, (last, cond) = expr.args
         if cond != sympy.true:
@@ -188,8 +204,8 @@ class ExcelPrinter(CodePrinter):
 
 ALLOWED = (sympy.Symbol, sympy.Integer, sympy.Rational, sympy.Float, sympy.Add, sympy.Mul, sympy.Pow,
            sympy.Max, sympy.Min, sympy.ceiling, sympy.floor, sympy.log, log2, sympy.exp, sympy.Heaviside,
-           sympy.Piecewise, sympy.core.relational.Relational, Select, sympy.logic.boolalg.BooleanTrue,
-           sympy.logic.boolalg.BooleanFalse)
+           sympy.Piecewise, sympy.core.relational.Relational, Select, sympy.Or, sympy.And,
+           sympy.logic.boolalg.BooleanTrue, sympy.logic.boolalg.BooleanFalse, sympy.core.numbers.NaN, ErlangC)
 
 
 def excel_formula(expr: sympy.Expr, names: dict | None = None, available: set | None = None) -> str:

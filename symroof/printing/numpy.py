@@ -49,10 +49,20 @@ class ArrayPrinter(NumPyPrinter):
     def _print_Relational(self, expr) -> str:
         return f"({self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)})"
 
+    def _print_Or(self, expr) -> str:
+        return self._nested("logical_or", expr.args)
+
+    def _print_And(self, expr) -> str:
+        return self._nested("logical_and", expr.args)
+
     def _print_LambertW(self, expr) -> str:
         if len(expr.args) > 1:
             raise ValueError(f"only the principal branch of LambertW is printed: {expr}")
         return f"_lambertw({self._print(expr.args[0])})"
+
+
+    def _print_ErlangC(self, expr) -> str:
+        return f"_erlang_c({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
 
 class RuntimePrinter(ArrayPrinter):

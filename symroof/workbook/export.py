@@ -31,11 +31,18 @@ FEATURED = [
     # mixture of experts (issue 11)
     ("deepseek-v3", "h200"), ("deepseek-v3", "b200"), ("gpt-oss-120b", "h100"), ("qwen3-235b-a22b", "tpu-v5p"),
 ]
-EDITABLE = ("input", "rule", "estimate_input", "estimate_rule")
+#: The featured comparison (issue 13): one model on the priced GPUs, 8-chip replicas.
+COMPARED = ("llama-3-70b", ("h200", "h100", "b200"), {"n_chips": 8})
+EDITABLE = ("input", "rule", "estimate_input", "estimate_rule", "unpublished")
 
 
 class WorkbookEdited(SymroofError):
     """The workbook to be replaced holds a planner's edits."""
+
+
+def _same_number(a: float, b: float) -> bool:
+    """Equal as a spreadsheet stores them: XlsxWriter writes 16 significant digits, not Python's 17."""
+    return a == b or float(f"{a:.16g}") == float(f"{b:.16g}")
 
 
 def default_path(model: str, hardware: str, template: str) -> Path:
@@ -87,7 +94,7 @@ def differences(path: Path) -> Differences:
         edited, kept = (out.edited_est, out.kept_est) if c.kind.startswith("estimate") else (out.edited, out.kept)
         if c.kind in ("input", "estimate_input"):
             if now != c.generated and not (isinstance(now, int | float) and isinstance(c.generated, int | float)
-                                           and float(now) == float(c.generated)):
+                                           and _same_number(float(now), float(c.generated))):
                 edited[c.name] = now
             elif c.kept:
                 kept[c.name] = now
@@ -153,6 +160,8 @@ def export(model: str, hardware: str, template: str = "engineering", overrides: 
     if path.suffix.lower() != ".xlsx":
         raise InputError(f"{path}: a workbook is written as .xlsx")
     tpl = templates.load(template)
+    if tpl.kind == "comparison":
+        raise InputError(f"the {tpl.name} template compares chips: symroof export --compare MODEL CHIP,CHIP,...")
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
     from ..evaluation import load_calibration
     from ..runtime import table
@@ -213,7 +222,14 @@ def export_all(folder: str | Path = "sheets", progress=None) -> list[Path]:
     for i, (model, hardware, tpl) in enumerate(jobs):
         paths.append(export(model, hardware, tpl, out=folder / default_path(model, hardware, tpl), force=True))
         if progress is not None:
-            progress(i + 1, len(jobs))
+            progress(i + 1, len(jobs) + 1)
+    from .comparison import export_comparison
+
+    model, chips, settings = COMPARED
+    paths.append(export_comparison(model, list(chips), settings, out=folder / f"{model}_comparison.xlsx",
+                                   force=True))
+    if progress is not None:
+        progress(len(jobs) + 1, len(jobs) + 1)
     _readme(folder, jobs)
     return paths
 
@@ -233,5 +249,7 @@ def _readme(folder: Path, jobs) -> None:
         lines.append(f"| `{default_path(model, hardware, tpl)}` | {m.name} | {h.name} | {tpl} |")
     lines += ["", "Templates (`templates/*.toml`):", "",
               f"- **engineering**: {templates.load('engineering').description}",
-              f"- **finance**: {templates.load('finance').description}", ""]
+              f"- **finance**: {templates.load('finance').description}",
+              f"- **comparison** (`{COMPARED[0]}_comparison.xlsx`: {', '.join(COMPARED[1])}, "
+              f"{COMPARED[2]['n_chips']}-chip replicas): {templates.load('comparison').description}", ""]
     write_text_atomically("\n".join(lines), folder / "README.md")

@@ -80,6 +80,7 @@ class Template:
     rules: dict[str, str] = field(default_factory=dict)
     requires: tuple[str, ...] = ()  # quantities without which the template means nothing (chip_price)
     hold: tuple[str, ...] = ()  # inputs fixed at their scenario value at export (a rule would depend on them)
+    kind: str = "workbook"  # or "comparison": several chips side by side (symroof export --compare)
 
 
 def _folder() -> Path:
@@ -133,7 +134,7 @@ def load(ref: str) -> Template:
     requires = _names(data.get("requires", []), where, "requires")
     hold = _names(data.get("hold", []), where, "hold")
     return Template(str(data.get("name", path.stem)), str(data.get("title", "")), str(data.get("description", "")),
-                    sheets, where, dict(rules), requires, hold)
+                    sheets, where, dict(rules), requires, hold, str(data.get("kind", "workbook")))
 
 
 def _names(raw, where: str, key: str) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from .. import __version__
+from ..calibration import reference
 from ..declare import REGISTRY, Kind, Select, formula
 from ..errors import SymroofError
 from ..evaluation import CALIBRATION, FORMULA, RULE, SET, Evaluation
@@ -175,7 +176,8 @@ class Book:
         for s in expr.free_symbols:
             if isinstance(s, sympy.Dummy) and self.helper_values.get(s) is not None:
                 point[s] = sympy.Float(self.helper_values[s], 17)
-            elif s not in names and s.name in self.ev.base and not REGISTRY.get(s.name).categorical:
+            elif (s not in names and s.name in self.ev.base and s.name not in self.ev.unavailable
+                  and not REGISTRY.get(s.name).categorical):
                 point[s] = sympy.Float(float(self.ev.magnitude(s.name)), 17)
             else:
                 return None  # a reference to a sweep row, or a choice: the spreadsheet computes it
@@ -222,7 +224,7 @@ def write(ev: Evaluation, est: Evaluation, template: Template, filename: str, ke
     """Write the workbook of ``ev`` (the bound) and ``est`` (the estimate beside it) laid out by ``template``."""
     book = Book(ev, est, template, filename, kept, kept_est)
     available = set(ev.computable())
-    status = [s.name for s in ev.table if s.says and s.name in available
+    status = [s.name for s in ev.table if s.says and not s.on_false and s.name in available
               and all(n in available for sentence in s.says for n in sentence_names(sentence))]
     blocks, where = place(template, ev.table, available, len(status))
     lists = _choice_lists(ev, set(where))
@@ -248,7 +250,7 @@ def write(ev: Evaluation, est: Evaluation, template: Template, filename: str, ke
     info = {"generator": f"symroof {__version__}", "model": ev.model.id, "hardware": ev.hardware.id,
             "template": template.name, "rules": dict(ev.rules),
             "overrides": {k: v for k, v in (overrides or {}).items()},
-            "calibration": est.calibration.path if est.calibration is not None else ""}
+            "calibration": reference(est.calibration) if est.calibration is not None else ""}
     digests = {sheet: {row: metadata.row_digest(cells) for row, cells in rows.items()}
                for sheet, rows in book.content.items()}
     for s in template.sheets:
@@ -436,6 +438,11 @@ def _block(book: Book, ws, block: Block, lists: dict) -> None:
             if not plain:
                 book.put(ws, row, formula_col, "estimate factor: the bound takes it at this neutral value")
             kind = "neutral"
+        elif name in ev.unpublished:  # the vendor has not published it: #N/A until the planner types one
+            book.put(ws, row, VALUE_COL, Formula("=NA()"), book.fmt(F.INPUT), cached="#N/A", editable=True)
+            if not plain:
+                book.put(ws, row, formula_col, "input: not published for this chip; type a value to use it")
+            kind = "unpublished"
         else:
             num = None if s.categorical else _number_format(s, value, True)
             book.put(ws, row, VALUE_COL, value, book.fmt(F.INPUT, num=num), editable=True)
@@ -459,6 +466,8 @@ def _block(book: Book, ws, block: Block, lists: dict) -> None:
 
 def _value(ev: Evaluation, name: str):
     """What a cell shows: the value in its reporting unit (TRUE/FALSE for yes/no), or the error it computes."""
+    if name in ev.unpublished:
+        return "#N/A"
     value = ev.magnitude(name) if name in ev.base else "#DIV/0!"
     return bool(value) if ev.table.specs[name].boolean and not isinstance(value, str) else value
 
@@ -526,6 +535,8 @@ def varying(ev: Evaluation, est: Evaluation) -> set[str]:
             elif s.kind == "derived" and (s.formula_text("bound") != s.formula_text("estimate")
                                           or any(d in out for d in s.deps)):
                 out.add(s.name)
+            elif s.kind == "input" and ev.provenance.get(s.name) == RULE and any(d in out for d in s.deps):
+                out.add(s.name)  # an input that follows its default rule over such quantities (prefill replicas)
         if len(out) == before:
             return out
 
@@ -618,7 +629,8 @@ def _sweep(book: Book, ws, sheet: Sheet) -> None:
         c = book.wb.add_chart({"type": "scatter", "subtype": "straight_with_markers"})
         c.set_title({"name": chart.title})
         xcol = headers.index(chart.x)
-        for m, y in enumerate(chart.y):
+        series = [y for y in chart.y if y in headers]  # a quantity this chip cannot give has no column
+        for m, y in enumerate(series):
             ycol = headers.index(y)
             colour = SERIES_COLOURS[m % len(SERIES_COLOURS)]
             c.add_series({"name": ev.table.specs[y].title,
@@ -627,7 +639,7 @@ def _sweep(book: Book, ws, sheet: Sheet) -> None:
                           "line": {"color": colour, "width": 1.5},
                           "marker": {"type": "circle", "size": 3, "border": {"color": colour},
                                      "fill": {"color": colour}}})
-        xs, ys = ev.table.specs[chart.x], [ev.table.specs[y] for y in chart.y]
+        xs, ys = ev.table.specs[chart.x], [ev.table.specs[y] for y in series]
         c.set_x_axis({"name": chart.x_title or f"{xs.title} ({xs.unit_short})", "major_gridlines": {"visible": True}})
         y_axis = {"name": chart.y_title or f"{ys[0].title} ({ys[0].unit_short})", "major_gridlines": {"visible": True}}
         if chart.log_y:

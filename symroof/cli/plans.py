@@ -1,0 +1,157 @@
+"""plan: fleets, dollars a month and megawatts for a traffic profile, bound and estimate side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Sequence
+
+from ..errors import InputError
+from .common import fmt, parse_sets, warn
+
+#: What the plan table shows, in order: (section, quantity).
+ROWS = (
+    ("Traffic and targets", ("request_rate", "input_length", "output_length", "ttft_target", "ttft_percentile",
+                             "target_step_time")),
+    ("Fleets", ("n_chips", "latency_batch_size", "decode_replicas", "prefill_replicas", "prefill_utilisation",
+                "chips_for_traffic")),
+    ("Latency", ("step_time", "request_prefill_time", "ttft_queue_wait", "kv_transfer_time", "ttft_at_percentile")),
+    ("Cost", ("chip_hour_cost", "monthly_cost", "cost_per_million_input_tokens", "cost_per_million_output_tokens",
+              "break_even_chip_price", "self_hosting_break_even_tokens")),
+    ("Power", ("power_draw", "energy_per_token")),
+)
+PERCENTILE = re.compile(r"^--ttft-p(\d+(?:\.\d+)?)(?:=(.*))?$")
+
+
+def expand_percentile(argv: Sequence[str]) -> list[str]:
+    """``--ttft-p99 2s`` (any percentile) as ``--ttft 2s --ttft-percentile 99``, which argparse can parse."""
+    out: list[str] = []
+    for item in argv:
+        m = PERCENTILE.match(item)
+        if m is None:
+            out.append(item)
+            continue
+        out += ["--ttft-percentile", m.group(1)]
+        out += ["--ttft", m.group(2)] if m.group(2) is not None else ["--ttft"]
+    return out
+
+
+def _rate(text: str) -> str:
+    """``2000/s``, ``2000 /s`` or ``2000`` requests per second, as a value with its unit."""
+    m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*(?:/\s*s|per\s*s(?:econd)?)?\s*", text)
+    if m is None:
+        raise InputError(f"--rate {text!r}: give requests per second, like 2000/s")
+    return f"{m.group(1)} sequence/s"
+
+
+def _settings(args: argparse.Namespace) -> dict[str, str]:
+    settings = parse_sets(args.set)
+    given = {"request_rate": _rate(args.rate) if args.rate else None,
+             "input_length": f"{args.input} token/sequence" if args.input else None,
+             "output_length": f"{args.output} token/sequence" if args.output else None,
+             "ttft_target": args.ttft if args.ttft else None,
+             "ttft_percentile": args.ttft_percentile,
+             "target_step_time": args.tpot if args.tpot else None,
+             "cost_mode": "own" if args.own else None}
+    for name, value in given.items():
+        if value is None:
+            continue
+        if name in settings:
+            raise InputError(f"{name} is given twice (an option and --set); give it once")
+        settings[name] = value
+    if args.rent not in (None, "on-demand"):
+        raise InputError(f"--rent {args.rent}: the catalog carries on-demand prices (chip_price); for a "
+                         f"{args.rent} price set it: --set chip_price=VALUE")
+    return settings
+
+
+def _cell(plan, name: str, mode: str) -> str:
+    ev = plan.evaluations[mode]
+    if name in ev.unavailable or name not in ev.base:
+        return "n/a"
+    s = ev.table.specs[name]
+    value = ev.magnitude(name)
+    return ("yes" if value else "no") if s.boolean else fmt(value)
+
+
+def render(plan) -> str:
+    bound, est = plan.evaluations["bound"], plan.evaluations["estimate"]
+    cal = est.calibration.name if est.calibration is not None else "generic"
+    lines = [f"{bound.model.name} on {bound.hardware.name}: plan ({bound.magnitude('cost_mode')}ing the chips)",
+             f"  {'':<36} {'bound':>14} {'estimate':>14}  unit   (estimate: {cal})"]
+    for section, names in ROWS:
+        lines += ["", section]
+        for name in names:
+            unit = bound.table.specs[name].unit_short
+            lines.append(f"  {name:<36} {_cell(plan, name, 'bound'):>14} {_cell(plan, name, 'estimate'):>14}  {unit}")
+    for mode, ev in plan.evaluations.items():
+        for w in ev.warnings():
+            lines.append(f"\nwarning ({mode}): {w}")
+    lines.append("\nassumptions: disaggregated prefill and decode fleets of n_chips each; prefill replicas an M/M/c "
+                 "queue (one prompt at a time); a year is 365 days, a month 730 hours; see symroof explain NAME")
+    return "\n".join(lines)
+
+
+def render_compare(plans, mode: str) -> str:
+    head = (f"{'hardware':<14} {'n_chips':>8} {'chips':>8} {'USD/month':>14} {'USD/Mtok in':>12} "
+            f"{'USD/Mtok out':>13} {'MW':>9} {'TTFT p (s)':>11} {'break-even USD/chip-h':>22}")
+    lines = [f"{plans[0].evaluations[mode].model.name}: chips ranked by cost per million output tokens ({mode})",
+             head]
+    for p in plans:
+        c = lambda n, p=p: _cell(p, n, mode)  # noqa: E731
+        lines.append(f"{p.hardware:<14} {c('n_chips'):>8} {c('chips_for_traffic'):>8} {c('monthly_cost'):>14} "
+                     f"{c('cost_per_million_input_tokens'):>12} {c('cost_per_million_output_tokens'):>13} "
+                     f"{c('power_draw'):>9} {c('ttft_at_percentile'):>11} {c('break_even_chip_price'):>22}")
+    lines.append("\nbreak-even: the chip-hour cost at which each chip's cost per million output tokens equals the "
+                 "cheapest's")
+    return "\n".join(lines)
+
+
+def cmd_plan(args: argparse.Namespace) -> str:
+    from ..notes import notes
+    from ..planner import compare, plan
+
+    settings = _settings(args)
+    mode = "estimate" if args.estimate or args.calibration else "bound"
+    if args.compare:
+        chips = list(dict.fromkeys([args.hardware, *[c.strip() for c in args.compare.split(",") if c.strip()]]))
+        plans = compare(args.model, chips, settings, mode, args.calibration)
+        if args.format == "json":
+            return json.dumps([{**p.evaluations[mode].to_dict(), "notes": notes(p.evaluations[mode])}
+                               for p in plans], indent=2)
+        return render_compare(plans, mode)
+    p = plan(args.model, args.hardware, settings, args.calibration)
+    if args.format == "json":
+        ev = p.evaluations[mode]
+        return json.dumps({**ev.to_dict(), "notes": notes(ev)}, indent=2)
+    warn([])
+    return render(p)
+
+
+def register(sub) -> None:
+    from .common import add_set
+
+    p = sub.add_parser(
+        "plan", help="fleets, dollars a month and megawatts for a traffic profile",
+        description="Plan serving a traffic profile: the decode batch that meets the per-token target, decode and "
+                    "prefill fleets (the fewest prefill replicas whose queue meets the TTFT percentile), chips, "
+                    "dollars a month, megawatts, joules per token and cost per million input and output tokens; "
+                    "the chapter's bound and the calibrated estimate side by side.",
+        epilog="example: symroof plan llama-3-70b h200 --rate 2000/s --input 3000 --output 500 --ttft-p99 2s "
+               "--tpot 33ms --set n_chips=8 --compare h100,b200")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("hardware", metavar="CHIP")
+    p.add_argument("--rate", help="requests per second, like 2000/s (default: target_request_rate)")
+    p.add_argument("--input", type=float, help="input (prompt) tokens per request")
+    p.add_argument("--output", type=float, help="output tokens per request")
+    p.add_argument("--ttft", help="time-to-first-token target, like 2s; --ttft-p99 2s sets the percentile too")
+    p.add_argument("--ttft-percentile", dest="ttft_percentile", help=argparse.SUPPRESS)
+    p.add_argument("--tpot", help="time per output token target, like 33ms (sets target_step_time)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--own", action="store_true", help="own the chips (capital, power, hosting)")
+    how.add_argument("--rent", metavar="KIND", help="rent the chips at the catalog's on-demand price (default)")
+    p.add_argument("--compare", metavar="CHIP,CHIP", help="rank these chips (and CHIP) by cost per million tokens")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    add_set(p)
+    p.set_defaults(func=cmd_plan)
