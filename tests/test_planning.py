@@ -166,7 +166,7 @@ def test_plan_compare_ranks_chips(cli):
     (["--own", "--set", "depreciation_years=0"], "depreciation_years: must be positive"),
     (["--set", "prefill_replicas=3", "--set", "n_chips=8"], "the prefill queue cannot keep up"),
     (["--rate", "fast"], "--rate 'fast': give requests per second, like 2000/s"),
-    (["--rent", "spot"], "--rent spot: the catalog carries on-demand prices"),
+    (["--rent", "weekly"], "--rent weekly: choose one of on-demand, reserved-1y, reserved-3y, spot"),
 ])
 def test_plan_bad_inputs(cli, argv, message):
     status, out, err = cli("plan", "llama-3-70b", "h200", *argv)
@@ -176,3 +176,20 @@ def test_plan_bad_inputs(cli, argv, message):
 def test_own_without_a_purchase_price_says_so(cli):
     status, _, err = cli("plan", "llama-3-70b", "a100", "--own", "--set", "n_chips=8")
     assert status == 2 and "chip_purchase_price" in err
+
+
+@pytest.mark.parametrize("kind, price", [("on-demand", 10.8), ("reserved-1y", 7.67), ("reserved-3y", 4.86),
+                                         ("spot", 3.3239)])
+def test_rent_kinds_take_the_catalog_price(cli, kind, price):
+    """H100: Google Cloud on demand 10.80 (the seed), a3-highgpu-1g commitments 7.67 and 4.86 (2025-03-17),
+    AWS p5 spot 26.59 / 8 (catalog, cited)."""
+    status, out, err = cli("plan", "llama-3-70b", "h100", "--rent", kind, "--set", "n_chips=8", "--format", "json")
+    assert status == 0, err
+    q = json.loads(out)["quantities"]
+    assert q["chip_hour_cost"]["value"] == pytest.approx(price)
+    assert q["monthly_cost"]["value"] == pytest.approx(q["chips_for_traffic"]["value"] * price * 730)
+
+
+def test_a_rent_kind_without_a_price_says_which(cli):
+    status, _, err = cli("plan", "llama-3-70b", "b200", "--rent", "spot", "--set", "n_chips=8")
+    assert status == 2 and "b200 has no chip_price_spot" in err

@@ -21,6 +21,7 @@ ROWS = (
               "break_even_chip_price", "self_hosting_break_even_tokens")),
     ("Power", ("power_draw", "energy_per_token")),
 )
+RENT_KINDS = ("on-demand", "reserved-1y", "reserved-3y", "spot")
 PERCENTILE = re.compile(r"^--ttft-p(\d+(?:\.\d+)?)(?:=(.*))?$")
 
 
@@ -53,16 +54,16 @@ def _settings(args: argparse.Namespace) -> dict[str, str]:
              "ttft_target": args.ttft if args.ttft else None,
              "ttft_percentile": args.ttft_percentile,
              "target_step_time": args.tpot if args.tpot else None,
-             "cost_mode": "own" if args.own else None}
+             "cost_mode": "own" if args.own else None,
+             "rent_kind": args.rent.replace("-", "_") if args.rent else None}
     for name, value in given.items():
         if value is None:
             continue
         if name in settings:
             raise InputError(f"{name} is given twice (an option and --set); give it once")
         settings[name] = value
-    if args.rent not in (None, "on-demand"):
-        raise InputError(f"--rent {args.rent}: the catalog carries on-demand prices (chip_price); for a "
-                         f"{args.rent} price set it: --set chip_price=VALUE")
+    if args.rent not in (None, *RENT_KINDS):
+        raise InputError(f"--rent {args.rent}: choose one of {', '.join(RENT_KINDS)}")
     return settings
 
 
@@ -150,7 +151,8 @@ def register(sub) -> None:
     p.add_argument("--tpot", help="time per output token target, like 33ms (sets target_step_time)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--own", action="store_true", help="own the chips (capital, power, hosting)")
-    how.add_argument("--rent", metavar="KIND", help="rent the chips at the catalog's on-demand price (default)")
+    how.add_argument("--rent", metavar="KIND", help="rent the chips (the default) at the catalog's on-demand, "
+                                                    "reserved-1y, reserved-3y or spot price")
     p.add_argument("--compare", metavar="CHIP,CHIP", help="rank these chips (and CHIP) by cost per million tokens")
     p.add_argument("--format", choices=["table", "json"], default="table")
     add_set(p)

@@ -294,6 +294,21 @@ chip_purchase_price = HARDWARE.input(
     "chip_purchase_price", r"\$_{\text{buy}}", "USD/chip", "Purchase price of one chip with its share of the "
     "server (an 8-GPU system's price / 8).", "reseller and analyst prices (catalog)", plausible=(100, 1e7),
     label="Purchase price per chip (server share included)")
+RENT = "cloud price list (catalog): the same provider as chip_price where one publishes it"
+chip_price_reserved_1y = HARDWARE.input(
+    "chip_price_reserved_1y", r"\$_{\text{chip}}^{1y}", "USD/hour/chip", "Price of one chip-hour on a one-year "
+    "commitment.", RENT, plausible=(0.01, 1000), label="Price per chip-hour, 1-year commitment")
+chip_price_reserved_3y = HARDWARE.input(
+    "chip_price_reserved_3y", r"\$_{\text{chip}}^{3y}", "USD/hour/chip", "Price of one chip-hour on a three-year "
+    "commitment.", RENT, plausible=(0.01, 1000), label="Price per chip-hour, 3-year commitment")
+chip_price_spot = HARDWARE.input(
+    "chip_price_spot", r"\$_{\text{chip}}^{\text{spot}}", "USD/hour/chip", "Spot (preemptible) price of one "
+    "chip-hour: it varies by the hour and the zone; the catalog's is one observation.", RENT, plausible=(0.01, 1000),
+    label="Spot price per chip-hour")
+rent_kind = SCENARIO.choice(
+    "rent_kind", r"\text{rent}", ("on_demand", "reserved_1y", "reserved_3y", "spot"), "Which rental price a "
+    "rented chip-hour pays: on demand (chip_price), a 1- or 3-year commitment, or spot.", "issue 13",
+    default="on_demand", label="Rental price")
 cost_mode = SCENARIO.choice(
     "cost_mode", r"\text{cost}", ("rent", "own"), "How a chip-hour is paid for: rented at chip_price, or owned "
     "(capital recovery, power and hosting: owned_chip_hour_cost).", "issue 13", default="rent",

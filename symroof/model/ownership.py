@@ -17,6 +17,9 @@ from .inputs import (
     SCENARIO,
     chip_hour_cost,
     chip_price,
+    chip_price_reserved_1y,
+    chip_price_reserved_3y,
+    chip_price_spot,
     chip_purchase_price,
     chip_tdp,
     colocation_price,
@@ -26,6 +29,7 @@ from .inputs import (
     electricity_price,
     hosting_cost,
     pue,
+    rent_kind,
     server_power_factor,
 )
 
@@ -49,4 +53,6 @@ owned_chip_hour_cost = GROUP.derived(
     "recovery on the purchase price, plus power, plus hosting (a year is 8,760 hours).", CRF,
     chip_purchase_price * capital_recovery_factor + chip_power * electricity_price + hosting_cost,
     label="Owned cost per chip-hour")
-SCENARIO.set_default(chip_hour_cost, GROUP.select(cost_mode, {"rent": chip_price, "own": owned_chip_hour_cost}))
+_rent = GROUP.select(rent_kind, {"on_demand": chip_price, "reserved_1y": chip_price_reserved_1y,
+                                 "reserved_3y": chip_price_reserved_3y, "spot": chip_price_spot})
+SCENARIO.set_default(chip_hour_cost, GROUP.select(cost_mode, {"rent": _rent, "own": owned_chip_hour_cost}))

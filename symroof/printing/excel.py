@@ -196,10 +196,19 @@ class ExcelPrinter(CodePrinter):
         available = self._settings["available"]
         text = "NA()"
         for choice, option in reversed(list(zip(key.choices, expr.options, strict=True))):
-            if available is not None and not option.free_symbols <= available:
-                continue
+            if available is not None and not _outside_selects(option) <= available:
+                continue  # an option that needs a quantity the workbook lacks is the spreadsheet's #N/A
             text = f'IF({self._print(expr.key)}="{choice}",{self._print(option)},{text})'
         return text
+
+
+def _outside_selects(expr: sympy.Expr) -> set:
+    """Symbols ``expr`` needs whatever the choices: a nested Select's options are judged when it is printed,
+    only its key is needed here (renting on demand needs no spot price)."""
+    nested = list(expr.atoms(Select))
+    plain = expr.xreplace({n: sympy.Dummy() for n in nested})
+    return (plain.free_symbols - {d for d in plain.free_symbols if isinstance(d, sympy.Dummy)}) \
+        | {n.key for n in nested}
 
 
 ALLOWED = (sympy.Symbol, sympy.Integer, sympy.Rational, sympy.Float, sympy.Add, sympy.Mul, sympy.Pow,
