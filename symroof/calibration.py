@@ -141,6 +141,14 @@ def reference(entry) -> str:
     return "" if path.parent.resolve() == _folder().resolve() else str(path)
 
 
+def _reported(name: str, seconds: float) -> float:
+    """A fitted time (seconds, as the fit runs in base units) in the unit ``name`` is declared and written in."""
+    from .runtime import table
+    from .units import Q_
+
+    return Q_(seconds, "s").to(table().get(name).unit_text).magnitude
+
+
 def uncalibrated(entry) -> bool:
     return bool(entry.notes.get("uncalibrated"))
 
@@ -300,7 +308,8 @@ def fit(folder: str | Path, chip: str, attention_kernel: str = "sdpa") -> Calibr
     w, fl, lat = fraction(best.values[0]), fraction(best.values[1]), math.exp(best.values[2])
     families["matmul"] = _family(measured, predict_mm(best.values), [f"B={r['B']:g} F={r['F']:g}" for r in rows])
     note = f"fit: {len(rows)} bf16 rows of matmul.csv, least squares on log time of matmul_kernel_time"
-    values.update(weight_stream_efficiency=w, decode_flops_efficiency=fl, matmul_latency=lat * 1e6)
+    values.update(weight_stream_efficiency=w, decode_flops_efficiency=fl,
+                  matmul_latency=_reported("matmul_latency", lat))
     sources.update(weight_stream_efficiency=note, decode_flops_efficiency=note, matmul_latency=note)
 
     # decode attention: latency + KV bytes / (W eta_kv), rows of the chosen kernel
@@ -331,7 +340,8 @@ def fit(folder: str | Path, chip: str, attention_kernel: str = "sdpa") -> Calibr
                                     [f"B={r['B']:g} S={r['S']:g}" for r in rows])
     note = (f"fit: {len(rows)} rows of attention.csv, kernel {attention_kernel}, least squares on log time of "
             "attention_kernel_time")
-    values.update(kv_stream_efficiency=fraction(best.values[0]), attention_latency=math.exp(best.values[1]) * 1e6)
+    values.update(kv_stream_efficiency=fraction(best.values[0]),
+                  attention_latency=_reported("attention_latency", math.exp(best.values[1])))
     sources.update(kv_stream_efficiency=note, attention_latency=note)
 
     # prefill through whole layers: max(FLOPs (with attention) / (C MFU), one read of the weights)

@@ -11,26 +11,27 @@ _PARTS = (("step_time_comm_tp", "tensor-parallel all-reduces", "tp_allreduce_tim
 
 def communication(ev) -> str | None:
     """Which collective dominates a decode step's communication, and whether it is latency- or bandwidth-bound."""
-    try:
-        total = float(ev.magnitude("step_time_comm"))
-        parts = {name: float(ev.magnitude(name)) for name, _, _ in _PARTS}
-    except Exception:  # an unavailable input (a scale-out latency not published) leaves no note to give
+    needed = ("step_time_comm", "step_time_comm_fixed", "step_time", "comm_exposed",
+              *(n for part in _PARTS for n in part[::2]))
+    if any(n in ev.unavailable for n in needed):  # a figure not published (a scale-out latency): nothing to say
         return None
-    if parts != parts or not total > 0:  # one chip: nothing is sent
+    total = ev.quantity("step_time_comm")
+    if not total.magnitude > 0:  # one chip: nothing is sent
         return None
-    name, words, each = max(_PARTS, key=lambda p: parts[p[0]])
-    count = parts[name] / float(ev.magnitude(each)) * 1e3
-    text = (f"communication: {fmt(total)} ms per decode step, {parts[name] / total:.0%} of it {words} "
-            f"({count:.0f} x {fmt(float(ev.magnitude(each)))} us)")
-    fixed = float(ev.magnitude("step_time_comm_fixed"))
-    text += (f"; latency-bound: {fixed / total:.0%} of it is the fixed (alpha) part" if fixed >= total / 2 else
-             f"; bandwidth-bound: {1 - fixed / total:.0%} of it moves bytes (beta)")
+    name, words, each = max(_PARTS, key=lambda p: ev.quantity(p[0]))
+    share = (ev.quantity(name) / total).to("").magnitude
+    count = (ev.quantity(name) / ev.quantity(each)).to("").magnitude  # collectives per step, pint's units
+    unit = ev.table.specs["step_time_comm"].unit_short  # the units eval reports, as the table shows them
+    text = (f"communication: {fmt(total.magnitude)} {unit} per decode step, {share:.0%} of it {words} "
+            f"({count:.0f} x {fmt(ev.magnitude(each))} {ev.table.specs[each].unit_short})")
+    fixed = (ev.quantity("step_time_comm_fixed") / total).to("").magnitude
+    text += (f"; latency-bound: {fixed:.0%} of it is the fixed (alpha) part" if fixed >= 0.5 else
+             f"; bandwidth-bound: {1 - fixed:.0%} of it moves bytes (beta)")
     if ev.mode == "bound":
-        text += "; bound mode leaves it out of step_time (the chapter's roofline; --estimate adds it)"
-    else:
-        exposed = float(ev.magnitude("comm_exposed")) * total
-        text += f"; {fmt(exposed)} ms of it is exposed, {exposed / float(ev.magnitude('step_time')):.0%} of step_time"
-    return text
+        return text + "; bound mode leaves it out of step_time (the chapter's roofline; --estimate adds it)"
+    exposed = ev.magnitude("comm_exposed") * total
+    return text + (f"; {fmt(exposed.magnitude)} {unit} of it is exposed, "
+                   f"{(exposed / ev.quantity('step_time')).to('').magnitude:.0%} of step_time")
 
 
 def notes(ev) -> list[str]:

@@ -32,6 +32,7 @@ class Plan:
     model: str
     hardware: str
     evaluations: dict[str, Evaluation]
+    settings: dict[str, dict[str, Any]]  # per mode: what was evaluated, the chosen batch and replicas included
 
     def value(self, name: str, mode: str = "bound") -> float:
         return self.evaluations[mode].magnitude(name)
@@ -42,10 +43,12 @@ def _evaluate(model, hardware, settings: Mapping[str, Any], mode: str, calibrati
     return Evaluation(model, hardware, parse_overrides(dict(settings), "--set "), mode=mode, calibration=cal)
 
 
-def _needs(ev: Evaluation, name: str) -> float:
+def _needs(ev: Evaluation, name: str):
+    """``name``'s value (a number, or an array over candidates); InputError naming what is missing."""
     if name in ev.unavailable:
         raise InputError(f"{ev.model.id} on {ev.hardware.id}: {name} is unavailable: {ev.unavailable[name]}")
-    return float(ev.magnitude(name))
+    value = ev.magnitude(name)
+    return float(value) if numpy.ndim(value) == 0 else value
 
 
 def fewest_prefill_replicas(ev: Evaluation, settings: Mapping[str, Any]) -> int:
@@ -62,14 +65,19 @@ def fewest_prefill_replicas(ev: Evaluation, settings: Mapping[str, Any]) -> int:
             "target with no wait at all; add chips per replica (--set n_chips=...) or relax the target")
     first = math.floor(load) + 1
     span = int(max(64, 8 * math.sqrt(load) + 16))  # square-root staffing: the answer lies within a few sqrt(a)
-    while True:
+    for _ in range(64):  # the wait falls towards 0 as replicas are added: a few spans always reach the target
         candidates = numpy.arange(first, first + span, dtype=float)
         trial = Evaluation(ev.model, ev.hardware, parse_overrides({**settings, "prefill_replicas": candidates},
                                                                   "--set "), mode=ev.mode, calibration=ev.calibration)
-        met = numpy.asarray(trial.magnitude("ttft_at_percentile")) <= target
+        ttft = numpy.asarray(_needs(trial, "ttft_at_percentile"))
+        if numpy.isnan(ttft).all():
+            break
+        met = ttft <= target
         if met.any():
             return int(candidates[int(numpy.argmax(met))])
         first += span
+    raise InputError(f"no number of prefill replicas from {math.floor(load) + 1} to {first - 1} meets the TTFT "
+                     f"target of {target:g} s on {ev.hardware.id}")
 
 
 def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
@@ -77,7 +85,7 @@ def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
     """The plan for ``model`` on ``hardware``: both modes, each with its own fewest prefill replicas."""
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
     settings = dict(settings or {})
-    evaluations = {}
+    evaluations, chosen_by_mode = {}, {}
     for mode in MODES:
         ev = _evaluate(m, h, settings, mode, calibration)
         chosen = dict(settings)
@@ -91,8 +99,8 @@ def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
             raise InputError(f"{mode}: {ev.says('prefill_queue_stable')}")
         for name in ("monthly_cost", "chips_for_traffic", "cost_per_million_output_tokens"):
             _needs(ev, name)
-        evaluations[mode] = ev
-    return Plan(m.id, h.id, evaluations)
+        evaluations[mode], chosen_by_mode[mode] = ev, chosen
+    return Plan(m.id, h.id, evaluations, chosen_by_mode)
 
 
 def compare(model: str, chips: list[str], settings: Mapping[str, Any] | None = None, mode: str = "bound",
@@ -100,8 +108,15 @@ def compare(model: str, chips: list[str], settings: Mapping[str, Any] | None = N
     """Plans for each chip at the same traffic and service level, cheapest first per million output tokens (in
     ``mode``); each evaluated with the cheapest's cost as reference_cost_per_million_tokens, so its
     break_even_chip_price is the chip-hour cost at which it would match the cheapest."""
-    first = sorted((plan(model, chip, settings, calibration) for chip in chips),
-                   key=lambda p: p.value("cost_per_million_output_tokens", mode))
-    best = first[0].value("cost_per_million_output_tokens", mode)
-    again = {**(settings or {}), "reference_cost_per_million_tokens": f"{best!r} USD/megatoken"}
-    return [plan(model, p.hardware, again, calibration) for p in first]
+    for chip in chips:  # every name checked before any plan is made: an unknown chip is the error to report
+        catalog.load("hardware", chip)
+    ranked = sorted((plan(model, chip, settings, calibration) for chip in chips),
+                    key=lambda p: p.value("cost_per_million_output_tokens", mode))
+    reference = {"reference_cost_per_million_tokens":
+                 f"{ranked[0].value('cost_per_million_output_tokens', mode)!r} USD/megatoken"}
+    m = catalog.load("model", model)
+    for p in ranked:  # the reference changes no plan, only the break-even: evaluate again, do not plan again
+        h = catalog.load("hardware", p.hardware)
+        p.settings = {k: {**v, **reference} for k, v in p.settings.items()}
+        p.evaluations = {k: _evaluate(m, h, p.settings[k], k, calibration) for k in MODES}
+    return ranked

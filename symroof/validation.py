@@ -131,6 +131,11 @@ def _settings(p: Point) -> tuple[dict, str | None]:
     return settings, None
 
 
+def _in(ev, name: str, unit: str) -> float:
+    """``name`` in ``unit`` (the metric's, not the reporting one), converted by pint."""
+    return ev.quantity(name).to(unit).magnitude
+
+
 def predict(p: Point, mode: str, calibration=None) -> float | None:
     """The point's metric as symroof predicts it in ``mode`` (None, with ``p.skipped`` set, when it cannot)."""
     from .evaluation import evaluate
@@ -159,7 +164,7 @@ def predict(p: Point, mode: str, calibration=None) -> float | None:
             p.skipped = "time to first token under concurrent load (queueing) is not predicted"
             return None
         ev = at(1, tokens_in)
-        return ev.magnitude("prefill_time") * 1e3
+        return _in(ev, "prefill_time", "ms")
     if metric in ("e2e_latency_ms", "e2e_latency_s", "output_tokens_per_s_total"):
         if metric == "output_tokens_per_s_total" and batch is None and r["batch"] != "max":
             p.skipped = "throughput set by a request rate, not by the hardware"
@@ -174,10 +179,12 @@ def predict(p: Point, mode: str, calibration=None) -> float | None:
         if "step_time" in ev.unavailable or "prefill_time" in ev.unavailable:
             p.skipped = "; ".join(ev.unavailable.get(n, "") for n in ("step_time", "prefill_time")).strip("; ")
             return None
-        seconds = batch * ev.magnitude("prefill_time") + tokens_out * ev.magnitude("step_time") / 1e3
+        seconds = batch * _in(ev, "prefill_time", "s") + tokens_out * _in(ev, "step_time", "s")
         if metric == "output_tokens_per_s_total":
             return batch * tokens_out / seconds
-        return seconds * (1e3 if metric.endswith("_ms") else 1)
+        from .units import Q_
+
+        return Q_(seconds, "s").to("ms" if metric.endswith("_ms") else "s").magnitude
     p.skipped = f"metric {metric} is not predicted (disaggregated or per-node serving)"
     return None
 

@@ -49,6 +49,7 @@ def test_tornado_ranks_elasticities(workbook):
 
 @pytest.mark.parametrize("argv, message", [
     (["export", "--compare", "llama-3-70b", "h100"], "--compare needs two or more different chips"),
+    (["export", "--compare", "llama-3-70b", "h100,nope"], "unknown hardware 'nope'"),
     (["export", "--compare", "llama-3-70b"], "--compare needs MODEL CHIP,CHIP"),
     (["export", "llama-3-70b", "h100", "--template", "comparison"], "the comparison template compares chips"),
     (["export", "--compare", "llama-3-70b", "h100,h200", "--template", "finance"], "is not one"),

@@ -14,6 +14,7 @@ def cmd_calibrate(args: argparse.Namespace) -> str:
     cal = fit(args.folder, args.hardware, args.attention_kernel)
     lines = [f"calibration of {cal.chip} from {cal.data} (attention kernel {cal.attention_kernel})"]
     from ..runtime import table
+    from ..units import Q_
 
     for key, value in cal.values.items():
         s = table().get(key)
@@ -24,7 +25,8 @@ def cmd_calibrate(args: argparse.Namespace) -> str:
                      f"{f.max_error:6.1%}")
         if args.rows:
             for label, m, p in zip(f.labels, f.measured, f.predicted, strict=True):
-                lines.append(f"      {label:<18} measured {m * 1e6:10.1f} us  predicted {p * 1e6:10.1f} us  "
+                us = Q_([m, p], "s").to("us").magnitude
+                lines.append(f"      {label:<18} measured {us[0]:10.1f} us  predicted {us[1]:10.1f} us  "
                              f"{m / p:6.3f}x")
     check(cal)  # refuses (writing nothing) a fit that did not converge or misses by more than 25%
     if args.output:

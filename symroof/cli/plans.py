@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 
 from ..errors import InputError
-from .common import fmt, parse_sets, warn
+from .common import fmt, parse_sets
 
 #: What the plan table shows, in order: (section, quantity).
 ROWS = (
@@ -126,7 +126,6 @@ def cmd_plan(args: argparse.Namespace) -> str:
     if args.format == "json":
         ev = p.evaluations[mode]
         return json.dumps({**ev.to_dict(), "notes": notes(ev)}, indent=2)
-    warn([])
     return render(p)
 
 
