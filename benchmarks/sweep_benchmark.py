@@ -102,11 +102,11 @@ def main() -> None:
                                                   SETTINGS, quantities=("step_time", "tokens_per_second_per_chip")))
     assert len(frame) == n and numpy.allclose(frame["step_time"].to_numpy(), hand_step.reshape(-1) * 1e3)
 
-    from symroof.lower import opened as open_down
+    from symroof.derive.lower import opened as open_down
 
     ev = symroof.evaluate(MODEL, CHIP, SETTINGS)
     structure = {k: ev.base[k] for k in ("attention", "mlp")}
-    from symroof.lower import resolve
+    from symroof.derive.lower import resolve
 
     opened = resolve(open_down(symroof.formula("step_time")), {**structure, "weight_dtype": "int8",
                                                                 "kv_dtype": "int8", "compute_dtype": "bf16"})

@@ -2,49 +2,46 @@
 
 Every quantity is declared once (name, symbol, unit, description, source);
 every formula is a unit-checked sympy expression. See ``symroof.model`` for the
-formulas, grouped as the seed chapter's sections are.
+formulas, grouped as the seed chapter's sections are, and
+``docs/architecture.md`` for how the package is laid out.
 
-Importing symroof is cheap: evaluation runs from the derivation cache
-(:mod:`symroof.runtime`); the sympy declarations (``REGISTRY``, ``formula``,
-``symbol``) load on first use.
+The public API is this module's names. Importing ``symroof`` is cheap: each
+name loads its module on first use (PEP 562), because every submodule import
+(the command line's included) imports this package first, and the names reach
+numpy, pint and sympy.
 """
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
+import importlib
 
-from .errors import CatalogError, InputError, SolveError, SymroofError, UnitError
+from .core.errors import CatalogError, InputError, SolveError, SymroofError, UnitError
+from .core.version import __version__
 
 __all__ = [
     "CatalogError", "Evaluation", "InputError", "Q_", "Quantity", "REGISTRY", "SolveError", "SymroofError",
-    "UnitError",
+    "UnitError", "__version__",
     "evaluate", "formula", "quantities", "symbol", "ureg",
 ]
 
+#: Public name -> (module, attribute), loaded when first used.
 _LAZY = {
     "Evaluation": ("evaluation", "Evaluation"), "evaluate": ("evaluation", "evaluate"),
-    "Q_": ("units", "Q_"), "ureg": ("units", "ureg"),
-    "REGISTRY": ("declare", "REGISTRY"), "Quantity": ("declare", "Quantity"),
+    "Q_": ("core.units", "Q_"), "ureg": ("core.units", "ureg"),
+    "REGISTRY": ("derive.declared", "REGISTRY"), "Quantity": ("declare", "Quantity"),
 }
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
-
         module, attr = _LAZY[name]
-        if module == "declare":
-            importlib.import_module(".model", __name__)  # declares every quantity
         return getattr(importlib.import_module(f".{module}", __name__), attr)
     raise AttributeError(f"module 'symroof' has no attribute {name!r}")
 
 
 def formula(name: str):
     """The declared quantity ``name`` (a :class:`symroof.declare.Quantity`); shows as LaTeX in Jupyter."""
-    from . import model  # noqa: F401
-    from .declare import REGISTRY
-
-    return REGISTRY.get(name)
+    return __getattr__("REGISTRY").get(name)
 
 
 def symbol(name: str):
@@ -54,7 +51,4 @@ def symbol(name: str):
 
 def quantities() -> list:
     """Every declared quantity, in declaration order."""
-    from . import model  # noqa: F401
-    from .declare import REGISTRY
-
-    return list(REGISTRY)
+    return list(__getattr__("REGISTRY"))

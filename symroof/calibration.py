@@ -23,7 +23,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from .errors import CatalogError, InputError
+from .core.errors import CatalogError, InputError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,7 +48,7 @@ COMM_OVERLAP = ("0: a decode step's all-reduces sit between a layer's matmuls, o
 
 def keys() -> set[str]:
     """Quantities a calibration may set."""
-    from .runtime import table
+    from .derive import table
 
     return {s.name for s in table() if s.group == "estimate"} | set(EXTRA_KEYS)
 
@@ -77,8 +77,8 @@ def load(path: str | Path, chip: str | None = None):
 
 def _load_file(path: Path):
     from . import catalog
-    from .runtime import table
-    from .values import parse_value
+    from .core.values import parse_value
+    from .derive import table
 
     path = Path(path)
     where = str(path)
@@ -143,8 +143,8 @@ def reference(entry) -> str:
 
 def _reported(name: str, seconds: float) -> float:
     """A fitted time (seconds, as the fit runs in base units) in the unit ``name`` is declared and written in."""
-    from .runtime import table
-    from .units import Q_
+    from .core.units import Q_
+    from .derive import table
 
     return Q_(seconds, "s").to(table().get(name).unit_text).magnitude
 
@@ -401,7 +401,7 @@ def check(cal: Calibration) -> None:
 
 def to_toml(cal: Calibration, generator: str) -> str:
     """The calibration file."""
-    from .runtime import table
+    from .derive import table
 
     def q(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -13,10 +13,11 @@ from typing import Any
 import numpy
 
 from . import catalog
-from .errors import InputError, SymroofError
-from .kinds import Origin
-from .runtime import Spec, Table, pinned_function, table
-from .values import parse_value
+from .core.errors import InputError, SymroofError
+from .core.kinds import Origin
+from .core.values import parse_value
+from .derive import pinned_function, table
+from .runtime import Spec, Table
 
 BOUND, ESTIMATE = "bound", "estimate"
 SET, CATALOG, CALIBRATION, CHOICE, VALUE, RULE, NEUTRAL, FORMULA = (
@@ -131,7 +132,7 @@ class Evaluation:
             return
         if numpy.ndim(value) == 0:
             raise InputError(self.says(s.name))
-        from .sentences import render
+        from .core.sentences import render
 
         first = numpy.unravel_index(numpy.argmin(numpy.asarray(value, dtype=bool)), numpy.shape(value))
         at = lambda n: numpy.broadcast_to(self.magnitude(n), numpy.shape(value))[first]  # noqa: E731
@@ -252,7 +253,7 @@ class Evaluation:
 
     def quantity(self, name: str):
         """The value of ``name`` as a pint quantity in its reporting unit (a choice for a dtype)."""
-        from .units import Q_
+        from .core.units import Q_
 
         s = self.table.get(name)
         value = self.magnitude(name)
@@ -320,7 +321,7 @@ class Evaluation:
 
     def says(self, name: str) -> str | None:
         """What a yes/no quantity says here, in words (its declared sentence)."""
-        from .sentences import render
+        from .core.sentences import render
 
         s = self.table.specs[name]
         if s.says is None or self.holds(name) is None:

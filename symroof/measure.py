@@ -37,8 +37,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import InputError, SymroofError
-from .files import write_text_atomically
+from .core.errors import InputError, SymroofError
+from .core.files import write_text_atomically
 
 PARTS = ("ceilings", "matmul", "attention", "prefill")
 
@@ -483,7 +483,7 @@ def fp8_support(torch: Any, device: str) -> tuple[bool, str]:
 
 def environment(torch: Any, device: str, smoke: bool, fp8: tuple[bool, str], parts: Iterable[str]) -> list[str]:
     """``key value`` lines for env.txt: the shared files' keys first, then what calibrate must know of the run."""
-    from . import __version__
+    from .core.version import __version__
 
     lines = [f"torch {torch.__version__}", f"python {platform.python_version()}"]
     if device == "cuda":
@@ -591,7 +591,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_measure(args: argparse.Namespace) -> str:
     """Run what ``args`` asks for; return the written paths, one a line. Raises ``SymroofError``/``OSError``."""
-    from .progress import Progress
+    from .core.progress import Progress
 
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
     device = args.device or ("cpu" if args.smoke else "cuda")

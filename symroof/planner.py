@@ -19,7 +19,7 @@ from typing import Any
 import numpy
 
 from . import catalog
-from .errors import InputError
+from .core.errors import InputError
 from .evaluation import Evaluation, load_calibration, parse_overrides
 
 MODES = ("bound", "estimate")

@@ -19,8 +19,8 @@ from typing import Any
 import numpy
 import pandas
 
-from .errors import InputError
-from .files import write_text_atomically
+from .core.errors import InputError
+from .core.files import write_text_atomically
 
 #: The seed's figure: LLaMA 3-70B on a TPU v5e 4x4, int8 weights and KV, bf16 FLOPs, 8.2e11 byte/s HBM.
 SEED_FIGURE = {"n_chips": 16, "weight_dtype": "int8", "kv_dtype": "int8", "compute_dtype": "bf16",

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy
 import sympy
 
-from . import model as _model  # noqa: F401  (declares every quantity)
+from .core.errors import InputError
 from .declare import REGISTRY, Kind, formula
-from .errors import InputError
+from .derive import declared as _declared  # noqa: F401  (declares every quantity, with cached closed forms)
+from .derive.lower import numeric, opened, resolve
 from .evaluation import Evaluation
-from .lower import numeric, opened, resolve
 from .printing.numpy import codegen
 
 

@@ -23,13 +23,13 @@ import pandas
 import sympy
 
 from . import catalog
-from . import model as _model  # noqa: F401  (declares every quantity)
+from .core.errors import InputError
+from .core.values import parse_value
 from .declare import REGISTRY, Kind
-from .errors import InputError
+from .derive import declared as _declared  # noqa: F401  (declares every quantity, with cached closed forms)
+from .derive.lower import Opener
 from .evaluation import Evaluation, parse_overrides
-from .lower import Opener
 from .printing.numpy import codegen
-from .values import parse_value
 
 #: Quantities a sweep reports when none are named.
 DEFAULT_QUANTITIES = ("step_time", "step_time_kv", "step_time_flops", "step_time_params", "tokens_per_second",
@@ -87,8 +87,8 @@ def compile_sweep(model: str | catalog.Entry, hardware: str | catalog.Entry, var
 
 def _fixed_values(entries: tuple, given: dict[str, Any], varied: frozenset[str], mode: str) -> dict[str, Any]:
     """The value of every input that is not varied and not left to a default rule (base units or choices)."""
+    from .derive import table
     from .evaluation import RULE, MissingInput, resolve_input
-    from .runtime import table
 
     out: dict[str, Any] = {}
     for s in table():
@@ -221,7 +221,7 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
     held: dict[tuple, float] = {}
     # the slice is held fixed unless varied or set, or unless its default rule is written in a varied input
     # (tensor_parallel x pipeline_parallel): then each row's layout gives its own chips
-    from .runtime import table
+    from .derive import table
 
     follows = set(vary) & set(table().get("n_chips").deps)
     if "n_chips" not in vary and "n_chips" not in overrides and not follows:
@@ -265,7 +265,7 @@ def _grid(p: Plan, start: int, stop: int) -> dict[str, numpy.ndarray]:
 def chunks(p: Plan, progress: Callable[[int, int], None] | None = None,
            drop_unfit: bool = False) -> Iterator[pandas.DataFrame]:
     """The sweep's rows, a chunk of points at a time (for streaming large sweeps to a file)."""
-    from .runtime import table
+    from .derive import table
 
     checks = [s.name for s in table() if s.on_false == "refuse"]
     targets = tuple(dict.fromkeys([*p.quantities, FIT, "n_chips", *checks]))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import sympy
 
-from . import model as _model  # noqa: F401  (declares every quantity)
+from .core.errors import UnitError
+from .core.units import parse_unit
 from .declare import REGISTRY, Quantity, dimension_of, format_dimension
-from .errors import UnitError
-from .units import parse_unit
+from .derive import declared as _declared  # noqa: F401  (declares every quantity, with cached closed forms)
 
 __all__ = ["assert_unit", "unit_of"]
 

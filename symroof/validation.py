@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import InputError
+from .core.errors import InputError
 
 COLUMNS = ("model", "chip", "n_chips", "tensor_parallel", "pipeline_parallel", "expert_parallel", "weight_dtype",
            "kv_dtype", "compute_dtype", "batch", "concurrency", "input_length", "output_length", "metric", "value",
@@ -182,7 +182,7 @@ def predict(p: Point, mode: str, calibration=None) -> float | None:
         seconds = batch * _in(ev, "prefill_time", "s") + tokens_out * _in(ev, "step_time", "s")
         if metric == "output_tokens_per_s_total":
             return batch * tokens_out / seconds
-        from .units import Q_
+        from .core.units import Q_
 
         return Q_(seconds, "s").to("ms" if metric.endswith("_ms") else "s").magnitude
     p.skipped = f"metric {metric} is not predicted (disaggregated or per-node serving)"

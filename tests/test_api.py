@@ -6,7 +6,7 @@ import sympy
 
 import symroof
 from symroof import Q_, symbol
-from symroof.errors import InputError
+from symroof.core.errors import InputError
 from symroof.testing import assert_unit, unit_of
 
 from .conftest import ev, value

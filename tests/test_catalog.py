@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from symroof import catalog
-from symroof.errors import CatalogError
+from symroof.core.errors import CatalogError
 
 from .conftest import ev, value
 

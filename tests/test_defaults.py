@@ -17,7 +17,7 @@ import pytest
 
 import symroof
 from symroof.cli.sweeps import inclusive_range
-from symroof.errors import CatalogError
+from symroof.core.errors import CatalogError
 from symroof.sweep import pareto, sweep
 from symroof.workbook import export as wx
 

@@ -4,8 +4,8 @@ import pytest
 import sympy
 
 from symroof import symbol
+from symroof.core.errors import UnitError
 from symroof.declare import dimension_of
-from symroof.errors import UnitError
 from symroof.quantity import REGISTRY, Group, check_units
 
 

@@ -17,7 +17,7 @@ import pytest
 import tomllib
 
 import symroof
-from symroof.errors import CatalogError
+from symroof.core.errors import CatalogError
 
 DATA = Path(__file__).parent / "data" / "measurements"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "measurements"

@@ -13,7 +13,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from sympy.codegen.cfunctions import log2
 
 from symroof import symbol
-from symroof.errors import SymroofError
+from symroof.core.errors import SymroofError
 from symroof.printing.excel import ExcelPrintError, excel_formula
 from symroof.workbook.names import check_names, name_problem
 

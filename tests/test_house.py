@@ -10,19 +10,22 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import openpyxl
 import pytest
 
 import symroof
-from symroof import runtime
+from symroof import derive
 from symroof.declare import REGISTRY, Group
 from symroof.declare.functions import make_select
+from symroof.runtime import store
 from symroof.sensitivity import elasticities
 from symroof.workbook import export as wx
 
 from .workbook_check import compare, expected_values, formulas_values
 
+ROOT = Path(__file__).resolve().parent.parent
 PIN = {"param_bytes": "100 GB"}
 PINNED_TEXT = "chip_flops*param_bytes/(2*hbm_bandwidth*param_count)"
 
@@ -101,15 +104,23 @@ def test_elasticities_under_pins_match_finite_differences(name, pins):
 
 
 # --- the derivation cache ---
-def test_the_packaged_cache_is_fresh():
-    import symroof._derived as packaged
+def _fresh(monkeypatch, tmp_path, key):
+    """A cache folder of its own and a key, as if a declaration had changed; nothing remembered."""
+    monkeypatch.setenv("SYMROOF_CACHE", str(tmp_path))
+    monkeypatch.setattr(store, "key", lambda: key)
+    store.load.cache_clear()
+    derive._derived.cache_clear()
 
-    assert packaged.KEY == runtime.key(), "symroof/_derived.py is stale: run python -m symroof.build"
-    assert packaged.COMPLETE and len(packaged.SPECS) == packaged.COUNT == len(REGISTRY)
+
+def test_no_generated_module_is_tracked():
+    tracked = subprocess.run(["git", "ls-files", "symroof"], capture_output=True, text=True, cwd=ROOT).stdout.split()
+    generated = [f for f in tracked if f.endswith(".py") and "written by symroof.derive" in (ROOT / f).read_text()
+                 and not f.startswith("symroof/derive/")]
+    assert not generated and "symroof/_derived.py" not in tracked
 
 
 def test_the_cache_matches_the_declarations():
-    t = runtime.table()
+    t = derive.table()
     for q in REGISTRY:
         s = t.get(q.name)
         assert s.unit_text == ("" if str(q.unit) == "dimensionless" else str(q.unit))
@@ -117,46 +128,55 @@ def test_the_cache_matches_the_declarations():
             assert s.formula_text() == q.formula_text(), q.name
 
 
-def test_a_stale_cache_is_rebuilt_in_the_user_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYMROOF_CACHE", str(tmp_path))
-    monkeypatch.setattr(runtime, "key", lambda: "0" * 64)  # as if a declaration had changed
-    runtime._packaged_or_cached.cache_clear()
+def test_a_stale_cache_is_derived_again_in_the_user_cache(tmp_path, monkeypatch):
+    _fresh(monkeypatch, tmp_path, "0" * 64)
     try:
-        t = runtime.table()
-        assert t.module.KEY == "0" * 64  # derived anew, not the packaged one
-        written = list(tmp_path.glob("derived-*.py"))
-        assert len(written) == 1
-        runtime._packaged_or_cached.cache_clear()
-        assert runtime.table().module.__file__ == str(written[0])  # the next run reads it back
+        t = derive.table()
+        assert t.key == "0" * 64  # derived anew, not another version's
+        written = list(tmp_path.glob("model-*/model.json"))
+        assert len(written) == 1 and (written[0].parent / "functions.py").is_file()
+        store.load.cache_clear()
+        derive._derived.cache_clear()
+        again = derive.table()
+        assert again.key == "0" * 64 and again.module.__file__ == str(written[0].parent / "functions.py")
     finally:
-        runtime._packaged_or_cached.cache_clear()
+        store.load.cache_clear()
+        derive._derived.cache_clear()
 
 
-def test_a_corrupt_cache_is_never_trusted(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYMROOF_CACHE", str(tmp_path))
-    monkeypatch.setattr(runtime, "key", lambda: "1" * 64)
-    path = tmp_path / f"derived-{'1' * 20}.py"
-    for corrupt in ("KEY = '" + "1" * 64 + "'\nSPECS = [", f"KEY = '{'1' * 64}'\nSPECS = []\nCOUNT = 5\n"):
-        path.write_text(corrupt)
-        runtime._packaged_or_cached.cache_clear()
-        try:
-            t = runtime.table()
-            assert len(t.specs) == len(REGISTRY)
-            assert "COMPLETE = True" in path.read_text()  # rebuilt over the corrupt file
-        finally:
-            runtime._packaged_or_cached.cache_clear()
+@pytest.mark.parametrize("damage", ["record", "functions", "truncated"])
+def test_a_damaged_cache_is_never_trusted(tmp_path, monkeypatch, damage):
+    _fresh(monkeypatch, tmp_path, "1" * 64)
+    try:
+        derive.table()
+        folder = store.folder("1" * 64)
+        if damage == "record":
+            (folder / "model.json").write_text('{"key": "' + "1" * 64 + '", "specs": [')
+        elif damage == "functions":
+            (folder / "functions.py").write_text("KEY = '" + "1" * 64 + "'\ndef _f_bound_step_time(v):\n")
+        else:
+            text = (folder / "model.json").read_text()
+            (folder / "model.json").write_text(text.replace('"complete":true', '"complete":false'))
+        store.load.cache_clear()
+        derive._derived.cache_clear()
+        assert store.load("1" * 64) is None
+        t = derive.table()
+        assert len(t.specs) == len(REGISTRY)
+        assert store.load("1" * 64) is not None  # derived again over the damaged files
+    finally:
+        store.load.cache_clear()
+        derive._derived.cache_clear()
 
 
 def test_a_read_only_cache_location_still_works(tmp_path, monkeypatch):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
-    monkeypatch.setenv("SYMROOF_CACHE", str(blocked / "cache"))
-    monkeypatch.setattr(runtime, "key", lambda: "2" * 64)
-    runtime._packaged_or_cached.cache_clear()
+    _fresh(monkeypatch, blocked / "cache", "2" * 64)
     try:
-        assert len(runtime.table().specs) == len(REGISTRY)  # derived in memory
+        assert len(derive.table().specs) == len(REGISTRY)  # derived in memory
     finally:
-        runtime._packaged_or_cached.cache_clear()
+        store.load.cache_clear()
+        derive._derived.cache_clear()
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["eval", "llama-3-70b", "tpu-v5e"], ["explain", "step_time"],

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import symroof
 from symroof.catalog import hf
-from symroof.errors import CatalogError
+from symroof.core.errors import CatalogError
 
 from .conftest import value
 
@@ -286,7 +286,7 @@ def test_a_model_that_fits_no_slice_still_evaluates_and_says_so():
 def test_lambertw_against_mpmath():
     import mpmath
 
-    from symroof.generated import lambertw
+    from symroof.core.numeric import lambertw
 
     xs = numpy.concatenate([-1 / numpy.e + numpy.logspace(-12, -0.5, 80), numpy.linspace(-0.3, 1, 80),
                             numpy.logspace(-300, 12, 160)])

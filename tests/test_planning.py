@@ -13,7 +13,7 @@ import numpy
 import pytest
 
 import symroof
-from symroof.generated import erlang_c
+from symroof.core.numeric import erlang_c
 
 HOURS_PER_YEAR = 8760
 

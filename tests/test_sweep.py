@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symroof
-from symroof.errors import InputError
+from symroof.core.errors import InputError
+from symroof.core.progress import Progress
 from symroof.plot import SEED_FIGURE, figure_data, plot
-from symroof.progress import Progress
 from symroof.sweep import compile_sweep, pareto, sweep
 
 QUANTITIES = ("step_time", "step_time_kv", "step_time_flops", "step_time_params", "tokens_per_second_per_chip",

@@ -4,8 +4,8 @@ import pint
 import pytest
 
 from symroof import ureg
-from symroof.errors import InputError
-from symroof.units import parse_unit
+from symroof.core.errors import InputError
+from symroof.core.units import parse_unit
 
 
 @pytest.mark.parametrize("a, b", [("byte", "FLOP"), ("token", "sequence"), ("chip", "parameter"),

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
-from ..errors import CatalogError, InputError
-from ..runtime import table
-from ..values import parse_value
+from ..core.errors import CatalogError, InputError
+from ..core.values import parse_value
+from ..derive import table
 
 if sys.version_info >= (3, 11):
     import tomllib

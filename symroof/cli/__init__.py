@@ -12,8 +12,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
-from ..errors import SymroofError
+from ..core.errors import SymroofError
+from ..core.version import __version__
 from . import estimates, evaluation, models, plans, sweeps, thresholds, workbooks
 
 EPILOG = """examples:

@@ -6,12 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 
 def parse_sets(items: Sequence[str] | None, option: str = "--set") -> dict[str, str]:
     """``["NAME=VALUE", ...]`` as a dict, refusing malformed items, unknown names and duplicates."""
-    from ..runtime import table
+    from ..derive import table
 
     out: dict[str, str] = {}
     for item in items or []:
@@ -59,7 +59,7 @@ def operating_point(args: argparse.Namespace, name: str):
     left out; nothing of the other is then used or named.
     """
     from .. import catalog
-    from ..runtime import table
+    from ..derive import table
 
     refs = [r for r in (args.model, args.hardware) if r]
     if not refs:
@@ -90,7 +90,7 @@ def operating_point(args: argparse.Namespace, name: str):
 
 def reachable(name: str) -> set[str]:
     """Names ``name`` depends on, directly or through formulas and default rules."""
-    from ..runtime import table
+    from ..derive import table
 
     t = table()
     out: set[str] = set()

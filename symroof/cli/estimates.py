@@ -7,14 +7,14 @@ from pathlib import Path
 
 
 def cmd_calibrate(args: argparse.Namespace) -> str:
-    from .. import __version__
     from ..calibration import check, fit, to_toml
-    from ..files import write_text_atomically
+    from ..core.files import write_text_atomically
+    from ..core.version import __version__
 
     cal = fit(args.folder, args.hardware, args.attention_kernel)
     lines = [f"calibration of {cal.chip} from {cal.data} (attention kernel {cal.attention_kernel})"]
-    from ..runtime import table
-    from ..units import Q_
+    from ..core.units import Q_
+    from ..derive import table
 
     for key, value in cal.values.items():
         s = table().get(key)

@@ -55,7 +55,7 @@ def render_csv(ev) -> str:
 
 def cmd_list(args: argparse.Namespace) -> str:
     from .. import catalog
-    from ..runtime import table
+    from ..derive import table
 
     if args.what == "quantities":
         rows = [s for s in table() if s.kind != "constant"]
@@ -84,7 +84,7 @@ def cmd_eval(args: argparse.Namespace) -> str:
 
 
 def cmd_explain(args: argparse.Namespace) -> str:
-    from ..runtime import table
+    from ..derive import table
 
     s = table().get(args.name)
     lines = [

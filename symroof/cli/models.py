@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..errors import CatalogError
+from ..core.errors import CatalogError
 
 
 def _default_id(path: Path, config_name: str | None) -> str:
@@ -20,7 +20,7 @@ def cmd_import_model(args: argparse.Namespace) -> str:
 
     from .. import catalog
     from ..catalog import hf
-    from ..files import atomic_write
+    from ..core.files import atomic_write
 
     path = Path(args.config)
     values, sources, family = hf.read(path)

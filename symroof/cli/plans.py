@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .common import fmt, parse_sets
 
 #: What the plan table shows, in order: (section, quantity).

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .common import add_set, parse_sets, warn
 
 
@@ -22,7 +22,7 @@ def inclusive_range(start: float, stop: float, step: float) -> list[float]:
 def parse_vary(items: Sequence[str] | None) -> dict[str, list]:
     """``--vary NAME=SPEC``: SPEC is a comma list of values (with units if wanted, or dtype names) and
     inclusive ranges ``a:b`` or ``a:b:step``."""
-    from ..runtime import table
+    from ..derive import table
 
     out: dict[str, list] = {}
     for item in items or []:
@@ -60,9 +60,9 @@ def _rows(n: int) -> str:
 
 
 def cmd_sweep(args: argparse.Namespace) -> str | None:
-    from ..files import atomic_write
-    from ..progress import Progress
-    from ..runtime import table
+    from ..core.files import atomic_write
+    from ..core.progress import Progress
+    from ..derive import table
     from ..sweep import attrs, check_size, chunks, pareto, plan
 
     quantities = [n.strip() for n in args.quantities.split(",")] if args.quantities else None
@@ -112,7 +112,7 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
     else:
         text = frame.to_string(index=False)
     if args.output:
-        from ..files import write_text_atomically
+        from ..core.files import write_text_atomically
 
         write_text_atomically(text + "\n", Path(args.output))
         return f"{_rows(len(frame))} written to {args.output}"

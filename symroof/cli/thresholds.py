@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .common import add_set, operating_point, warn
 
 
@@ -16,7 +16,7 @@ def _where(ev) -> str:
 
 def _structure(s, ev) -> dict[str, str]:
     """The structural choices the answer is for: the model's, or the default (dense) when none is given."""
-    from ..runtime import table
+    from ..derive import table
 
     if ev is not None and ev.model.id:
         return ev.structure
@@ -30,14 +30,14 @@ def _regimes(s, ev, structure: dict[str, str]) -> list[tuple[str, str]]:
         if s.per is None:
             return [tuple(r) for r in s.regimes]
         return [tuple(r) for r in s.regimes_for.get(f"{s.per}={structure[s.per]}", [])]
-    from ..build import regime_texts
     from ..declare import REGISTRY
+    from ..derive.build import regime_texts
 
     return [tuple(r) for r in regime_texts(REGISTRY.get(s.name), keep, ev.mode, structure.get(s.per))]
 
 
 def cmd_solve(args: argparse.Namespace) -> str:
-    from ..runtime import table
+    from ..derive import table
 
     t = table()
     s = t.get(args.name)
@@ -91,7 +91,7 @@ def cmd_solve(args: argparse.Namespace) -> str:
 
 def _latex(name: str, ev, structure: dict[str, str]) -> str:
     """``symbol = closed form`` in LaTeX for the structure (and pins) of the answer."""
-    from ..runtime import table
+    from ..derive import table
 
     s = table().get(name)
     pins = ev.pins if ev is not None else frozenset()
@@ -101,14 +101,14 @@ def _latex(name: str, ev, structure: dict[str, str]) -> str:
 
     from ..declare import REGISTRY, formula, shown
     from ..declare.quantity import symbol_names
-    from ..lower import resolve
+    from ..derive.lower import resolve
 
     expr = shown(resolve(formula(REGISTRY.get(name), frozenset(s.opened & pins), "bound"), structure))
     return f"{s.display} = {sympy.latex(expr, symbol_names=symbol_names())}"
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> str:
-    from ..runtime import table
+    from ..derive import table
     from ..sensitivity import active_bounds, elasticities
 
     s = table().get(args.quantity)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .common import add_set, parse_sets, warn
 
 
@@ -43,7 +43,7 @@ def cmd_export(args: argparse.Namespace) -> str:
 
 def progress(args: argparse.Namespace):
     """A progress line on a terminal after a second; silent when not on one, or with --quiet."""
-    from ..progress import Progress
+    from ..core.progress import Progress
 
     return Progress(sys.stderr, not args.quiet)
 

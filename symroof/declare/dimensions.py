@@ -12,7 +12,7 @@ import sympy
 from pint.util import UnitsContainer
 from sympy.codegen.cfunctions import log2
 
-from ..errors import UnitError
+from ..core.errors import UnitError
 from .functions import ErlangC, Select
 from .quantity import REGISTRY, Quantity
 

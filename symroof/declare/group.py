@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 
 import sympy
-from sympy.codegen.cfunctions import log2
-from sympy.core.symbol import Str
 
-from ..errors import SolveError
-from ..units import parse_unit, ureg
+from ..core.errors import SolveError
+from ..core.units import parse_unit, ureg
+from . import closed
 from .dimensions import check_units
 from .functions import Select, make_select  # noqa: F401  (Select re-exported)
 from .quantity import REGISTRY, Kind, Quantity
@@ -160,7 +159,7 @@ class Group:
             return make_select(per, {c: sympy.sympify(given[c]) if c in given else root_of(keep, {key.name: c})
                                      for c in key.choices})
 
-        return self.derived(name, display, unit, description, source, solved_before(name) or derive(),
+        return self.derived(name, display, unit, description, source, closed.known(name) or derive(),
                             label=label, regime=regime,
                             derivation=equation, unknown=unknown, rederive=derive,
                             basis=tuple(sorted(equation.free_symbols, key=str)),
@@ -185,32 +184,6 @@ class Group:
         if set(options) != set(q.choices):
             raise ValueError(f"select on {q.name}: options {sorted(options)} do not match choices {list(q.choices)}")
         return make_select(key, {c: options[c] for c in q.choices})
-
-
-def solved_before(name: str) -> sympy.Expr | None:
-    """The closed form of ``name`` from a fresh derivation cache, if there is one (no solving then).
-
-    The cache is keyed by a hash of these very sources and the sympy version, so
-    its closed forms are what solving would give; a stale cache is not read.
-    """
-    from .. import runtime
-
-    module = _cache_module(runtime)
-    text = getattr(module, "CLOSED_FORMS", {}).get(name) if module is not None else None
-    if text is None:
-        return None
-    namespace = {k: getattr(sympy, k) for k in dir(sympy) if not k.startswith("_")}
-    namespace.update(Select=Select, Str=Str, log2=log2)
-    return eval(text, namespace)  # noqa: S307 - text symroof wrote into its own cache, checked by its key
-
-
-_CACHE: list = []
-
-
-def _cache_module(runtime):
-    if not _CACHE:
-        _CACHE.append(runtime.existing())
-    return _CACHE[0]
 
 
 CONSTANTS = Group("constants", "Constants")

@@ -22,9 +22,9 @@ from functools import cache
 import pint
 import sympy
 
-from ..errors import InputError, SymroofError
-from ..kinds import Kind, Origin  # noqa: F401  (Origin re-exported)
-from ..units import base_factor
+from ..core.errors import InputError, SymroofError
+from ..core.kinds import Kind
+from ..core.units import base_factor
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 BOUND, ESTIMATE = "bound", "estimate"
@@ -290,9 +290,26 @@ def constant_number(q: Quantity) -> sympy.Expr:
     return sympy.nsimplify(q.value * q.factor)
 
 
+@REGISTRY.cached
+def as_read(q: Quantity) -> sympy.Expr:
+    """A constant as people read it: its number in its own unit, times the unit where that is not a base unit.
+
+    ``one("chip")`` reads as 1, the 2 FLOPs of a multiply-add as 2, ``one("year")`` as ``yr``: never as the
+    31,536,000 seconds it is in base units.
+    """
+    number = sympy.nsimplify(q.value)
+    return number if q.factor == 1 else number * unit_symbol(q.unit)
+
+
+def unit_symbol(unit: pint.Unit) -> sympy.Symbol:
+    """A unit as a symbol for formula text (``ms``, ``yr``, ``(USD/kWh)``)."""
+    text = f"{unit:~C}"
+    return sympy.Symbol(f"({text})" if "/" in text or "*" in text else text, positive=True)
+
+
 def shown(expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` as people read it: constants as their base-unit numbers (unit carriers as 1)."""
-    subs = {s: constant_number(REGISTRY.by_symbol(s)) for s in expr.free_symbols
+    """``expr`` as people read it: each constant as :func:`as_read` gives it."""
+    subs = {s: as_read(REGISTRY.by_symbol(s)) for s in expr.free_symbols
             if REGISTRY.by_symbol(s).kind == Kind.CONSTANT}
     return expr.xreplace(subs)
 
@@ -303,7 +320,8 @@ def default_text(q: Quantity) -> str | None:
         return None
     if q.has_rule:
         return sympy.sstr(shown(formula(q)))
-    value = float(shown(q.expr)) / q.factor
+    value = float(q.expr.xreplace({s: constant_number(REGISTRY.by_symbol(s)) for s in q.expr.free_symbols}))
+    value /= q.factor
     unit = f"{q.unit:~P}" if str(q.unit) != "dimensionless" else ""
     return f"{value:g} {unit}".strip()
 
@@ -316,7 +334,11 @@ def text(q: Quantity, pins: frozenset[str] = frozenset(), mode: str = BOUND) -> 
 
 
 def symbol_names() -> dict[sympy.Symbol, str]:
-    return {q.symbol: q.display for q in REGISTRY}
+    """Each declared symbol's display symbol, and each unit a formula shows, upright."""
+    out = {q.symbol: q.display for q in REGISTRY}
+    out.update({unit_symbol(q.unit): rf"\mathrm{{{f'{q.unit:~C}'}}}" for q in REGISTRY
+                if q.kind == Kind.CONSTANT and q.factor != 1})
+    return out
 
 
 @REGISTRY.cached

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from ..errors import SolveError, UnitError
+from ..core.errors import SolveError, UnitError
 from .dimensions import dimension_of
 from .functions import Select
 from .quantity import REGISTRY, Kind, shown

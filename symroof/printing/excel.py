@@ -21,8 +21,7 @@ import sympy
 from sympy.codegen.cfunctions import log2
 from sympy.printing.codeprinter import CodePrinter
 
-from ..declare.functions import ErlangC
-from ..quantity import REGISTRY, Select
+from ..declare.functions import ErlangC, Select
 
 MAX_FORMULA_LENGTH = 8192  # characters, Excel's limit for one cell formula
 
@@ -192,10 +191,9 @@ class ExcelPrinter(CodePrinter):
         return text
 
     def _print_Select(self, expr) -> str:
-        key = REGISTRY.by_symbol(expr.key)
         available = self._settings["available"]
         text = "NA()"
-        for choice, option in reversed(list(zip(key.choices, expr.options, strict=True))):
+        for choice, option in reversed(expr.pairs):  # the Select holds its options keyed by choice
             if available is not None and not _outside_selects(option) <= available:
                 continue  # an option that needs a quantity the workbook lacks is the spreadsheet's #N/A
             text = f'IF({self._print(expr.key)}="{choice}",{self._print(option)},{text})'

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
-from ..generated import NAMESPACE
+from ..core.numeric import NAMESPACE
 
 
 class ArrayPrinter(NumPyPrinter):

@@ -20,12 +20,12 @@ from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from .. import __version__
+from ..core.errors import InputError
+from ..core.files import atomic_write
+from ..core.version import __version__
 from ..declare import REGISTRY, Kind
-from ..errors import InputError
+from ..derive.lower import excel_expr, in_reporting_units, numeric
 from ..evaluation import FORMULA, RULE, Evaluation
-from ..files import atomic_write
-from ..lower import excel_expr, in_reporting_units, numeric
 from . import formats as F
 from . import metadata
 from .template import TemplateError, _folder
@@ -50,7 +50,7 @@ def load_template(ref: str = "comparison") -> dict:
         raise TemplateError(f"{path}: cannot read a comparison template ({exc})") from None
     if data.get("kind") != "comparison":
         raise InputError(f"--compare writes the comparison template; {ref!r} is not one (kind = \"comparison\")")
-    from ..runtime import table
+    from ..derive import table
 
     for name in [*data.get("results", []), data.get("chart"), data.get("tornado")]:
         table().get(name)  # an unknown name is a clear error

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog
-from ..errors import InputError, SymroofError
+from ..core.errors import InputError, SymroofError
+from ..core.files import atomic_write, write_text_atomically
 from ..evaluation import Evaluation, parse_overrides
-from ..files import atomic_write, write_text_atomically
 from . import metadata
 from . import template as templates
 from .writer import write
@@ -163,8 +163,8 @@ def export(model: str, hardware: str, template: str = "engineering", overrides: 
     if tpl.kind == "comparison":
         raise InputError(f"the {tpl.name} template compares chips: symroof export --compare MODEL CHIP,CHIP,...")
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
+    from ..derive import table
     from ..evaluation import load_calibration
-    from ..runtime import table
 
     cal = load_calibration(h, calibration)
     factors = {k for k in (overrides or {}) if table().get(k).neutral is not None}

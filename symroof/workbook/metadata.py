@@ -15,7 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ..errors import SymroofError
+from ..core.errors import SymroofError
 
 SHEET = "_symroof"
 INFO = ("generator", "model", "hardware", "template", "rules", "overrides", "calibration")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import SymroofError
+from ..core.errors import SymroofError
 
 LAST_COLUMN = 16384  # XFD
 LAST_ROW = 1048576

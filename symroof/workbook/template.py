@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..errors import SymroofError
+from ..core.errors import SymroofError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -138,7 +138,7 @@ def load(ref: str) -> Template:
 
 
 def _names(raw, where: str, key: str) -> tuple[str, ...]:
-    from ..runtime import table
+    from ..derive import table
 
     t = table()
     if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
@@ -154,7 +154,7 @@ def _names(raw, where: str, key: str) -> tuple[str, ...]:
 
 
 def _group_names(groups: tuple[str, ...]) -> tuple[str, ...]:
-    from ..runtime import table
+    from ..derive import table
 
     return tuple(s.name for g in groups for s in table() if s.group == g and s.kind != "constant")
 

@@ -20,18 +20,18 @@ import sympy
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from .. import __version__
 from ..calibration import reference
+from ..core.errors import SymroofError
+from ..core.sentences import excel as excel_sentence
+from ..core.sentences import names as sentence_names
+from ..core.sentences import pieces
+from ..core.sentences import render as render_sentence
+from ..core.version import __version__
 from ..declare import REGISTRY, Kind, Select, formula
-from ..errors import SymroofError
+from ..derive.lower import excel_expr, in_reporting_units, numeric, resolve, through
 from ..evaluation import CALIBRATION, FORMULA, RULE, SET, Evaluation
-from ..lower import excel_expr, in_reporting_units, numeric, resolve, through
 from ..printing.excel import MAX_FORMULA_LENGTH, excel_formula
 from ..printing.numpy import codegen
-from ..sentences import excel as excel_sentence
-from ..sentences import names as sentence_names
-from ..sentences import pieces
-from ..sentences import render as render_sentence
 from . import formats as F
 from . import metadata
 from .layout import Block, place
@@ -126,7 +126,7 @@ class Book:
     def _lambertw(self, expr: sympy.Expr, names: dict, available: set) -> tuple[sympy.Expr, set]:
         """``expr`` with each LambertW(x) replaced by a helper cell that computes it: x, a first guess, then
         the same fixed number of Halley steps as :func:`symroof.generated.lambertw`."""
-        from ..generated import LAMBERTW_STEPS, LAMBERTW_SWITCH, lambertw_start, lambertw_step
+        from ..core.numeric import LAMBERTW_STEPS, LAMBERTW_SWITCH, lambertw_start, lambertw_step
 
         while True:
             nodes = [n for n in expr.atoms(sympy.LambertW) if not n.args[0].has(sympy.LambertW)]

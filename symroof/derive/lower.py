@@ -21,8 +21,9 @@ from collections.abc import Mapping
 
 import sympy
 
-from .declare import REGISTRY, Kind, Quantity, Select, formula
-from .declare.quantity import constant_number
+from ..declare import REGISTRY, Kind, Quantity, Select, formula
+from ..declare.quantity import constant_number
+from ..declare.rewrite import depends_on
 
 Pins = frozenset[str]
 
@@ -167,8 +168,6 @@ def through(q: Quantity, target: sympy.Symbol, pins: Pins = frozenset(), mode: s
     Quantities that do not depend on ``target``, and pinned ones, stay as
     names: a sweep row of a workbook refers to them by their defined names.
     """
-    from .declare.rewrite import depends_on
-
     def open_(expr: sympy.Expr) -> sympy.Expr:
         subs = {}
         for s in expr.free_symbols:
