@@ -23,7 +23,7 @@ import pint
 import sympy
 
 from ..core.errors import InputError, SymroofError
-from ..core.kinds import Kind
+from ..core.kinds import Kind, Origin  # noqa: F401  (Origin re-exported)
 from ..core.units import base_factor
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
