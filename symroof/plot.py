@@ -21,6 +21,8 @@ import pandas
 
 from .core.errors import InputError
 from .core.files import write_text_atomically
+from .evaluation import evaluate
+from .sweep import sweep
 
 #: The seed's figure: LLaMA 3-70B on a TPU v5e 4x4, int8 weights and KV, bf16 FLOPs, 8.2e11 byte/s HBM.
 SEED_FIGURE = {"n_chips": 16, "weight_dtype": "int8", "kv_dtype": "int8", "compute_dtype": "bf16",
@@ -46,9 +48,6 @@ def figure_data(model: str | None = None, hardware: str | None = None, overrides
     the catalog's values and ``overrides`` only. The slice is held fixed across
     the figure (the smallest slice of the scenario unless ``n_chips`` is set).
     """
-    from .evaluation import evaluate
-    from .sweep import sweep
-
     seed = model is None and hardware is None
     if (model is None) != (hardware is None):
         raise InputError("give both MODEL and HARDWARE, or neither for the seed's figure")
@@ -88,7 +87,7 @@ def title(kind: str, scenario: dict) -> str:
 def _figure(**kwargs):
     """A matplotlib figure drawn off-screen, without changing the pyplot backend."""
     try:
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # the optional "plot" extra: imported when a figure is drawn
     except ImportError:
         raise InputError(MISSING_EXTRA) from None
     return Figure(**kwargs)
@@ -159,7 +158,7 @@ def breakdown_png(frame: pandas.DataFrame, critical: float, heading: str, estima
 def html(frame: pandas.DataFrame, kind: str, critical: float, heading: str, estimate: bool = False) -> str:
     """A self-contained HTML page with a context-length slider (plotly's JavaScript inline)."""
     try:
-        import plotly.graph_objects as go
+        import plotly.graph_objects as go  # the optional "plot" extra: imported when a page is drawn
     except ImportError:
         raise InputError(MISSING_EXTRA) from None
     contexts = sorted(frame["context_length"].unique())

@@ -26,9 +26,11 @@ from . import catalog
 from .core.errors import InputError
 from .core.values import parse_value
 from .declare import REGISTRY, Kind
+from .declare.quantity import default_text
 from .derive import declared as _declared  # noqa: F401  (declares every quantity, with cached closed forms)
+from .derive import table
 from .derive.lower import Opener
-from .evaluation import Evaluation, parse_overrides
+from .evaluation import RULE, Evaluation, MissingInput, load_calibration, parse_overrides, resolve_input
 from .printing.numpy import codegen
 
 #: Quantities a sweep reports when none are named.
@@ -87,9 +89,6 @@ def compile_sweep(model: str | catalog.Entry, hardware: str | catalog.Entry, var
 
 def _fixed_values(entries: tuple, given: dict[str, Any], varied: frozenset[str], mode: str) -> dict[str, Any]:
     """The value of every input that is not varied and not left to a default rule (base units or choices)."""
-    from .derive import table
-    from .evaluation import RULE, MissingInput, resolve_input
-
     out: dict[str, Any] = {}
     for s in table():
         if s.name in varied or s.kind == "constant" or not (s.kind == "input" or s.name in given):
@@ -163,8 +162,6 @@ class Plan:
 
 
 def _default_text(name: str) -> str:
-    from .declare.quantity import default_text
-
     return default_text(REGISTRY.get(name)) or "?"
 
 
@@ -176,8 +173,6 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
     In estimate mode each chip takes its shipped calibration (or the generic
     one), or ``calibration`` (a file from symroof calibrate, for that chip).
     """
-    from .evaluation import load_calibration
-
     models = [models] if isinstance(models, str) else list(models)
     hardware = [hardware] if isinstance(hardware, str) else list(hardware)
     if calibration is not None:
@@ -221,8 +216,6 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
     held: dict[tuple, float] = {}
     # the slice is held fixed unless varied or set, or unless its default rule is written in a varied input
     # (tensor_parallel x pipeline_parallel): then each row's layout gives its own chips
-    from .derive import table
-
     follows = set(vary) & set(table().get("n_chips").deps)
     if "n_chips" not in vary and "n_chips" not in overrides and not follows:
         for combo in combos:
@@ -265,8 +258,6 @@ def _grid(p: Plan, start: int, stop: int) -> dict[str, numpy.ndarray]:
 def chunks(p: Plan, progress: Callable[[int, int], None] | None = None,
            drop_unfit: bool = False) -> Iterator[pandas.DataFrame]:
     """The sweep's rows, a chunk of points at a time (for streaming large sweeps to a file)."""
-    from .derive import table
-
     checks = [s.name for s in table() if s.on_false == "refuse"]
     targets = tuple(dict.fromkeys([*p.quantities, FIT, "n_chips", *checks]))
     done = 0

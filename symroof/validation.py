@@ -34,7 +34,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from . import catalog
 from .core.errors import InputError
+from .core.units import Q_
+from .evaluation import evaluate
 
 COLUMNS = ("model", "chip", "n_chips", "tensor_parallel", "pipeline_parallel", "expert_parallel", "weight_dtype",
            "kv_dtype", "compute_dtype", "batch", "concurrency", "input_length", "output_length", "metric", "value",
@@ -105,8 +108,6 @@ def _dtype(text: str, fallback: str) -> str:
 
 def _settings(p: Point) -> tuple[dict, str | None]:
     """The overrides that reproduce a point's settings, or a reason it cannot be predicted."""
-    from . import catalog
-
     r = p.row
     if r["model"] not in catalog.ids("model"):
         return {}, f"model {r['model']} is not in the catalog"
@@ -138,8 +139,6 @@ def _in(ev, name: str, unit: str) -> float:
 
 def predict(p: Point, mode: str, calibration=None) -> float | None:
     """The point's metric as symroof predicts it in ``mode`` (None, with ``p.skipped`` set, when it cannot)."""
-    from .evaluation import evaluate
-
     settings, reason = _settings(p)
     if reason:
         p.skipped = reason
@@ -182,8 +181,6 @@ def predict(p: Point, mode: str, calibration=None) -> float | None:
         seconds = batch * _in(ev, "prefill_time", "s") + tokens_out * _in(ev, "step_time", "s")
         if metric == "output_tokens_per_s_total":
             return batch * tokens_out / seconds
-        from .core.units import Q_
-
         return Q_(seconds, "s").to("ms" if metric.endswith("_ms") else "s").magnitude
     p.skipped = f"metric {metric} is not predicted (disaggregated or per-node serving)"
     return None

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from symroof.workbook import cells
 from symroof.workbook import export as wx
-from symroof.workbook import writer
 from symroof.workbook.metadata import cell_map
 
 from .workbook_check import compare, expected_values, formula_cells, formulas_values
@@ -216,7 +216,7 @@ def test_crash_while_writing_leaves_the_old_file(tmp_path, monkeypatch):
 
 
 def test_long_formulas_are_split_into_helper_cells(tmp_path, monkeypatch):
-    monkeypatch.setattr(writer, "MAX_FORMULA_LENGTH", 300)
+    monkeypatch.setattr(cells, "MAX_FORMULA_LENGTH", 300)
     path = wx.export("llama-3-70b", "tpu-v5e", out=tmp_path / "long.xlsx")
     wb = openpyxl.load_workbook(path)
     assert "Helpers" in wb.sheetnames

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
-from ..core.errors import CatalogError, InputError
+from ..core.errors import CatalogError, InputError, suggest
 from ..core.values import parse_value
 from ..derive import table
 
@@ -68,7 +68,7 @@ def load(kind: str, ref: str) -> Entry:
         path = _folder(kind) / f"{ref}.toml"
         if not path.is_file():
             known = ids(kind)
-            raise InputError(f"unknown {kind} {ref!r}{_suggest(ref, known)}; known: {', '.join(known)}")
+            raise InputError(f"unknown {kind} {ref!r}{suggest(ref, known)}; known: {', '.join(known)}")
     return _parse(kind, path)
 
 
@@ -122,7 +122,7 @@ def _parse_file(kind: str, path: Path) -> Entry:
         if key in META_KEYS:
             continue
         if key not in allowed:
-            raise CatalogError(f"{where}: unknown key {key!r}{_suggest(key, allowed)}")
+            raise CatalogError(f"{where}: unknown key {key!r}{suggest(key, allowed)}")
         source = data.get("source", "")
         if isinstance(raw, dict):
             unexpected = set(raw) - {"value", "source"}
@@ -154,13 +154,6 @@ def _parse_file(kind: str, path: Path) -> Entry:
         _check_model(values, where)
     notes = {k: data[k] for k in ("ici_convention",) if isinstance(data.get(k), str)}
     return Entry(data["id"], data["name"], kind, where, values, sources, notes)
-
-
-def _suggest(name: str, known) -> str:
-    from difflib import get_close_matches
-
-    close = get_close_matches(name, list(known), n=3, cutoff=0.6)
-    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)" if close else ""
 
 
 def _check_plausible(spec, base: float, where: str) -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Sequence
 
+from .. import catalog
 from ..core.errors import InputError
+from ..derive import table
+from ..evaluation import Evaluation, load_calibration, parse_overrides
 
 
 def parse_sets(items: Sequence[str] | None, option: str = "--set") -> dict[str, str]:
     """``["NAME=VALUE", ...]`` as a dict, refusing malformed items, unknown names and duplicates."""
-    from ..derive import table
-
     out: dict[str, str] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
@@ -30,6 +32,12 @@ def fmt(value) -> str:
     return value if isinstance(value, str) else f"{value:.6g}"
 
 
+def wrapped(text: str, width: int = 240) -> str:
+    """``text`` folded at spaces into lines of at most ``width`` characters, the later ones indented."""
+    return "\n".join(textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=True,
+                                    break_on_hyphens=False)) or text
+
+
 def warn(lines: Sequence[str]) -> None:
     """Print each warning on standard error, one line each."""
     for w in lines:
@@ -37,16 +45,11 @@ def warn(lines: Sequence[str]) -> None:
 
 
 def load_pair(model: str, hardware: str):
-    from .. import catalog
-
     return catalog.load("model", model), catalog.load("hardware", hardware)
 
 
 def evaluation(model, hardware, args: argparse.Namespace):
     """The Evaluation the options ask for: --set values, and --estimate or --calibration."""
-    from ..evaluation import Evaluation, load_calibration, parse_overrides
-    from .estimates import mode_of
-
     mode, calibration = mode_of(args)
     cal = load_calibration(hardware, calibration) if mode == "estimate" and hardware.id else None
     return Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "), mode=mode, calibration=cal)
@@ -58,9 +61,6 @@ def operating_point(args: argparse.Namespace, name: str):
     When the quantity depends on the model (or the chip) alone, the other may be
     left out; nothing of the other is then used or named.
     """
-    from .. import catalog
-    from ..derive import table
-
     refs = [r for r in (args.model, args.hardware) if r]
     if not refs:
         return None
@@ -90,8 +90,6 @@ def operating_point(args: argparse.Namespace, name: str):
 
 def reachable(name: str) -> set[str]:
     """Names ``name`` depends on, directly or through formulas and default rules."""
-    from ..derive import table
-
     t = table()
     out: set[str] = set()
     todo = [name]
@@ -104,13 +102,8 @@ def reachable(name: str) -> set[str]:
     return out
 
 
-SET_HELP = ("set an input or pin a derived quantity; a value may carry a unit ('hbm_bandwidth=820 GB/s'); "
-            "dtypes by name (weight_dtype=int8). Repeatable.")
-
-
-def add_set(parser: argparse.ArgumentParser, extra: str = "") -> None:
-    """The ``--set NAME=VALUE``, ``--estimate`` and ``--calibration`` options every command that evaluates shares."""
-    from .estimates import mode_options
-
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE", help=SET_HELP + extra)
-    mode_options(parser)
+def mode_of(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(mode, calibration file) the options ask for."""
+    if getattr(args, "calibration", None):
+        return "estimate", args.calibration
+    return ("estimate" if getattr(args, "estimate", False) else "bound"), None

@@ -7,7 +7,28 @@ import csv
 import io
 import json
 
-from .common import add_set, evaluation, fmt, load_pair, warn
+from .. import catalog
+from ..derive import table
+from .common import evaluation, fmt, load_pair, warn, wrapped
+from .notes import notes
+
+#: A table line is at most this wide; a formula longer than its column points to ``symroof explain NAME``.
+WIDTH = 240
+FORMULA = WIDTH - 74
+
+
+def formula_cell(s, text: str | None, name: str, width: int = FORMULA) -> str:
+    """One line for a formula: the whole of it when it fits, else the equation a threshold solves or the
+    formula's start, each pointing to ``symroof explain NAME`` for the whole."""
+    text = text or ""
+    if len(text) <= width:
+        return text
+    tail = f" ... (symroof explain {name})"
+    if s.equation is not None:
+        solved = f"solves {s.equation.replace(', solved for ', ' for ')}; symroof explain {name}"
+        if len(solved) <= width:
+            return solved
+    return text[: max(0, width - len(tail))] + tail
 
 
 def render_table(ev) -> str:
@@ -26,20 +47,20 @@ def render_table(ev) -> str:
         lines.append(group_title)
         for s in rows:
             if s.name in ev.unavailable:
-                lines.append(f"  {s.name:<38} {'n/a':>14}  {'':<14}  {ev.unavailable[s.name]}")
+                reason = formula_cell(s, ev.unavailable[s.name], s.name)
+                lines.append(f"  {s.name:<38} {'n/a':>14}  {'':<14}  {reason}")
                 continue
             value = ev.magnitude(s.name)
             shown_value = ("yes" if value else "no") if s.boolean else fmt(value)
-            note = ev.formula_text(s.name) if ev.kind(s.name) == "derived" else str(ev.provenance[s.name])
+            note = formula_cell(s, ev.formula_text(s.name), s.name) if ev.kind(s.name) == "derived" \
+                else str(ev.provenance[s.name])
             if s.name in marked:
-                note = f"NOT FEASIBLE (does not fit in HBM); {note}"
+                note = f"NOT FEASIBLE (does not fit in HBM); {formula_cell(s, note, s.name, FORMULA - 35)}"
             lines.append(f"  {s.name:<38} {shown_value:>14}  {s.unit_short:<14}  {note}")
-    from ..notes import notes
-
     for n in notes(ev):
-        lines.append(f"\nnote: {n}")
+        lines.append("\n" + wrapped(f"note: {n}", WIDTH))
     for w in ev.warnings():
-        lines.append(f"\nwarning: {w}")
+        lines.append("\n" + wrapped(f"warning: {w}", WIDTH))
     return "\n".join(lines)
 
 
@@ -54,9 +75,6 @@ def render_csv(ev) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> str:
-    from .. import catalog
-    from ..derive import table
-
     if args.what == "quantities":
         rows = [s for s in table() if s.kind != "constant"]
         if args.format == "json":
@@ -74,18 +92,24 @@ def cmd_eval(args: argparse.Namespace) -> str:
     model, hardware = load_pair(args.model, args.hardware)
     ev = evaluation(model, hardware, args)
     if args.format == "json":
-        from ..notes import notes
-
-        return json.dumps({**ev.to_dict(), "notes": notes(ev)}, indent=2)
+            return json.dumps({**ev.to_dict(), "notes": notes(ev)}, indent=2)
     if args.format == "csv":
         warn(ev.warnings())
         return render_csv(ev)
     return render_table(ev)
 
 
-def cmd_explain(args: argparse.Namespace) -> str:
-    from ..derive import table
+def _formula_lines(label: str, s, mode: str) -> list[str]:
+    """``name = formula``; a long one as its short form with each repeated part on a "where" line."""
+    short = s.where.get(mode)
+    if short is None:
+        return [f"  {label:<11} {s.name} = {s.formula_text(mode)}"]
+    formula, parts = short
+    return [f"  {label:<11} {s.name} = {formula}", *(f"  {'where' if i == 0 else '':<11} {x} = {part}"
+                                                    for i, (x, part) in enumerate(parts))]
 
+
+def cmd_explain(args: argparse.Namespace) -> str:
     s = table().get(args.name)
     lines = [
         f"{s.name} ({s.kind}, {s.group})",
@@ -97,9 +121,9 @@ def cmd_explain(args: argparse.Namespace) -> str:
     if s.categorical:
         lines.append(f"  choices:    {', '.join(s.choices)} (default {s.default_choice})")
     if s.kind == "derived":
-        lines.append(f"  formula:    {s.name} = {s.formula_text()}")
+        lines += _formula_lines("formula:", s, "bound")
         if s.formula_text("estimate") != s.formula_text():
-            lines.append(f"  estimate:   {s.name} = {s.formula_text('estimate')}")
+            lines += _formula_lines("estimate:", s, "estimate")
         lines.append(f"  latex:      {s.latex['bound']}")
     elif s.default_text is not None:
         lines.append(f"  default:    {s.name} = {s.default_text}")
@@ -116,23 +140,3 @@ def cmd_explain(args: argparse.Namespace) -> str:
     if s.users:
         lines.append(f"  used by:    {', '.join(s.users)}")
     return "\n".join(lines)
-
-
-def register(sub) -> None:
-    """Add this module's commands to the parser."""
-    p = sub.add_parser("list", help="list catalog models, hardware, or every quantity")
-    p.add_argument("what", choices=["models", "hardware", "quantities"])
-    p.add_argument("--format", choices=["table", "json"], default="table")
-    p.set_defaults(func=cmd_list)
-
-    p = sub.add_parser("eval", help="evaluate every quantity for a model on a chip",
-                       description="Evaluate every quantity for MODEL on HARDWARE (catalog ids or TOML paths).")
-    p.add_argument("model", metavar="MODEL", help="catalog id (llama-3-70b) or path to a model TOML")
-    p.add_argument("hardware", metavar="HARDWARE", help="catalog id (tpu-v5e) or path to a hardware TOML")
-    add_set(p)
-    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    p.set_defaults(func=cmd_eval)
-
-    p = sub.add_parser("explain", help="show a quantity's formula, unit, source and dependencies")
-    p.add_argument("name", metavar="NAME")
-    p.set_defaults(func=cmd_explain)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
 
+from .. import catalog
+from ..catalog import hf
 from ..core.errors import CatalogError
+from ..core.files import atomic_write
 
 
 def _default_id(path: Path, config_name: str | None) -> str:
@@ -16,12 +20,6 @@ def _default_id(path: Path, config_name: str | None) -> str:
 
 
 def cmd_import_model(args: argparse.Namespace) -> str:
-    import json
-
-    from .. import catalog
-    from ..catalog import hf
-    from ..core.files import atomic_write
-
     path = Path(args.config)
     values, sources, family = hf.read(path)
     try:
@@ -42,16 +40,3 @@ def cmd_import_model(args: argparse.Namespace) -> str:
     atomic_write(Path(args.output), write)
     print(f"symroof: {model_id}: {len(values)} values from {path} ({family})", file=sys.stderr)
     return args.output
-
-
-def register(sub) -> None:
-    """Add this module's commands to the parser."""
-    p = sub.add_parser("import-model", help="write a catalog model from a Hugging Face config.json",
-                       description="Read a local Hugging Face config.json (Llama, Mistral/Mixtral, Qwen2/Qwen3 and "
-                                   "Qwen3-MoE, DeepSeek-V2/V3, gpt-oss, Gemma 2/3, Llama 4) and write a catalog "
-                                   "TOML with a source line per value. Nothing is downloaded.")
-    p.add_argument("config", metavar="CONFIG.json")
-    p.add_argument("-o", "--output", metavar="MODEL.toml", help="write here (default: standard output)")
-    p.add_argument("--id", help="the model's id (default: from the config's name or folder)")
-    p.add_argument("--name", help="a display name (default: the id)")
-    p.set_defaults(func=cmd_import_model)

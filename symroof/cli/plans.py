@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Sequence
 
 from ..core.errors import InputError
+from ..planner import compare, plan
 from .common import fmt, parse_sets
+from .notes import notes
 
 #: What the plan table shows, in order: (section, quantity).
 ROWS = (
@@ -22,20 +23,6 @@ ROWS = (
     ("Power", ("power_draw", "energy_per_token")),
 )
 RENT_KINDS = ("on-demand", "reserved-1y", "reserved-3y", "spot")
-PERCENTILE = re.compile(r"^--ttft-p(\d+(?:\.\d+)?)(?:=(.*))?$")
-
-
-def expand_percentile(argv: Sequence[str]) -> list[str]:
-    """``--ttft-p99 2s`` (any percentile) as ``--ttft 2s --ttft-percentile 99``, which argparse can parse."""
-    out: list[str] = []
-    for item in argv:
-        m = PERCENTILE.match(item)
-        if m is None:
-            out.append(item)
-            continue
-        out += ["--ttft-percentile", m.group(1)]
-        out += ["--ttft", m.group(2)] if m.group(2) is not None else ["--ttft"]
-    return out
 
 
 def _rate(text: str) -> str:
@@ -110,9 +97,6 @@ def render_compare(plans, mode: str) -> str:
 
 
 def cmd_plan(args: argparse.Namespace) -> str:
-    from ..notes import notes
-    from ..planner import compare, plan
-
     settings = _settings(args)
     mode = "estimate" if args.estimate or args.calibration else "bound"
     if args.compare:
@@ -127,32 +111,3 @@ def cmd_plan(args: argparse.Namespace) -> str:
         ev = p.evaluations[mode]
         return json.dumps({**ev.to_dict(), "notes": notes(ev)}, indent=2)
     return render(p)
-
-
-def register(sub) -> None:
-    from .common import add_set
-
-    p = sub.add_parser(
-        "plan", help="fleets, dollars a month and megawatts for a traffic profile",
-        description="Plan serving a traffic profile: the decode batch that meets the per-token target, decode and "
-                    "prefill fleets (the fewest prefill replicas whose queue meets the TTFT percentile), chips, "
-                    "dollars a month, megawatts, joules per token and cost per million input and output tokens; "
-                    "the chapter's bound and the calibrated estimate side by side.",
-        epilog="example: symroof plan llama-3-70b h200 --rate 2000/s --input 3000 --output 500 --ttft-p99 2s "
-               "--tpot 33ms --set n_chips=8 --compare h100,b200")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("hardware", metavar="CHIP")
-    p.add_argument("--rate", help="requests per second, like 2000/s (default: target_request_rate)")
-    p.add_argument("--input", type=float, help="input (prompt) tokens per request")
-    p.add_argument("--output", type=float, help="output tokens per request")
-    p.add_argument("--ttft", help="time-to-first-token target, like 2s; --ttft-p99 2s sets the percentile too")
-    p.add_argument("--ttft-percentile", dest="ttft_percentile", help=argparse.SUPPRESS)
-    p.add_argument("--tpot", help="time per output token target, like 33ms (sets target_step_time)")
-    how = p.add_mutually_exclusive_group()
-    how.add_argument("--own", action="store_true", help="own the chips (capital, power, hosting)")
-    how.add_argument("--rent", metavar="KIND", help="rent the chips (the default) at the catalog's on-demand, "
-                                                    "reserved-1y, reserved-3y or spot price")
-    p.add_argument("--compare", metavar="CHIP,CHIP", help="rank these chips (and CHIP) by cost per million tokens")
-    p.add_argument("--format", choices=["table", "json"], default="table")
-    add_set(p)
-    p.set_defaults(func=cmd_plan)

@@ -9,8 +9,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas
+
 from ..core.errors import InputError
-from .common import add_set, parse_sets, warn
+from ..core.files import atomic_write, write_text_atomically
+from ..core.progress import Progress
+from ..derive import table
+from ..plot import SEED_CONTEXTS, plot
+from ..sweep import attrs, check_size, chunks, pareto, plan
+from .common import mode_of, parse_sets, warn
 
 
 def inclusive_range(start: float, stop: float, step: float) -> list[float]:
@@ -22,8 +29,6 @@ def inclusive_range(start: float, stop: float, step: float) -> list[float]:
 def parse_vary(items: Sequence[str] | None) -> dict[str, list]:
     """``--vary NAME=SPEC``: SPEC is a comma list of values (with units if wanted, or dtype names) and
     inclusive ranges ``a:b`` or ``a:b:step``."""
-    from ..derive import table
-
     out: dict[str, list] = {}
     for item in items or []:
         name, sep, spec = item.partition("=")
@@ -60,17 +65,10 @@ def _rows(n: int) -> str:
 
 
 def cmd_sweep(args: argparse.Namespace) -> str | None:
-    from ..core.files import atomic_write
-    from ..core.progress import Progress
-    from ..derive import table
-    from ..sweep import attrs, check_size, chunks, pareto, plan
-
     quantities = [n.strip() for n in args.quantities.split(",")] if args.quantities else None
     for n in quantities or []:
         table().get(n)
     vary = parse_vary(args.vary)
-    from .estimates import mode_of
-
     mode, calibration = mode_of(args)
     p = plan(args.model.split(","), args.hardware.split(","), vary, parse_sets(args.set), quantities, mode,
              calibration)
@@ -95,8 +93,6 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
         if args.drop_unfit and written == 0:
             warn(["--drop-unfit left no rows: no point fits in HBM (add chips or shorten the context)"])
         return f"{_rows(written)} written to {args.output}"
-    import pandas
-
     frames = list(chunks(p, progress, args.drop_unfit))
     frame = pandas.concat(frames, ignore_index=True)
     frame.attrs = attrs(p, frame.columns)
@@ -112,16 +108,12 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
     else:
         text = frame.to_string(index=False)
     if args.output:
-        from ..core.files import write_text_atomically
-
         write_text_atomically(text + "\n", Path(args.output))
         return f"{_rows(len(frame))} written to {args.output}"
     return text
 
 
 def cmd_plot(args: argparse.Namespace) -> str:
-    from ..plot import SEED_CONTEXTS, plot
-
     contexts = SEED_CONTEXTS
     if args.contexts:
         try:
@@ -129,45 +121,6 @@ def cmd_plot(args: argparse.Namespace) -> str:
         except ValueError:
             raise InputError(f"--contexts {args.contexts!r}: expected numbers separated by commas, "
                              "like 2048,8192") from None
-    from .estimates import mode_of
-
     mode, calibration = mode_of(args)
     return str(plot(args.kind, args.model, args.hardware, args.output, parse_sets(args.set), contexts,
                     mode=mode, calibration=calibration))
-
-
-def register(sub) -> None:
-    """Add this module's commands to the parser."""
-    p = sub.add_parser("sweep", help="evaluate quantities over a grid of inputs (vectorised)",
-                       description="Evaluate quantities over every combination of the --vary values, compiled "
-                                   "once to numpy. MODEL and HARDWARE may be comma-separated lists of ids. The "
-                                   "slice (n_chips) is held at the scenario's smallest slice unless varied or set.")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("hardware", metavar="HARDWARE")
-    p.add_argument("--vary", action="append", metavar="NAME=VALUES",
-                   help="values to sweep: a comma list and/or inclusive ranges a:b[:step], e.g. batch_size=1:512, "
-                        "context_length=2048,8192,32768, weight_dtype=bf16,int8. Repeatable, once per name.")
-    add_set(p)
-    p.add_argument("--quantities", metavar="A,B,...", help="what to report (default: step time, its terms, "
-                                                           "tokens/s, tokens/s/chip, cost per million tokens)")
-    p.add_argument("--drop-unfit", action="store_true", help="drop points whose parameters and KV exceed HBM")
-    p.add_argument("--pareto", action="store_true",
-                   help="keep only the latency-throughput frontier (per value of every other varied input)")
-    p.add_argument("--format", choices=["csv", "json", "table"], default="csv")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="write to FILE instead of standard output (CSV is written in chunks, for any size)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_sweep)
-
-    p = sub.add_parser("plot", help="draw the seed's frontier or latency-breakdown figure",
-                       description="Draw the latency-throughput frontier or the decode latency breakdown, one "
-                                   "curve (or panel) per context length. Without MODEL and HARDWARE it draws the "
-                                   "seed's figure: LLaMA 3-70B on a TPU v5e 4x4, int8 weights and KV, bf16 FLOPs, "
-                                   "8.2e11 byte/s. With them, it uses that chip's own catalog values.")
-    p.add_argument("kind", choices=["frontier", "breakdown"])
-    p.add_argument("model", metavar="MODEL", nargs="?")
-    p.add_argument("hardware", metavar="HARDWARE", nargs="?")
-    add_set(p)
-    p.add_argument("--contexts", metavar="A,B,...", help="context lengths (default 2048 to 65536)")
-    p.add_argument("-o", "--output", metavar="FILE", required=True, help=".png, .svg or .html (slider)")
-    p.set_defaults(func=cmd_plot)

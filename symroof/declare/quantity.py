@@ -13,7 +13,6 @@ and how it reads (``text``, ``latex``).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from functools import cache
 import pint
 import sympy
 
-from ..core.errors import InputError, SymroofError
+from ..core.errors import InputError, SymroofError, suggest
 from ..core.kinds import Kind, Origin  # noqa: F401  (Origin re-exported)
 from ..core.units import base_factor
 
@@ -194,14 +193,6 @@ class Registry:
 
 
 REGISTRY = Registry()
-
-
-def suggest(name: str, known) -> str:
-    """`` (did you mean 'x'?)`` for a mistyped name, or nothing."""
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
 
 
 # --- the formula given pins and mode -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sympy
 
+from .functions import Select
 from .quantity import REGISTRY, Kind
 
 
@@ -67,8 +68,6 @@ def structural_on_path(equation: sympy.Eq, target: sympy.Symbol) -> set[sympy.Sy
 
     Such an equation has a different shape per choice, so it is solved once per choice.
     """
-    from .functions import Select
-
     found: set[sympy.Symbol] = set()
     seen: set[str] = set()
     todo = list(equation.free_symbols)

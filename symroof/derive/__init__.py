@@ -63,3 +63,13 @@ def pinned_function(name: str, keep: frozenset[str], mode: str,
                     structure: tuple[tuple[str, str], ...] = ()) -> tuple[Callable, str]:
     """The function and formula text of ``name`` derived again with the quantities in ``keep`` pinned."""
     return _sympy_side("pins").pinned_function(name, keep, mode, structure)
+
+
+def pinned_regimes(name: str, keep: frozenset[str], mode: str, choice: str | None) -> tuple[tuple[str, str], ...]:
+    """A threshold's regimes solved again with the quantities in ``keep`` pinned."""
+    return _sympy_side("pins").pinned_regimes(name, keep, mode, choice)
+
+
+def pinned_latex(name: str, keep: frozenset[str], structure: tuple[tuple[str, str], ...]) -> str:
+    """``symbol = closed form`` in LaTeX with the quantities in ``keep`` pinned."""
+    return _sympy_side("pins").pinned_latex(name, keep, structure)

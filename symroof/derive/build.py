@@ -62,7 +62,7 @@ def record(q: Quantity) -> Spec:
                     formula={m: text(q, frozenset(), m) for m in MODES},
                     code={m: function_name(q.name, m, rule=True) for m in _modes(q)})
     out = dict(common, opened=frozenset(bypassed(q)), formula={m: text(q, frozenset(), m) for m in MODES},
-               formula_for=structural_texts(q), where=_where(q),
+               formula_for=structural_texts(q), latex_for=structural_latex(q), where=_where(q),
                code={m: function_name(q.name, m) for m in _modes(q)})
     if q.derivation is not None:
         eq = q.derivation
@@ -121,6 +121,18 @@ def structural_texts(q: Quantity, pins: frozenset[str] = frozenset()) -> dict[st
         choices = dict(zip(keys, combo, strict=True))
         for m in MODES:
             out[structural_key(m, choices)] = sympy.sstr(shown(resolve(formula(q, pins, m), choices)))
+    return out
+
+
+def structural_latex(q: Quantity) -> dict[str, str]:
+    """``symbol = formula`` in LaTeX (bound mode) for each structural choice ``q`` selects on."""
+    keys = sorted({sel.key.name for sel in formula(q, frozenset(), BOUND).atoms(Select)
+                   if REGISTRY.get(sel.key.name).structural})
+    out = {}
+    for combo in itertools.product(*(REGISTRY.get(k).choices for k in keys)) if keys else ():
+        choices = dict(zip(keys, combo, strict=True))
+        expr = shown(resolve(formula(q, frozenset(), BOUND), choices))
+        out[structural_key(BOUND, choices)] = f"{q.display} = {sympy.latex(expr, symbol_names=symbol_names())}"
     return out
 
 

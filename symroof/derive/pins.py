@@ -14,7 +14,9 @@ from functools import cache
 import sympy
 
 from ..declare import formula, shown
+from ..declare.quantity import symbol_names
 from ..printing.numpy import compile_function
+from .build import regime_texts
 from .declared import REGISTRY
 from .lower import lowered, resolve
 
@@ -29,3 +31,17 @@ def pinned_function(name: str, keep: frozenset[str], mode: str,
     q = REGISTRY.get(name)
     text = sympy.sstr(shown(resolve(formula(q, keep, mode), dict(structure))))
     return compile_function(f"_pinned_{name}", lowered(q, keep, mode)), text
+
+
+@cache
+def pinned_regimes(name: str, keep: frozenset[str], mode: str, choice: str | None) -> tuple[tuple[str, str], ...]:
+    """A threshold's regimes, ``(closed form, holds when)``, solved again with ``keep`` pinned."""
+    return tuple(tuple(r) for r in regime_texts(REGISTRY.get(name), keep, mode, choice))
+
+
+@cache
+def pinned_latex(name: str, keep: frozenset[str], structure: tuple[tuple[str, str], ...]) -> str:
+    """``symbol = closed form`` in LaTeX with ``keep`` pinned, for the model's structure."""
+    q = REGISTRY.get(name)
+    expr = shown(resolve(formula(q, keep, "bound"), dict(structure)))
+    return f"{q.display} = {sympy.latex(expr, symbol_names=symbol_names())}"

@@ -10,13 +10,12 @@ every consumer reads its fields.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import ModuleType
 
-from ..core.errors import InputError
+from ..core.errors import InputError, suggest
 from ..core.units import parse_unit, ureg
 
 #: Fields held as tuples (JSON gives lists back).
@@ -60,6 +59,7 @@ class Spec:
     formula_for: dict[str, str] = field(default_factory=dict)  # per mode and structural choice
     where: dict[str, list] = field(default_factory=dict)  # per mode: [short form, [[name, part], ...]]
     latex: dict[str, str] = field(default_factory=dict)
+    latex_for: dict[str, str] = field(default_factory=dict)  # bound mode, per structural choice
     code: dict[str, str] = field(default_factory=dict)  # per mode: the compiled function's name
     equation: str | None = None  # solved thresholds: "lhs = rhs, solved for x"
     equation_latex: tuple[str, str] | None = None
@@ -147,9 +147,7 @@ class Table:
         try:
             return self.specs[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self.specs), n=3, cutoff=0.6)
-            hint = " (did you mean " + " or ".join(repr(c) for c in close) + "?)" if close else ""
-            raise InputError(f"unknown quantity {name!r}{hint}") from None
+            raise InputError(f"unknown quantity {name!r}{suggest(name, self.specs)}") from None
 
     def function(self, name: str, mode: str = "bound") -> Callable:
         """The compiled function of ``name`` (its formula, or an input's default rule) in ``mode``."""

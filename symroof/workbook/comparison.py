@@ -24,12 +24,16 @@ from ..core.errors import InputError
 from ..core.files import atomic_write
 from ..core.version import __version__
 from ..declare import REGISTRY, Kind
+from ..derive import table
 from ..derive.lower import excel_expr, in_reporting_units, numeric
 from ..evaluation import FORMULA, RULE, Evaluation
+from ..planner import compare
+from ..sensitivity import elasticities, elasticity_formulas
 from . import formats as F
 from . import metadata
+from .cells import Book, Formula
+from .rows import cell_value, guarded, number_format
 from .template import TemplateError, _folder
-from .writer import Book, Formula, _guarded, _number_format, _value
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,8 +54,6 @@ def load_template(ref: str = "comparison") -> dict:
         raise TemplateError(f"{path}: cannot read a comparison template ({exc})") from None
     if data.get("kind") != "comparison":
         raise InputError(f"--compare writes the comparison template; {ref!r} is not one (kind = \"comparison\")")
-    from ..derive import table
-
     for name in [*data.get("results", []), data.get("chart"), data.get("tornado")]:
         table().get(name)  # an unknown name is a clear error
     return data
@@ -128,7 +130,7 @@ def write_comparison(plans: list, template: dict, filename: str, overrides: Mapp
     shared_ref = {n: f"'{SHEET}'!${xl_col_to_name(SHARED_COL)}${row_of[n] + 1}" for n in shared_order}
     for name in shared_order:
         s, value = first.table.specs[name], first.magnitude(name)
-        num = None if s.categorical else _number_format(s, value, True)
+        num = None if s.categorical else number_format(s, value, True)
         book.put(ws, row_of[name], SHARED_COL, value, book.fmt(F.INPUT, num=num), editable=True)
         book.cell(ws, row_of[name], SHARED_COL, "input", name, generated=value if isinstance(value, str)
                   else float(value))
@@ -166,7 +168,7 @@ def _cell(book: Book, ws, row: int, col: int, name: str, ev: Evaluation, names: 
     s = ev.table.specs[name]
     q = REGISTRY.get(name)
     origin = ev.provenance.get(name, FORMULA)
-    value = _value(ev, name) if name not in ev.unavailable else "#N/A"
+    value = cell_value(ev, name) if name not in ev.unavailable else "#N/A"
     if name in ev.unavailable and not (q.kind == Kind.DERIVED or origin == RULE):  # no value for this chip
         book.put(ws, row, col, Formula("=NA()"), book.fmt(F.INPUT), cached="#N/A", editable=True)
         book.cell(ws, row, col, "compare_input", name, column)
@@ -174,12 +176,12 @@ def _cell(book: Book, ws, row: int, col: int, name: str, ev: Evaluation, names: 
     if q.kind == Kind.DERIVED or origin == RULE:
         needs = [r for r in s.requires if r in refs]
         text = book.formula(excel_expr(q, pins=ev.pins, mode=ev.mode), names)
-        text, value = _guarded(book, needs, text, value, ev, refs)
+        text, value = guarded(book, needs, text, value, ev, refs)
         style = F.DERIVED if q.kind == Kind.DERIVED else F.RULE
-        book.put(ws, row, col, text, book.fmt(style, num=_number_format(s, value, False)), cached=value)
+        book.put(ws, row, col, text, book.fmt(style, num=number_format(s, value, False)), cached=value)
         book.cell(ws, row, col, "compare", name, column)
         return
-    num = None if s.categorical else _number_format(s, value, True)
+    num = None if s.categorical else number_format(s, value, True)
     if s.neutral is not None and ev.mode == "bound":  # an estimate factor: the bound takes it neutral, fixed
         book.put(ws, row, col, value, book.fmt(F.NEUTRAL, num=num))
         book.cell(ws, row, col, "compare", name, column)
@@ -206,8 +208,6 @@ def _chart(book: Book, ws, name: str, row_of: dict, columns: list, n: int) -> No
 
 def _tornado(book: Book, template: dict, column: tuple, row_of: dict, shared: set) -> None:
     """Elasticities of the tornado quantity for the cheapest chip's bound, largest first, live, with bars."""
-    from ..sensitivity import elasticities, elasticity_formulas
-
     chip, mode, ev = column
     name = template["tornado"]
     values = {e.wrt: e.value for e in elasticities(ev, name)}
@@ -247,8 +247,6 @@ def export_comparison(model: str, chips: list[str], overrides: Mapping[str, Any]
                       out: str | Path | None = None, force: bool = False, template: str = "comparison",
                       calibration: str | None = None) -> Path:
     """Plan ``model`` on each chip (symroof.planner) and write the comparison workbook; returns its path."""
-    from ..planner import compare
-
     if len(chips) < 2 or len(set(chips)) != len(chips):
         raise InputError("--compare needs two or more different chips, like h100,h200,b200")
     tpl = load_template(template)

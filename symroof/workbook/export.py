@@ -16,12 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
+
 from .. import catalog
 from ..core.errors import InputError, SymroofError
 from ..core.files import atomic_write, write_text_atomically
-from ..evaluation import Evaluation, parse_overrides
+from ..derive import table
+from ..evaluation import Evaluation, load_calibration, parse_overrides
 from . import metadata
 from . import template as templates
+from .comparison import export_comparison
 from .writer import write
 
 #: The catalog's featured pairs, exported by ``symroof export --all``.
@@ -70,9 +75,6 @@ class Differences:
 
 def differences(path: Path) -> Differences:
     """What a planner changed in the workbook at ``path`` since symroof wrote it."""
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
     try:
         wb = openpyxl.load_workbook(path)  # defusedxml guards the XML when installed
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, InvalidFileException) as exc:
@@ -163,9 +165,6 @@ def export(model: str, hardware: str, template: str = "engineering", overrides: 
     if tpl.kind == "comparison":
         raise InputError(f"the {tpl.name} template compares chips: symroof export --compare MODEL CHIP,CHIP,...")
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
-    from ..derive import table
-    from ..evaluation import load_calibration
-
     cal = load_calibration(h, calibration)
     factors = {k for k in (overrides or {}) if table().get(k).neutral is not None}
     raw = {k: v for k, v in (overrides or {}).items() if k not in factors}  # estimate factors: column D only
@@ -223,8 +222,6 @@ def export_all(folder: str | Path = "sheets", progress=None) -> list[Path]:
         paths.append(export(model, hardware, tpl, out=folder / default_path(model, hardware, tpl), force=True))
         if progress is not None:
             progress(i + 1, len(jobs) + 1)
-    from .comparison import export_comparison
-
     model, chips, settings = COMPARED
     paths.append(export_comparison(model, list(chips), settings, out=folder / f"{model}_comparison.xlsx",
                                    force=True))

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..core.errors import SymroofError
+from ..core.errors import SymroofError, suggest
+from ..derive import table
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -100,18 +101,11 @@ def names() -> list[str]:
     return sorted(p.stem for p in _folder().glob("*.toml"))
 
 
-def _suggest(name: str, known) -> str:
-    from difflib import get_close_matches
-
-    close = get_close_matches(name, list(known), n=3, cutoff=0.6)
-    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)" if close else ""
-
-
 def load(ref: str) -> Template:
     """Load a template by name (``engineering``, ``finance``) or TOML path, and check what it names."""
     path = Path(ref) if ref.endswith(".toml") else _folder() / f"{ref}.toml"
     if not path.is_file():
-        raise TemplateError(f"unknown template {ref!r}{_suggest(ref, names())}; known: {', '.join(names())}")
+        raise TemplateError(f"unknown template {ref!r}{suggest(ref, names())}; known: {', '.join(names())}")
     where = str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -138,8 +132,6 @@ def load(ref: str) -> Template:
 
 
 def _names(raw, where: str, key: str) -> tuple[str, ...]:
-    from ..derive import table
-
     t = table()
     if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
         raise TemplateError(f"{where}: {key} must be a list of names")
@@ -147,15 +139,13 @@ def _names(raw, where: str, key: str) -> tuple[str, ...]:
         if key == "groups":
             known = {g for g, _ in t.groups}
             if name not in known:
-                raise TemplateError(f"{where}: unknown group {name!r}{_suggest(name, known)}")
+                raise TemplateError(f"{where}: unknown group {name!r}{suggest(name, known)}")
         elif name not in t:
-            raise TemplateError(f"{where}: unknown quantity {name!r}{_suggest(name, t.names())}")
+            raise TemplateError(f"{where}: unknown quantity {name!r}{suggest(name, t.names())}")
     return tuple(raw)
 
 
 def _group_names(groups: tuple[str, ...]) -> tuple[str, ...]:
-    from ..derive import table
-
     return tuple(s.name for g in groups for s in table() if s.group == g and s.kind != "constant")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .cli.common import fmt
+from .common import fmt
 
 _PARTS = (("step_time_comm_tp", "tensor-parallel all-reduces", "tp_allreduce_time"),
           ("step_time_comm_ep", "expert-parallel all-to-alls", "ep_alltoall_time"),
