@@ -102,7 +102,8 @@ def _solve(f: sympy.Expr, unknown: sympy.Symbol) -> list[sympy.Expr]:
 
     # a root is dropped when it cannot be positive, judged on the placeholders: put back, sympy's assumptions
     # can misjudge a sum of Piecewise terms (one that is 0 on some branch) as never positive
-    roots = [r for r in sympy.solve(g, unknown, simplify=False, check=False) if r.is_positive is not False]
+    roots = [r for r in _polynomial_roots(g, unknown) or sympy.solve(g, unknown, simplify=False, check=False)
+             if r.is_positive is not False]
     out = []
     for r in roots:
         full = put_back(r)
@@ -113,6 +114,27 @@ def _solve(f: sympy.Expr, unknown: sympy.Symbol) -> list[sympy.Expr]:
             full = put_back(sympy.logcombine(sympy.simplify(r), force=True))
         out.append(full)
     return out
+
+
+def _polynomial_roots(g: sympy.Expr, unknown: sympy.Symbol) -> list[sympy.Expr] | None:
+    """The roots of ``g`` = 0 when its numerator is a polynomial of degree 1 or 2 in ``unknown``, written out.
+
+    sympy's solver simplifies a quadratic's roots through multivariate factorisation, which can take minutes
+    for some orderings of the placeholders; the textbook formula needs none of it. None for anything else.
+    """
+    numerator, _ = sympy.fraction(sympy.together(g))
+    try:
+        poly = sympy.Poly(sympy.expand(numerator), unknown)
+    except sympy.PolynomialError:
+        return None
+    if poly.degree() == 1:
+        c1, c0 = poly.all_coeffs()
+        return [-c0 / c1]
+    if poly.degree() == 2:
+        a, b, c = poly.all_coeffs()
+        root = sympy.sqrt(b**2 - 4 * a * c)
+        return [(-b + root) / (2 * a), (-b - root) / (2 * a)]
+    return None
 
 
 @REGISTRY.cached
