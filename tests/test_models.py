@@ -133,7 +133,8 @@ def test_expected_experts_touched_against_monte_carlo(experts, k, batch, seed):
     # so treating them as independent overstates the spread: a safe bound)
     p = (1 - k / experts) ** batch
     spread = math.sqrt(experts * p * (1 - p) / trials)
-    assert abs(touched.mean() - formula) <= 5 * spread + 1e-9 * experts
+    # one rare miss in all the trials moves the mean by 1 / trials, however unlikely a miss is
+    assert abs(touched.mean() - formula) <= 5 * spread + 1 / trials + 1e-9 * experts
 
 
 # --- the MoE critical batch against brute force on the forward formulas ---

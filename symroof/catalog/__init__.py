@@ -27,6 +27,8 @@ REQUIRED = {
     "model": ("n_layers", "d_model", "d_ff", "n_heads", "n_kv_heads", "d_head", "vocab_size"),
     "hardware": ("hbm_capacity", "hbm_bandwidth", "chip_flops_bf16"),
 }
+#: Scenario choices a model file may give, as the released checkpoint stores them (a ``--set`` overrides them).
+NATIVE = ("weight_dtype", "expert_dtype", "kv_dtype", "compute_dtype")
 #: A value a vendor has not published: stored as NaN, so what needs it is undefined (and says why).
 NOT_PUBLISHED = "not published"
 
@@ -115,7 +117,7 @@ def _parse_file(kind: str, path: Path) -> Entry:
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise CatalogError(f"{where}: missing text field {key!r}")
     specs = table()
-    allowed = {s.name for s in specs if s.group == kind}
+    allowed = {s.name for s in specs if s.group == kind} | (set(NATIVE) if kind == "model" else set())
     values: dict[str, float] = {}
     sources: dict[str, str] = {}
     for key, raw in data.items():

@@ -265,7 +265,29 @@ def read(path: str | Path) -> tuple[dict[str, object], dict[str, str], str]:
         raise CatalogError(f"{where}: model_type {family or '(none)'!r} is not understood; symroof reads {known}")
     m = Model(where, config)
     READERS[family](m)
+    _native_dtypes(m, raw)
     return m.values, m.sources, family
+
+
+#: ``torch_dtype`` spellings and the dtypes they are.
+TORCH_DTYPES = {"bfloat16": "bf16", "float16": "bf16", "float32": "bf16"}
+
+
+def _native_dtypes(m: Model, raw: dict) -> None:
+    """The released checkpoint's dtypes: ``quantization_config`` (fp8 blocks, MXFP4 experts), else ``torch_dtype``."""
+    quant = raw.get("quantization_config")
+    method = str(quant.get("quant_method", "")).lower() if isinstance(quant, dict) else ""
+    torch_dtype = str(raw.get("torch_dtype") or (m.config.get("torch_dtype") or ""))
+    if method == "fp8":
+        m.values["weight_dtype"] = m.values["compute_dtype"] = "fp8"
+        m.sources["weight_dtype"] = m.sources["compute_dtype"] = "config.json quantization_config quant_method fp8"
+    elif method == "mxfp4":
+        m.values["expert_dtype"] = "mxfp4"
+        m.sources["expert_dtype"] = "config.json quantization_config quant_method mxfp4 (MoE weights)"
+        m.values["weight_dtype"], m.sources["weight_dtype"] = "bf16", "config.json: tensors left unconverted are BF16"
+    elif torch_dtype in TORCH_DTYPES:
+        m.values["weight_dtype"] = TORCH_DTYPES[torch_dtype]
+        m.sources["weight_dtype"] = f"config.json torch_dtype {torch_dtype}"
 
 
 def to_toml(values: dict[str, object], sources: dict[str, str], model_id: str, name: str, origin: str) -> str:

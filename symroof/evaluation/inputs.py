@@ -51,7 +51,7 @@ def resolve_input(s: Spec, given: Mapping[str, Any], entries, mode: str = BOUND)
         return RULE, None
     if s.default is not None:
         return VALUE, s.default
-    owner = next((e.id for e in entries if e.kind == ("model" if s.group == "model" else "hardware")), None)
+    owner = next((e.id for e in entries if e.kind == s.group), None) if s.group in ("model", "hardware") else None
     where = f"{owner} has no {s.name}" if owner else f"no value for {s.name}"
     raise MissingInput(f"{where}; set it (--set {s.name}=...)")
 

@@ -144,10 +144,21 @@ p2p_time = GROUP.derived(
 
 # --- the layout of a replica ---
 LAYOUT = "layout conventions: symroof/model/communication.py"
+_SPAN = n_chips / scale_up_domain  # scale-up domains the replica spans
+pipeline_stages = GROUP.derived(
+    "pipeline_stages", r"\text{PP}_{\text{eff}}", "", "Pipeline stages of the replica: pipeline_parallel when a layout "
+    "is given (or it is above 1); otherwise one stage per scale-up domain the replica spans, so that each stage's "
+    "tensor-parallel group stays inside one domain, where the chips fill whole domains and there are layers enough "
+    "(else 1: the chapter's pure model parallelism, across domains if it must).", LAYOUT,
+    sympy.Piecewise((pipeline_parallel, sympy.Or(tensor_parallel > 0, pipeline_parallel > 1)),
+                    (_SPAN, sympy.And(n_chips > scale_up_domain, _SPAN <= n_layers,
+                                      sympy.Eq(sympy.floor(_SPAN) * scale_up_domain, n_chips))),
+                    (1, True)),
+    label="Pipeline stages")
 tensor_parallel_size = GROUP.derived(
     "tensor_parallel_size", r"\text{TP}_{\text{eff}}", "", "Chips each layer's matmuls are split over: "
     "tensor_parallel, or every chip of a pipeline stage when it is 0.", LAYOUT,
-    sympy.Piecewise((tensor_parallel, tensor_parallel > 0), (n_chips / (pipeline_parallel * one("chip")), True)),
+    sympy.Piecewise((tensor_parallel, tensor_parallel > 0), (n_chips / (pipeline_stages * one("chip")), True)),
     label="Tensor-parallel chips")
 total_chips = GROUP.derived(
     "total_chips", r"Y_{\text{total}}", "chip", "Chips of all replicas.", LAYOUT, data_parallel * n_chips,
@@ -165,15 +176,15 @@ layout_fills_replica = GROUP.derived(
           "({n_chips}); set one of them to match, or leave tensor_parallel at 0 (all chips of a stage)"))
 stages_divide_chips = GROUP.derived(
     "stages_divide_chips", r"\text{PP} \mid Y", "", "Whether the pipeline stages split the chips evenly.", LAYOUT,
-    sympy.Or(pipeline_parallel <= 1, sympy.Eq(sympy.floor(tensor_parallel_size), tensor_parallel_size)),
+    sympy.Or(pipeline_stages <= 1, sympy.Eq(sympy.floor(tensor_parallel_size), tensor_parallel_size)),
     boolean=True, on_false="refuse",
-    says=("Each of the {pipeline_parallel} stages has {tensor_parallel_size} chips.",
-          "n_chips ({n_chips}) is not a multiple of pipeline_parallel ({pipeline_parallel})"))
+    says=("Each of the {pipeline_stages} stages has {tensor_parallel_size} chips.",
+          "n_chips ({n_chips}) is not a multiple of pipeline_parallel ({pipeline_stages})"))
 stages_within_layers = GROUP.derived(
     "stages_within_layers", r"\text{PP} \le L", "", "Whether every pipeline stage has a layer.", LAYOUT,
-    sympy.LessThan(pipeline_parallel, n_layers), boolean=True, on_false="refuse",
+    sympy.LessThan(pipeline_stages, n_layers), boolean=True, on_false="refuse",
     says=("Every stage has layers.",
-          "pipeline_parallel ({pipeline_parallel}) is above the model's {n_layers} layers"))
+          "pipeline_parallel ({pipeline_stages}) is above the model's {n_layers} layers"))
 tensor_parallel_divides_heads = GROUP.derived(
     "tensor_parallel_divides_heads", r"\text{TP} \mid N", "", "Whether a given tensor-parallel degree splits the "
     "attention heads evenly.", LAYOUT,
@@ -182,6 +193,13 @@ tensor_parallel_divides_heads = GROUP.derived(
     boolean=True, on_false="refuse",
     says=("The heads split evenly.",
           "tensor_parallel ({tensor_parallel}) does not divide the model's {n_heads} attention heads"))
+experts_per_token_within_experts = GROUP.derived(
+    "experts_per_token_within_experts", r"k \le E", "", "Whether a token chooses at most the experts there are "
+    "(and a dense model's one MLP).", "model config", sympy.LessThan(n_experts_per_token, n_experts), boolean=True,
+    on_false="refuse",
+    says=("Each token chooses {n_experts_per_token} of {n_experts} experts.",
+          "n_experts_per_token ({n_experts_per_token}) is above n_experts ({n_experts}): a token cannot choose more "
+          "experts than a layer has"))
 experts_fill_expert_parallel = GROUP.derived(
     "experts_fill_expert_parallel", r"\text{EP} \le E", "", "Whether every expert-parallel chip holds an expert.",
     LAYOUT, sympy.LessThan(expert_parallel, n_experts), boolean=True, on_false="refuse",
@@ -240,7 +258,7 @@ step_time_comm_ep = GROUP.derived(
     2 * moe_layers * _expert_parallel_on * ep_alltoall_time)
 step_time_comm_pp = GROUP.derived(
     "step_time_comm_pp", r"T_{\text{comm}}^{\text{PP}}", "ms", "A decode step's pipeline hand-offs.", ALPHA_BETA,
-    (pipeline_parallel - 1) * pp_handoff_time)
+    (pipeline_stages - 1) * pp_handoff_time)
 # the sum of the parts is linear in the batch: its fixed (latency) part and its part per sequence are named, so
 # that thresholds solved through the step time see two quantities free of the batch
 _parts = rewrite.inline(step_time_comm_tp + step_time_comm_ep + step_time_comm_pp, batch_size)

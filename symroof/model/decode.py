@@ -16,6 +16,7 @@ from .inputs import (
     chip_flops,
     decode_flops_efficiency,
     decode_length,
+    expert_bytes_per_param,
     hbm_bandwidth,
     kv_stream_efficiency,
     mlp,
@@ -57,9 +58,9 @@ step_param_bytes = GROUP.derived(
     "Weight bytes one decode step loads: every weight of a dense model; an MoE step skips the experts no token "
     "chose.", Q_MOE,
     GROUP.select(mlp, {"dense": param_bytes,  # an untouched routed expert is skipped with probability q^B
-                       "moe": (param_count - routed_expert_params
-                               * expert_miss_probability ** (decode_tokens_per_step / one("token")))
-                       * weight_bytes_per_param}),
+                       "moe": (param_count - routed_expert_params) * weight_bytes_per_param
+                       + routed_expert_params * expert_bytes_per_param
+                       * (1 - expert_miss_probability ** (decode_tokens_per_step / one("token")))}),
     requires=(), label="Weights loaded per decode step")
 step_time_kv = GROUP.derived(
     "step_time_kv", r"T_{\text{KV}}", "ms", "Time to load the batch's KV cache from HBM (always memory-bound).",

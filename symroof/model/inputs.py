@@ -170,12 +170,22 @@ weight_dtype = SCENARIO.choice("weight_dtype", r"\text{dtype}_{w}", DTYPES, "How
                                "assumption", default="bf16", label="Weight precision", choice_list="dtype_choices")
 kv_dtype = SCENARIO.choice("kv_dtype", r"\text{dtype}_{kv}", KV_DTYPES, "How the KV cache is stored.",
                            "assumption", default="bf16", label="KV cache precision", choice_list="kv_dtype_choices")
+expert_dtype = SCENARIO.choice(
+    "expert_dtype", r"\text{dtype}_{e}", ("as_weights", *DTYPES), "How a mixture of experts' routed expert weights are "
+    "stored: as the other weights, or in a dtype of their own (gpt-oss ships MXFP4 experts, BF16 elsewhere).",
+    "model config (catalog), else as the weights", default="as_weights", label="Expert weight precision",
+    choice_list="expert_dtype_choices")
 compute_dtype = SCENARIO.choice("compute_dtype", r"\text{dtype}_{c}", DTYPES,
                                 "Arithmetic of the matmuls; picks the chip's FLOP rate.", "assumption",
                                 default="bf16", label="Matmul precision", choice_list="compute_dtype_choices")
 weight_bytes_per_param = SCENARIO.input(
     "weight_bytes_per_param", r"b_{w}", "byte/parameter", "Bytes per stored weight.", "set by weight_dtype",
     default=SCENARIO.select(weight_dtype, DTYPE_BYTES) * one("byte/parameter"))
+expert_bytes_per_param = SCENARIO.input(
+    "expert_bytes_per_param", r"b_{e}", "byte/parameter", "Bytes per stored weight of a routed expert.",
+    "set by expert_dtype",
+    default=SCENARIO.select(expert_dtype, {"as_weights": weight_bytes_per_param,
+                                           **{d: b * one("byte/parameter") for d, b in DTYPE_BYTES.items()}}))
 kv_bytes_per_value = SCENARIO.input(
     "kv_bytes_per_value", r"b_{kv}", "byte/token", "Bytes per cached K or V element of one token.",
     "set by kv_dtype", default=SCENARIO.select(kv_dtype, {d: DTYPE_BYTES[d] for d in KV_DTYPES}) * one("byte/token"))
@@ -191,7 +201,10 @@ chip_flops = SCENARIO.input(
                                             "fp4": chip_flops_fp4, "mxfp4": chip_flops_fp4}),
     label="FLOP rate per chip")
 n_chips = SCENARIO.input(
-    "n_chips", "Y", "chip", "Chips serving the model, all model-parallel; defaults to the smallest slice.",
+    "n_chips", "Y", "chip", "Chips of one replica. Default: tensor_parallel x pipeline_parallel when a layout is "
+    "given, else the smallest slice (a power of two, at least the chip's smallest) that holds the weights and the "
+    "batch's KV; within one scale-up domain when that suffices, else across domains with each pipeline stage's "
+    "tensor-parallel group inside one (pipeline_stages).",
     "assumption (seed: pure model parallelism)", integer=True, label="Chips per replica")  # rule: memory.py
 # --- Layout: how a replica's chips split the model (the chapter: pure model parallelism, tensor_parallel = n_chips)
 LAYOUT = "assumption (the serving engine's launch settings)"

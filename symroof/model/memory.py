@@ -19,6 +19,7 @@ from .inputs import (
     d_ff_expert,
     d_head,
     d_model,
+    expert_bytes_per_param,
     hbm_capacity,
     kv_bytes_per_value,
     kv_lora_rank,
@@ -94,8 +95,11 @@ routed_expert_params = GROUP.derived(
     "Parameters of every routed expert of every MoE layer (0 for a dense model).", "model config",
     GROUP.select(mlp, {"dense": 0 * one("parameter"), "moe": _moe_layers * n_experts * expert_params}))
 param_bytes = GROUP.derived(
-    "param_bytes", r"M_{\text{param}}", "GB", "Bytes of all weights in the weight dtype.",
-    "seed: Serving analysis (70 GB in int8)", param_count * weight_bytes_per_param, label="Weights")
+    "param_bytes", r"M_{\text{param}}", "GB", "Bytes of all weights in their dtypes.",
+    "seed: Serving analysis (70 GB in int8); MoE: routed experts in their own dtype",
+    GROUP.select(mlp, {"dense": param_count * weight_bytes_per_param,
+                       "moe": (param_count - routed_expert_params) * weight_bytes_per_param
+                       + routed_expert_params * expert_bytes_per_param}), label="Weights")
 kv_values_per_layer = GROUP.derived(
     "kv_values_per_layer", r"n_{\text{KV}}", "", "Values one token caches in one layer: K and V per KV head (GQA), "
     "or the latent plus the rotary key (MLA).", Q_KV,

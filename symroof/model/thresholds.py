@@ -28,6 +28,7 @@ from .decode import (
 from .inputs import (
     batch_size,
     context_length,
+    expert_bytes_per_param,
     expert_parallel,
     expert_saturation,
     hbm_bandwidth,
@@ -39,7 +40,6 @@ from .inputs import (
     prefill_servers,
     scale_up_topology,
     target_step_time,
-    weight_bytes_per_param,
     weight_stream_efficiency,
 )
 from .memory import expert_params
@@ -140,7 +140,7 @@ comm_latency_bound_batch_size = GROUP.solved(
 moe_layer_expert_load_time = GROUP.derived(
     "moe_layer_expert_load_time", r"T_{\text{experts}}", "us", "Time to load the experts one decode step touches "
     "in one MoE layer, spread over the replica's chips.", "issue 12: the expert weight-load an all-to-all shares",
-    expected_experts_touched * expert_params * weight_bytes_per_param
+    expected_experts_touched * expert_params * expert_bytes_per_param
     / (n_chips * hbm_bandwidth * weight_stream_efficiency))
 _EP = expert_parallel
 _dispatch = scale_up_collective("all_to_all", _EP, tp_allreduce_bytes * n_experts_per_token / _EP)
