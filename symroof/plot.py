@@ -22,6 +22,7 @@ import pandas
 from .core.errors import InputError
 from .core.files import write_text_atomically
 from .evaluation import evaluate
+from .serve import serve
 from .sweep import sweep
 
 #: The seed's figure: LLaMA 3-70B on a TPU v5e 4x4, int8 weights and KV, bf16 FLOPs, 8.2e11 byte/s HBM.
@@ -29,7 +30,9 @@ SEED_FIGURE = {"n_chips": 16, "weight_dtype": "int8", "kv_dtype": "int8", "compu
                "hbm_bandwidth": "8.2e11 byte/s"}
 SEED_PAIR = ("llama-3-70b", "tpu-v5e")
 SEED_CONTEXTS = (2048, 4096, 8192, 16384, 32768, 65536)
-KINDS = ("frontier", "breakdown")
+KINDS = ("frontier", "breakdown", "serving")
+#: The concurrencies of the serving figure: a benchmark's usual sweep, 1 to 1024 users.
+CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 BREAKDOWN = (("step_time_params", "parameter load", "#1f77b4"), ("step_time_kv", "KV cache load", "#d62728"),
              ("step_time_flops", "matmul FLOPs", "#2ca02c"))
 COMM = ("step_time_comm", "collectives", "#9467bd")
@@ -197,6 +200,61 @@ def html(frame: pandas.DataFrame, kind: str, critical: float, heading: str, esti
     return fig.to_html(include_plotlyjs=True, full_html=True)
 
 
+def serving_data(model: str, hardware: str, input_length: float, output_length: float, engine: str = "vllm",
+                 overrides: Mapping[str, Any] | None = None, calibration: str | None = None) -> pandas.DataFrame:
+    """Throughput per chip, ITL and TTFT as concurrency grows, bound and estimate, with the binding cap."""
+    rows = []
+    for n in CONCURRENCIES:
+        r = serve(model, hardware, input_length, output_length, concurrency=n, engine=engine,
+                  calibration=calibration, overrides=overrides)
+        for mode, ev in r.evaluations.items():
+            rows.append({"concurrency": n, "mode": mode, "binding": r.binding(mode),
+                         **{q: ev.magnitude(q) for q in ("output_throughput_per_chip", "itl", "ttft",
+                                                         "running_batch")}})
+    return pandas.DataFrame(rows)
+
+
+def serving_figure(frame: pandas.DataFrame, heading: str, suffix: str):
+    """Two panels (throughput per chip against ITL, and against TTFT); a hollow marker where a cap binds."""
+    panels = (("itl", "inter-token latency, ms"), ("ttft", "time to first token, ms"))
+    if suffix == ".html":
+        try:
+            import plotly.graph_objects as go  # the optional "plot" extra
+            from plotly.subplots import make_subplots
+        except ImportError:
+            raise InputError(MISSING_EXTRA) from None
+        fig = make_subplots(rows=1, cols=2, subplot_titles=[t for _, t in panels])
+        for col, (x, _) in enumerate(panels, start=1):
+            for mode, part in frame.groupby("mode", sort=False):
+                fig.add_trace(go.Scatter(
+                    x=part[x], y=part["output_throughput_per_chip"], mode="lines+markers", name=mode,
+                    showlegend=col == 1, marker={"symbol": ["circle-open" if b != "workload" else "circle"
+                                                            for b in part["binding"]]},
+                    text=[f"concurrency {c}, running {r:.0f}, cap: {b}" for c, r, b in
+                          zip(part["concurrency"], part["running_batch"], part["binding"], strict=True)]),
+                    row=1, col=col)
+            fig.update_xaxes(title=panels[col - 1][1], type="log", row=1, col=col)
+        fig.update_yaxes(title="output tokens/s per chip")
+        fig.update_layout(title=heading)
+        return fig.to_html(include_plotlyjs=True, full_html=True)
+    fig = _figure(figsize=(11, 4.5))
+    for i, (x, label) in enumerate(panels):
+        ax = fig.add_subplot(1, 2, i + 1)
+        for mode, part in frame.groupby("mode", sort=False):
+            line, = ax.plot(part[x], part["output_throughput_per_chip"], "-o", label=mode)
+            capped = part[part["binding"] != "workload"]
+            ax.plot(capped[x], capped["output_throughput_per_chip"], "o", mfc="white", color=line.get_color())
+            for c, xv, yv in zip(part["concurrency"], part[x], part["output_throughput_per_chip"], strict=True):
+                ax.annotate(str(c), (xv, yv), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("output tokens/s per chip")
+        ax.legend(title="hollow: a cap binds", fontsize=7)
+    fig.suptitle(heading)
+    fig.tight_layout()
+    return fig
+
+
 def plot(kind: str, model: str | None, hardware: str | None, output: str | Path,
          overrides: Mapping[str, Any] | None = None, contexts: Sequence[float] = SEED_CONTEXTS, *,
          mode: str = "bound", calibration: str | None = None) -> Path:
@@ -207,6 +265,9 @@ def plot(kind: str, model: str | None, hardware: str | None, output: str | Path,
     suffix = path.suffix.lower()
     if suffix not in (".png", ".svg", ".html"):
         raise InputError(f"{path}: write .png, .svg or .html")
+    if kind == "serving":
+        raise InputError("plot serving needs its workload: use plot_serving (symroof plot serving MODEL CHIP "
+                         "--input N --output N)")
     frame, critical, scenario = figure_data(model, hardware, overrides, contexts, mode, calibration)
     heading = title(kind, scenario)
     if suffix == ".html":
@@ -214,6 +275,27 @@ def plot(kind: str, model: str | None, hardware: str | None, output: str | Path,
         return path
     fig = (frontier_png(frame, heading) if kind == "frontier"
            else breakdown_png(frame, critical, heading, scenario["estimate"]))
+    buf = io.BytesIO()
+    fig.savefig(buf, format=suffix[1:])
+    write_text_atomically(buf.getvalue(), path)
+    return path
+
+
+def plot_serving(model: str, hardware: str, output: str | Path, input_length: float, output_length: float,
+                 engine: str = "vllm", overrides: Mapping[str, Any] | None = None,
+                 calibration: str | None = None) -> Path:
+    """Write the serving figure (throughput per chip against ITL and TTFT as concurrency grows)."""
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".svg", ".html"):
+        raise InputError(f"{path}: write .png, .svg or .html")
+    frame = serving_data(model, hardware, input_length, output_length, engine, overrides, calibration)
+    heading = (f"{model} on {hardware}: {input_length:g} in, {output_length:g} out, {engine} "
+               f"(estimate) and the idealised engine (bound)")
+    fig = serving_figure(frame, heading, suffix)
+    if suffix == ".html":
+        write_text_atomically(fig, path)
+        return path
     buf = io.BytesIO()
     fig.savefig(buf, format=suffix[1:])
     write_text_atomically(buf.getvalue(), path)

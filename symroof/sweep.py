@@ -22,7 +22,7 @@ import numpy
 import pandas
 import sympy
 
-from . import catalog
+from . import catalog, profiles
 from .core.errors import InputError
 from .core.values import parse_value
 from .declare import REGISTRY, Kind
@@ -66,7 +66,8 @@ def _entry(kind: str, ref: str | catalog.Entry) -> catalog.Entry:
 
 def compile_sweep(model: str | catalog.Entry, hardware: str | catalog.Entry, varied: Sequence[str],
                   targets: Sequence[str], overrides: Mapping[str, Any] | None = None,
-                  mode: str = "bound", calibration: catalog.Entry | None = None) -> CompiledSweep:
+                  mode: str = "bound", calibration: catalog.Entry | None = None,
+                  engine: catalog.Entry | None = None) -> CompiledSweep:
     """Compile ``targets`` as functions of the numeric inputs ``varied``; everything else is fixed.
 
     ``overrides`` (as for :func:`symroof.evaluate`) fix inputs, pin derived
@@ -79,7 +80,8 @@ def compile_sweep(model: str | catalog.Entry, hardware: str | catalog.Entry, var
         if q.kind != Kind.INPUT or q.categorical:
             raise InputError(f"--vary {name}: only numeric inputs vary within one compiled sweep")
     given = parse_overrides({k: v for k, v in (overrides or {}).items() if k not in varied})
-    fixed = _fixed_values((m, h) if calibration is None else (m, h, calibration), given, frozenset(varied), mode)
+    entries = tuple(e for e in (m, h, engine, calibration) if e is not None)
+    fixed = _fixed_values(entries, given, frozenset(varied), mode)
     pins = frozenset(n for n in given if REGISTRY.get(n).kind == Kind.DERIVED)
     opener = Opener(pins, mode, fixed, stop=frozenset(varied), rules=True)
     exprs = tuple(opener.expr(REGISTRY.get(t)) for t in targets)
@@ -139,6 +141,7 @@ class Plan:
     mode: str
     axes: dict[str, numpy.ndarray]  # numeric varied inputs: their values (base units)
     calibrations: dict[str, Any] = field(default_factory=dict)  # estimate mode: per chip
+    engines: dict[str, Any] = field(default_factory=dict)  # an engine profile (symroof serve): per chip
 
     @property
     def total(self) -> int:
@@ -167,7 +170,7 @@ def _default_text(name: str) -> str:
 
 def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapping[str, Sequence[Any]],
          overrides: Mapping[str, Any] | None = None, quantities: Sequence[str] | None = None,
-         mode: str = "bound", calibration: str | None = None) -> Plan:
+         mode: str = "bound", calibration: str | None = None, engine: str | None = None) -> Plan:
     """Check a sweep and lay it out (the grid, the held slice, its size) without evaluating it.
 
     In estimate mode each chip takes its shipped calibration (or the generic
@@ -179,6 +182,7 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
         mode = "estimate"
     calibrations = {c: load_calibration(catalog.load("hardware", c), calibration) for c in hardware} \
         if mode == "estimate" else {}
+    engines = {c: profiles.load(engine, catalog.load("hardware", c)) for c in hardware} if engine else {}
     overrides = dict(overrides or {})
     if not vary:
         raise InputError("nothing to vary: give at least one --vary NAME=VALUES")
@@ -193,7 +197,8 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
     unavailable: dict[str, str] = {}
     fixed_overrides = {k: v for k, v in overrides.items() if k not in vary}
     probes = {(m, c): Evaluation(catalog.load("model", m), catalog.load("hardware", c),
-                                 parse_overrides(fixed_overrides), mode=mode, calibration=calibrations.get(c))
+                                 parse_overrides(fixed_overrides), mode=mode, calibration=calibrations.get(c),
+                                 engine=engines.get(c))
               for m, c in itertools.product(models, hardware)}
     if quantities is None:
         quantities = list(DEFAULT_QUANTITIES)
@@ -223,12 +228,12 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
             probe = probes[(m, c)] if not choices else Evaluation(
                 catalog.load("model", m), catalog.load("hardware", c),
                 parse_overrides({**fixed_overrides, **dict(zip(categorical, choices, strict=True))}), mode=mode,
-                calibration=calibrations.get(c))
+                calibration=calibrations.get(c), engine=engines.get(c))
             if "n_chips" in probe.unavailable:
                 raise InputError(f"n_chips: {probe.unavailable['n_chips']}")
             held[combo] = probe.magnitude("n_chips")
     out = Plan(models, hardware, list(quantities), categorical, {}, points, combos, overrides, unavailable, held,
-               mode, numeric_axes, calibrations)
+               mode, numeric_axes, calibrations, engines)
     if numeric_axes and out.total * out.width <= MAX_CELLS:  # small enough to lay the grid out at once
         grids = numpy.meshgrid(*numeric_axes.values(), indexing="ij")
         out.columns = {n: g.ravel() for n, g in zip(numeric_axes, grids, strict=True)}
@@ -266,7 +271,8 @@ def chunks(p: Plan, progress: Callable[[int, int], None] | None = None,
         fixed = {**p.overrides, **dict(zip(p.categorical, choices, strict=True))}
         if combo in p.held:
             fixed["n_chips"] = p.held[combo]
-        compiled = compile_sweep(model, chip, tuple(p.axes), targets, fixed, p.mode, p.calibrations.get(chip))
+        compiled = compile_sweep(model, chip, tuple(p.axes), targets, fixed, p.mode, p.calibrations.get(chip),
+                                 p.engines.get(chip))
         for start in range(0, p.points, CHUNK):
             stop = min(start + CHUNK, p.points)
             grid = _grid(p, start, stop)
@@ -278,7 +284,8 @@ def chunks(p: Plan, progress: Callable[[int, int], None] | None = None,
                     i = int(numpy.argmin(ok))
                     point = {**fixed, **{k: v[i] / REGISTRY.get(k).factor for k, v in grid.items()}}
                     Evaluation(catalog.load("model", model), catalog.load("hardware", chip),
-                               parse_overrides(point), mode=p.mode, calibration=p.calibrations.get(chip))
+                               parse_overrides(point), mode=p.mode, calibration=p.calibrations.get(chip),
+                               engine=p.engines.get(chip))
                     raise InputError(f"{check} fails at a point of the sweep")
             labels = {"model": model, "hardware": chip, **dict(zip(p.categorical, choices, strict=True))}
             frame = {k: pandas.Categorical.from_codes(numpy.zeros(n, dtype=numpy.int8), [v])
@@ -310,7 +317,7 @@ def _chips(value: Any) -> float:
 def sweep(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapping[str, Sequence[Any]],
           overrides: Mapping[str, Any] | None = None, quantities: Sequence[str] | None = None,
           drop_unfit: bool = False, progress: Callable[[int, int], None] | None = None,
-          mode: str = "bound", calibration: str | None = None) -> pandas.DataFrame:
+          mode: str = "bound", calibration: str | None = None, engine: str | None = None) -> pandas.DataFrame:
     """Evaluate ``quantities`` over the grid of ``vary`` (every combination), one row per point.
 
     ``vary`` maps input names to values (numbers in the quantity's unit, text
@@ -322,7 +329,7 @@ def sweep(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapp
     Without ``quantities``, the default ones that a chip cannot give (cost
     without a price) are left out and named in ``frame.attrs["unavailable"]``.
     """
-    p = plan(models, hardware, vary, overrides, quantities, mode, calibration)
+    p = plan(models, hardware, vary, overrides, quantities, mode, calibration, engine)
     check_size(p)
     frames = list(chunks(p, progress, drop_unfit))
     out = pandas.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

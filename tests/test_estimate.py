@@ -248,6 +248,11 @@ def test_a_neutral_calibration_gives_the_bound_bit_for_bit(tmp_path):
         for name in bound.names():
             if name in bound.unavailable:
                 continue
+            if bound.spec(name).group in ("serve", "engine") and not bound.spec(name).categorical:
+                # the engine layer's closed forms are arranged differently once its factors are symbols:
+                # equal to the last few bits
+                assert est.magnitude(name) == pytest.approx(bound.magnitude(name), rel=1e-12), (model, name)
+                continue
             assert est[name] == bound[name], (model, name)
 
 
@@ -342,7 +347,7 @@ def test_sweep_estimate_column_is_slower(cli):
 def test_validation_dataset_has_sources_and_enough_points():
     from symroof import validation
 
-    points = validation.run()
+    points = validation.run().points
     predicted = [p for p in points if p.skipped is None and p.bound]
     assert len(predicted) >= 15
     assert len({p.row["chip"] for p in predicted}) >= 3
@@ -356,7 +361,7 @@ def test_bound_throughput_is_above_what_engines_measure():
     """A roofline is a best case: no engine outruns it at the batch it ran (points with a stated batch)."""
     from symroof import validation
 
-    for p in validation.run():
+    for p in validation.run().points:
         if p.skipped is None and p.row["metric"] == "output_tokens_per_s_total" and p.row["batch"] not in ("", "max"):
             assert p.measured <= p.bound * 1.05, p.label
 

@@ -27,7 +27,7 @@ LAYERS = (
     ("model", "printing"),
     ("runtime",),
     ("derive",),
-    ("catalog", "calibration"),
+    ("catalog", "calibration", "profiles"),
     ("evaluation",),
     ("sweep", "sensitivity", "planner", "serve", "engines", "validation", "plot", "fit", "fitting", "measure",
      "testing", "quantity", "search", "notebook"),

@@ -26,6 +26,7 @@ EPILOG = """examples:
   symroof import-model config.json -o my-model.toml && symroof eval my-model.toml h100
   symroof eval llama-3-70b h100 --set n_chips=8 --estimate
   symroof measure out/ && symroof calibrate out/ --hardware h100 -o h100.toml
+  symroof serve llama-3.3-70b h100 --input 1024 --output 1024 --concurrency 64 --engine vllm --set n_chips=8
   symroof plan llama-3-70b h200 --rate 2000/s --input 3000 --output 500 --ttft-p99 2s --tpot 33ms --set n_chips=8
 """
 SET_HELP = ("set an input or pin a derived quantity; a value may carry a unit ('hbm_bandwidth=820 GB/s'); "
@@ -137,6 +138,9 @@ def _sweeps(sub) -> None:
     p.add_argument("--quantities", metavar="A,B,...", help="what to report (default: step time, its terms, "
                                                            "tokens/s, tokens/s/chip, cost per million tokens)")
     p.add_argument("--drop-unfit", action="store_true", help="drop points whose parameters and KV exceed HBM")
+    p.add_argument("--engine", metavar="ENGINE", help="an engine profile (vllm, sglang, trtllm) for the serving "
+                                                      "quantities (ttft, itl, output_throughput_per_chip, ...); "
+                                                      "vary concurrency or request_rate with --set workload=rate")
     p.add_argument("--pareto", action="store_true",
                    help="keep only the latency-throughput frontier (per value of every other varied input)")
     p.add_argument("--format", choices=["csv", "json", "table"], default="csv")
@@ -150,11 +154,15 @@ def _sweeps(sub) -> None:
                                    "curve (or panel) per context length. Without MODEL and HARDWARE it draws the "
                                    "seed's figure: LLaMA 3-70B on a TPU v5e 4x4, int8 weights and KV, bf16 FLOPs, "
                                    "8.2e11 byte/s. With them, it uses that chip's own catalog values.")
-    p.add_argument("kind", choices=["frontier", "breakdown"])
+    p.add_argument("kind", choices=["frontier", "breakdown", "serving"])
     _pair(p, optional=True)
     add_set(p)
     p.add_argument("--contexts", metavar="A,B,...", help="context lengths (default 2048 to 65536)")
     p.add_argument("-o", "--output", metavar="FILE", required=True, help=".png, .svg or .html (slider)")
+    p.add_argument("--input", metavar="N", help="serving: input tokens per request (default 1024)")
+    p.add_argument("--output-tokens", "--osl", dest="output_tokens", metavar="N",
+                   help="serving: output tokens per request (default 1024)")
+    p.add_argument("--engine", default="vllm", metavar="ENGINE", help="serving: the engine profile (default vllm)")
     p.set_defaults(func="sweeps:cmd_plot")
 
 
@@ -200,6 +208,10 @@ def _estimates(sub) -> None:
     p.add_argument("--data", metavar="CSV", help="a dataset of the same columns (default: symroof's own)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.add_argument("--summary", action="store_true", help="only the error summary")
+    p.add_argument("--no-fit", dest="fit", action="store_false",
+                   help="predict with the shipped engine profiles only, no fit and no leave-one-source-out (score "
+                        "a held-back set)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func="estimates:cmd_validate")
 
 
@@ -231,6 +243,34 @@ def _plans(sub) -> None:
     p.set_defaults(func="plans:cmd_plan")
 
 
+def _serving(sub) -> None:
+    p = sub.add_parser(
+        "serve", help="what a serving engine delivers for a workload: TTFT, ITL, throughput per chip",
+        description="Predict what a serving engine (vLLM, SGLang, TensorRT-LLM) delivers for a workload on MODEL "
+                    "and CHIP: time to first token, inter-token latency, end-to-end latency, throughput per chip "
+                    "and the batch the engine runs, with the cap that binds. The chapter's idealised engine "
+                    "(bound) and the engine profile with the chip's calibration (estimate) side by side.",
+        epilog="examples:\n  symroof serve llama-3.3-70b h100 --input 1024 --output 1024 --concurrency 64 "
+               "--set n_chips=8\n  symroof serve deepseek-r1 h200 --input 1000 --output 1000 --concurrency max "
+               "--engine sglang --set attention_data_parallel=8\n  symroof serve llama-3.1-8b h100 --input 3000 "
+               "--output 500 --rate 5/s --estimate --format json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _pair(p)
+    p.add_argument("--input", required=True, metavar="N", help="input (prompt) tokens per request")
+    p.add_argument("--output", required=True, metavar="N", help="output tokens per request")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--concurrency", metavar="N|max",
+                     help="a closed loop of N users, each sending its next request when the last ends; max: "
+                          "as many as the engine admits (offline, maximum load)")
+    how.add_argument("--rate", metavar="R/s", help="an open loop of Poisson arrivals, like 10/s or 600/min")
+    how.add_argument("--batch", metavar="N", help="one static batch: prefill all N, then decode them together")
+    p.add_argument("--engine", default="vllm", metavar="ENGINE",
+                   help="the engine profile: vllm (default), sglang, trtllm, or a profile TOML")
+    add_set(p)
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.set_defaults(func="serving:cmd_serve")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symroof", description="Symbolic roofline models of LLM serving: dense and mixture-of-experts models on "
@@ -238,6 +278,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"symroof {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (_evaluation, _thresholds, _workbooks, _sweeps, _models, _estimates, _plans):
+    for group in (_evaluation, _thresholds, _workbooks, _sweeps, _models, _estimates, _plans, _serving):
         group(sub)
     return parser

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..core.files import write_text_atomically
+from ..core.progress import Progress
 from ..core.units import Q_
 from ..core.version import __version__
 from ..derive import table
@@ -37,7 +39,8 @@ def cmd_calibrate(args: argparse.Namespace) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> str:
-    return report(args.data, args.format, show_rows=not args.summary)
+    return report(args.data, args.format, show_rows=not args.summary, progress=Progress(sys.stderr, not args.quiet),
+                  fit=args.fit)
 
 
 __all__ = ["cmd_calibrate", "cmd_measure", "cmd_validate"]

@@ -15,7 +15,7 @@ from ..core.errors import InputError
 from ..core.files import atomic_write, write_text_atomically
 from ..core.progress import Progress
 from ..derive import table
-from ..plot import SEED_CONTEXTS, plot
+from ..plot import SEED_CONTEXTS, plot, plot_serving
 from ..sweep import attrs, check_size, chunks, pareto, plan
 from .common import mode_of, parse_sets, warn
 
@@ -71,7 +71,8 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
     vary = parse_vary(args.vary)
     mode, calibration = mode_of(args)
     p = plan(args.model.split(","), args.hardware.split(","), vary, parse_sets(args.set), quantities, mode,
-             calibration)
+             calibration,
+             getattr(args, "engine", None))
     streamed = args.format == "csv" and args.output is not None and not args.pareto
     check_size(p, streamed)
     for name, reason in p.unavailable.items():
@@ -113,6 +114,16 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
     return text
 
 
+def _length(value: str | None, option: str) -> float:
+    try:
+        number = float(value) if value is not None else 1024.0
+    except ValueError:
+        raise InputError(f"{option} {value!r}: give tokens per request as a number, like 1024") from None
+    if not number >= 1:
+        raise InputError(f"{option} {value!r}: a request has at least one token")
+    return number
+
+
 def cmd_plot(args: argparse.Namespace) -> str:
     contexts = SEED_CONTEXTS
     if args.contexts:
@@ -122,5 +133,11 @@ def cmd_plot(args: argparse.Namespace) -> str:
             raise InputError(f"--contexts {args.contexts!r}: expected numbers separated by commas, "
                              "like 2048,8192") from None
     mode, calibration = mode_of(args)
+    if args.kind == "serving":
+        if not (args.model and args.hardware):
+            raise InputError("plot serving needs MODEL and HARDWARE")
+        lengths = [_length(v, o) for v, o in ((args.input, "--input"), (args.output_tokens, "--output-tokens"))]
+        return str(plot_serving(args.model, args.hardware, args.output, *lengths, engine=args.engine,
+                                overrides=parse_sets(args.set), calibration=calibration))
     return str(plot(args.kind, args.model, args.hardware, args.output, parse_sets(args.set), contexts,
                     mode=mode, calibration=calibration))

@@ -22,6 +22,7 @@ class Origin(str, Enum):
     SET = "set"  # --set, or a keyword of evaluate()
     CATALOG = "catalog"  # the model's config or the chip's datasheet
     CALIBRATION = "calibration"  # a calibration file (estimate mode)
+    ENGINE = "engine profile"  # an engine profile (symroof serve --engine)
     CHOICE = "default choice"  # a categorical input's default
     VALUE = "default value"  # an input's default number
     RULE = "default rule"  # an input's default formula (n_chips = the smallest slice), or a template's rule

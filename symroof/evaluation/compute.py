@@ -49,7 +49,7 @@ class Computed:
     def __init__(self, model: catalog.Entry, hardware: catalog.Entry,
                  overrides: Mapping[str, float | str | numpy.ndarray] | None = None, *, mode: str = BOUND,
                  calibration: catalog.Entry | None = None, rules: Mapping[str, str] | None = None,
-                 sources: Mapping[str, str] | None = None) -> None:
+                 sources: Mapping[str, str] | None = None, engine: catalog.Entry | None = None) -> None:
         if mode not in (BOUND, ESTIMATE):
             raise InputError(f"unknown mode {mode!r}; choose bound or estimate")
         self.table: Table = table()
@@ -59,6 +59,7 @@ class Computed:
         if mode == ESTIMATE and calibration is None and hardware.id:
             calibration = load_calibration(hardware, None)
         self.calibration = calibration
+        self.engine = engine  # an engine profile (symroof serve): its caps and overheads, neutral in bound mode
         self.overrides = dict(overrides or {})  # base-unit magnitudes, already parsed
         self.rules = dict(rules or {})  # input -> the quantity it follows (a template's default rule)
         self.sources = dict(sources or {})  # where a set value came from, when not from the user
@@ -79,7 +80,9 @@ class Computed:
         self.formulas: dict[str, str | None] = {}  # formula text where pins changed it
         self._busy: set[str] = set()
         self._values = _Values(self)
-        self.entries = tuple(e for e in (model, hardware, calibration) if e is not None)
+        # the engine before the calibration: a profile's per-step overhead is the engine's, the microbenchmarks'
+        # (replayed CUDA graphs) none
+        self.entries = tuple(e for e in (model, hardware, engine, calibration) if e is not None)
         for s in self.table:
             if s.kind != "constant":
                 try:

@@ -44,7 +44,8 @@ def resolve_input(s: Spec, given: Mapping[str, Any], entries, mode: str = BOUND)
         return NEUTRAL, s.neutral * s.factor
     for entry in entries:
         if s.name in entry.values:
-            return (CALIBRATION if entry.kind == "calibration" else CATALOG), entry.values[s.name]
+            origin = {"calibration": CALIBRATION, "engine": Origin.ENGINE}.get(entry.kind, CATALOG)
+            return origin, entry.values[s.name]
     if s.categorical:
         return CHOICE, s.default_choice
     if s.has_rule:

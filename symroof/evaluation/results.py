@@ -11,6 +11,7 @@ from typing import Any
 import numpy
 
 from ..core.errors import InputError
+from ..core.kinds import Origin
 from ..core.sentences import render
 from ..core.units import Q_
 from ..runtime import Spec
@@ -70,7 +71,7 @@ class Readout:
         origin = self.provenance.get(name)
         if origin == SET:
             return self.sources.get(name, "set by the user")
-        if origin in (CATALOG, CALIBRATION):
+        if origin in (CATALOG, CALIBRATION, Origin.ENGINE):
             entry = next(e for e in self.entries if name in e.values)
             return entry.sources[name]
         if origin == NEUTRAL:

@@ -8,6 +8,8 @@ from ..declare import REGISTRY
 from . import (  # noqa: F401
     communication,
     decode,
+    engine,
+    engine_inputs,
     inputs,
     memory,
     ownership,
@@ -21,7 +23,7 @@ from . import (  # noqa: F401
 GROUPS = [
     inputs.MODEL, inputs.HARDWARE, inputs.SCENARIO, inputs.ESTIMATE,
     memory.GROUP, decode.GROUP, prefill.GROUP, parallelism.GROUP, communication.GROUP, serving.GROUP,
-    thresholds.GROUP, ownership.GROUP, planning.GROUP,
+    thresholds.GROUP, ownership.GROUP, planning.GROUP, engine_inputs.INPUTS, engine.GROUP,
 ]
 
 #: The quantities the model declares: a registry holding others was extended by a script.

@@ -67,6 +67,13 @@ from .inputs import (
     torus_dims,
 )
 
+attention_data_parallel = SCENARIO.input(
+    "attention_data_parallel", r"\text{DP}_{\text{attn}}", "", "Data-parallel attention groups of a replica: "
+    "each keeps its own sequences' KV and a whole copy of the attention weights, while the experts spread over "
+    "every chip (the DeepSeek, Qwen3 and gpt-oss serving layout); 1 splits attention over the tensor-parallel "
+    "chips.", "assumption (the serving engine's launch settings)", default=sympy.Integer(1), integer=True,
+    plausible=(1, 100_000), label="Attention data-parallel groups")
+
 GROUP = Group("communication", "Communication", requires=())
 ALPHA_BETA = "alpha-beta collective model (ring, switch, torus); see symroof/model/communication.py"
 KINDS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "point_to_point")
@@ -193,6 +200,15 @@ tensor_parallel_divides_heads = GROUP.derived(
     boolean=True, on_false="refuse",
     says=("The heads split evenly.",
           "tensor_parallel ({tensor_parallel}) does not divide the model's {n_heads} attention heads"))
+attention_data_parallel_divides = GROUP.derived(
+    "attention_data_parallel_divides", r"\text{DP}_{\text{attn}} \mid \text{TP}", "", "Whether the attention "
+    "data-parallel groups split the tensor-parallel chips evenly.", LAYOUT,
+    sympy.Or(sympy.Eq(attention_data_parallel, 1),  # one group: any slice (the chapter's, fractional ones too)
+             sympy.Eq(sympy.floor(tensor_parallel_size / attention_data_parallel) * attention_data_parallel,
+                      tensor_parallel_size)), boolean=True, on_false="refuse",
+    says=("Each of the {attention_data_parallel} attention groups has its share of the chips.",
+          "attention_data_parallel ({attention_data_parallel}) does not divide the tensor-parallel chips "
+          "({tensor_parallel_size})"))
 experts_per_token_within_experts = GROUP.derived(
     "experts_per_token_within_experts", r"k \le E", "", "Whether a token chooses at most the experts there are "
     "(and a dense model's one MLP).", "model config", sympy.LessThan(n_experts_per_token, n_experts), boolean=True,
@@ -236,8 +252,10 @@ tp_allreduce_bytes = GROUP.derived(
 SCENARIO.set_default(collective_bytes, tp_allreduce_bytes)
 tp_allreduce_time = GROUP.at(
     "tp_allreduce_time", r"T_{\text{AR}}^{\text{TP}}", "us",
-    "One all-reduce of one layer's activations over the tensor-parallel group.", ALPHA_BETA, allreduce_time,
-    {collective_bytes: tp_allreduce_bytes, collective_chips: tensor_parallel_size * one("chip")})
+    "One all-reduce of one layer's activations over the tensor-parallel chips of an attention group (each "
+    "attention data-parallel group reduces its own share of the batch).", ALPHA_BETA, allreduce_time,
+    {collective_bytes: tp_allreduce_bytes / attention_data_parallel,
+     collective_chips: tensor_parallel_size / attention_data_parallel * one("chip")})
 ep_alltoall_time = GROUP.at(
     "ep_alltoall_time", r"T_{\text{A2A}}^{\text{EP}}", "us",
     "One all-to-all of the routed tokens (each to its top-k experts) over the expert-parallel group.", ALPHA_BETA,

@@ -145,7 +145,7 @@ class Book:
         """Print ``expr``; while too long, move its largest part into a helper cell."""
         text = excel_formula(expr, names, available)
         while len(text) > MAX_FORMULA_LENGTH:
-            compound = [a for a in expr.args if not a.is_Atom]
+            compound = [a for a in _parts(expr) if not a.is_Atom]
             if compound:
                 part = max(compound, key=lambda a: len(excel_formula(a, names, available)))
             elif isinstance(expr, sympy.Add | sympy.Mul | sympy.Max | sympy.Min) and len(expr.args) > 2:
@@ -188,6 +188,13 @@ class Book:
         self.put(self.helpers, row, 1, Formula(text if text.startswith("=") else "=" + text), cached=value)
         self.cell(self.helpers, row, 1, "helper")
         return f"'{HELPERS_SHEET}'!$B${row + 1}"
+
+
+def _parts(expr: sympy.Expr) -> tuple:
+    """The parts of ``expr`` a helper cell may hold: a Piecewise's branch values and conditions, not the pairs."""
+    if isinstance(expr, sympy.Piecewise):
+        return tuple(x for pair in expr.args for x in pair.args)
+    return expr.args
 
 
 class Formula(str):

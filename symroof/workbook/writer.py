@@ -29,12 +29,16 @@ from .rows import quantity_rows
 from .sheets import choice_lists, heading, page_setup, sensitivity_sheet, sweep_sheet, write_lists
 from .template import Template
 
+#: Groups a workbook leaves out (the serving engine of symroof serve; a Serving sheet is future work).
+SERVING_GROUPS = ("engine", "serve")
+
 
 def write(ev: Evaluation, est: Evaluation, template: Template, filename: str, kept: frozenset[str] = frozenset(),
           overrides: Mapping | None = None, kept_est: frozenset[str] = frozenset()) -> list[metadata.CellInfo]:
     """Write the workbook of ``ev`` (the bound) and ``est`` (the estimate beside it) laid out by ``template``."""
     book = Book(ev, est, template, filename, kept, kept_est)
-    available = set(ev.computable())
+    # the serving engine's groups (symroof serve) have no sheet yet: the workbook is the step model's
+    available = {n for n in ev.computable() if ev.table.specs[n].group not in SERVING_GROUPS}
     status = [s.name for s in ev.table if s.says and not s.on_false and s.name in available
               and all(n in available for sentence in s.says for n in sentence_names(sentence))]
     blocks, where = place(template, ev.table, available, len(status))

@@ -1,0 +1,85 @@
+"""The serving engine's inputs: the workload (how requests arrive) and the engine's own settings.
+
+The workload inputs are the scenario's; the engine's come from an engine profile
+(``symroof/engines/*.toml``, ``--engine``) and are neutral in bound mode, where
+the engine is the chapter's ideal one: no CPU time, no caps but HBM.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from ..declare import Group, one
+from .inputs import SCENARIO
+
+INPUTS = Group("engine", "Serving engine")
+ENGINE = "engine profile (symroof/engines/*.toml, --engine); neutral in bound mode"
+WORKLOAD = "the workload (symroof serve: --concurrency, --rate or --batch)"
+BIG = 1e12  # a cap that never binds: bound mode's engine has none but HBM
+
+# --- the workload ---
+workload = SCENARIO.choice(
+    "workload", r"\text{load}", ("concurrency", "rate", "static", "max"),
+    "How requests arrive: a closed loop of concurrency users, an open loop at request_rate (Poisson), one static "
+    "batch of batch_size prefilled then decoded, or max (offline: as many as the engine admits).", WORKLOAD,
+    default="concurrency", label="Workload")
+concurrency = SCENARIO.input(
+    "concurrency", "N", "sequence", "Requests in flight in a closed loop (each user sends the next request when "
+    "the last one finishes).", WORKLOAD, default=1 * one("sequence"), plausible=(1, 1e8), label="Concurrency")
+speculative_tokens = SCENARIO.input(
+    "speculative_tokens", r"n_{\text{draft}}", "", "Draft tokens a decode step verifies beside each sequence's own "
+    "(speculative decoding, multi-token prediction); 0 without.", "assumption: no speculative decoding",
+    default=sympy.Integer(0), nonnegative=True, plausible=(0, 64))
+accepted_tokens_per_step = SCENARIO.input(
+    "accepted_tokens_per_step", r"\bar{a}", "", "Tokens a sequence gains per decode step (1 without speculative "
+    "decoding; TensorRT-LLM measures 1.92 to 2.82 for DeepSeek-R1 with 1 to 3 MTP layers).",
+    "assumption: no speculative decoding; TensorRT-LLM blog 1 (B200) for MTP", default=sympy.Integer(1),
+    plausible=(1, 65))
+# --- the engine (a profile; neutral in bound mode) ---
+engine_request_overhead = INPUTS.input(
+    "engine_request_overhead", r"t_{\text{req}}", "us/sequence", "CPU time per running sequence per step that the "
+    "GPU waits for (sampling, bookkeeping, streaming the token).", ENGINE, default=sympy.Integer(0), neutral=0,
+    nonnegative=True, plausible=(0, 1e4))
+engine_layer_overhead = INPUTS.input(
+    "engine_layer_overhead", r"t_{\text{eager}}", "us", "Launch time per layer of a step run eager (a batch above "
+    "the largest captured CUDA graph).", ENGINE, default=sympy.Integer(0), neutral=0, nonnegative=True,
+    plausible=(0, 1e4))
+api_overhead = INPUTS.input(
+    "api_overhead", r"t_{\text{API}}", "ms", "Time a request spends before its first step and after its last: the "
+    "HTTP frontend, tokenising the prompt, detokenising and streaming.", ENGINE, default=sympy.Integer(0),
+    neutral=0, nonnegative=True, plausible=(0, 1e4), label="API time per request")
+max_num_seqs = INPUTS.input(
+    "max_num_seqs", r"N_{\text{seqs}}^{\max}", "sequence", "Most sequences the engine runs at once (vLLM "
+    "max_num_seqs, SGLang max_running_requests, TensorRT-LLM max_batch_size).", ENGINE, default=BIG * one("sequence"),
+    neutral=BIG, plausible=(1, BIG), label="Most sequences running")
+max_num_batched_tokens = INPUTS.input(
+    "max_num_batched_tokens", r"T^{\max}", "token", "Token budget of one step: decode tokens plus the prefill "
+    "chunk (vLLM max_num_batched_tokens, SGLang chunked_prefill_size, TensorRT-LLM max_num_tokens).", ENGINE,
+    default=BIG * one("token"), neutral=BIG, plausible=(1, BIG), label="Token budget per step")
+cuda_graph_max_batch = INPUTS.input(
+    "cuda_graph_max_batch", r"B_{\text{graph}}", "sequence", "Largest decode batch replayed from a captured CUDA "
+    "graph; above it the step runs eager.", ENGINE, default=BIG * one("sequence"), neutral=BIG, plausible=(1, BIG))
+kv_memory_fraction = INPUTS.input(
+    "kv_memory_fraction", r"f_{\text{mem}}", "", "The engine's memory setting (vLLM gpu_memory_utilization, SGLang "
+    "mem_fraction_static, TensorRT-LLM free_gpu_memory_fraction); kv_memory_basis says what it is a share of.",
+    ENGINE, default=sympy.Integer(1), neutral=1, at_most=1, label="Memory fraction")
+kv_memory_basis = INPUTS.choice(
+    "kv_memory_basis", r"\text{basis}", ("total", "free", "static"), "What the memory fraction is a share of: total "
+    "memory holding weights, activations and KV (vLLM); the memory left after weights and activations (TensorRT-LLM); "
+    "total memory holding weights and KV, activations outside it (SGLang).", ENGINE, default="total")
+activation_reserve = INPUTS.input(
+    "activation_reserve", r"M_{\text{act}}", "GB/chip", "Memory per chip the engine keeps for activations, CUDA "
+    "graphs and communication buffers, outside the KV pool.", ENGINE, default=sympy.Integer(0), neutral=0,
+    nonnegative=True, plausible=(0, 1000))
+prefill_separate = INPUTS.input(
+    "prefill_separate", r"\chi_{\text{sep}}", "", "1 when prefill chunks run as steps of their own (SGLang's "
+    "default), each loading the weights again; 0 when they ride in decode steps (vLLM V1, TensorRT-LLM).", ENGINE,
+    default=sympy.Integer(0), neutral=0, nonnegative=True, at_most=1)
+kv_replication_counted = INPUTS.input(
+    "kv_replication_counted", r"\chi_{\text{rep}}", "", "1 when the KV cache is stored once per tensor-parallel "
+    "chip that cannot split it (an MLA latent, or more chips than KV heads), as engines do; 0 as the chapter "
+    "shards it evenly.", ENGINE, default=sympy.Integer(0), neutral=0, nonnegative=True, at_most=1)
+expert_imbalance = INPUTS.input(
+    "expert_imbalance", r"\iota_{E}", "", "Tokens of the most-loaded expert-parallel rank over the mean: its experts' "
+    "work sets the step.", ENGINE, default=sympy.Integer(1), neutral=1, plausible=(1, 10))
+

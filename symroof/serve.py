@@ -1,0 +1,186 @@
+"""What a serving engine delivers for a workload (``symroof serve``), bound and estimate side by side.
+
+The declared engine model (:mod:`symroof.model.engine`) does the work; this
+module turns a workload (a closed loop of users, an open loop at a rate, one
+static batch, or the most the engine admits) into its inputs, evaluates it in
+both modes (the chapter's idealised engine, and the chip's calibration with an
+engine profile), and says which cap binds and whether the engine keeps up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import catalog, profiles
+from .core.errors import InputError
+from .evaluation import Evaluation, load_calibration, parse_overrides
+
+MODES = ("bound", "estimate")
+ENGINES = ("vllm", "sglang", "trtllm")
+#: What a serve result reports, in this order (the declared quantities of the workload's answer).
+OUTPUTS = ("ttft", "itl", "e2e_latency", "request_throughput", "output_throughput", "output_throughput_per_chip",
+           "output_throughput_per_user", "running_batch", "served_concurrency", "serve_step_time",
+           "serve_decode_batch", "batch_cap", "kv_pool_sequences", "max_num_seqs", "kv_pool_bytes")
+
+
+@dataclass
+class Workload:
+    """One of: ``concurrency`` (a number, or ``"max"``), ``rate`` (requests per second), ``batch`` (static)."""
+
+    input_length: float
+    output_length: float
+    concurrency: float | str | None = None
+    rate: Any = None
+    batch: float | None = None
+
+    def settings(self) -> dict[str, Any]:
+        given = [k for k in ("concurrency", "rate", "batch") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise InputError("give one workload: --concurrency N (or max), --rate R/s or --batch N"
+                             + (f"; got {' and '.join('--' + k for k in given)}" if given else ""))
+        out = {"input_length": _tokens(self.input_length, "input"),
+               "output_length": _tokens(self.output_length, "output")}
+        out["prefill_length"], out["decode_length"] = out["input_length"], out["output_length"]
+        total = float(out["input_length"].split()[0]) + float(out["output_length"].split()[0])
+        out["context_length"] = f"{total!r} token/sequence"
+        if self.batch is not None:
+            out.update(workload="static", batch_size=_count(self.batch, "--batch"))
+        elif self.rate is not None:
+            out.update(workload="rate", request_rate=_rate(self.rate), batch_size="1 sequence")
+        elif str(self.concurrency).strip().lower() == "max":
+            out.update(workload="max", batch_size="1 sequence")
+        else:
+            out.update(workload="concurrency", concurrency=_count(self.concurrency, "--concurrency"),
+                       batch_size="1 sequence")
+        return out
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{value!r} is not a number") from None
+
+
+def _tokens(value: Any, what: str) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"--{what} {value!r}: give the {what} tokens per request as a number, like 1024") from None
+    if not number >= 1:  # also nan
+        raise InputError(f"--{what} {value!r}: a request has at least one {what} token")
+    return f"{number!r} token/sequence"
+
+
+def _count(value: Any, option: str) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{option} {value!r}: give a whole number of requests, like 64") from None
+    if not number >= 1 or number != int(number):
+        raise InputError(f"{option} {value!r}: give a whole number of requests, at least 1")
+    return f"{number!r} sequence"
+
+
+def _rate(value: Any) -> str:
+    """``10/s``, ``10 /s``, ``10 per second``, ``600/min`` or a plain number (per second) as a request rate."""
+    if not isinstance(value, str):
+        return f"{_number(value)!r} sequence/s"
+    text = value.strip().lower().replace("per ", "/").replace(" ", "")
+    number, _, unit = text.partition("/")
+    try:
+        n = float(number)
+    except ValueError:
+        raise InputError(f"--rate {value!r}: give requests per second, like 10/s") from None
+    seconds = {"": 1, "s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hour": 3600}.get(unit)
+    if seconds is None:
+        raise InputError(f"--rate {value!r}: a rate is requests per second, minute or hour, like 10/s or 600/min")
+    if not n > 0:
+        raise InputError(f"--rate {value!r}: the rate must be above 0")
+    return f"{n / seconds!r} sequence/s"
+
+
+@dataclass
+class Served:
+    """A workload's answer in both modes, with the engine that was modelled."""
+
+    model: str
+    hardware: str
+    engine: str
+    workload: dict[str, Any]
+    evaluations: dict[str, Evaluation]
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def value(self, name: str, mode: str = "estimate") -> float:
+        return self.evaluations[mode].magnitude(name)
+
+    def binding(self, mode: str) -> str:
+        """Which cap sets the running batch: the workload itself, the sequence cap, the token budget, the KV pool."""
+        ev = self.evaluations[mode]
+        if ev.magnitude("workload") in ("rate", "static") or "batch_cap" in ev.unavailable:
+            return "workload"
+        offered = ev.magnitude("concurrency") if ev.magnitude("workload") == "concurrency" else float("inf")
+        caps = {"max_num_seqs": ev.magnitude("max_num_seqs"),
+                "max_num_batched_tokens": ev.magnitude("serve_token_cap"),
+                "kv_pool": ev.magnitude("kv_pool_sequences")}
+        least = min(caps, key=caps.get)
+        return "workload" if offered <= caps[least] else least
+
+    def overloaded(self, mode: str) -> bool:
+        """Whether the engine cannot keep up (an open loop past saturation has no finite step time)."""
+        ev = self.evaluations[mode]
+        return ev.holds("serve_stable") is False or (ev.magnitude("workload") == "rate"
+                                                     and ev.holds("serve_stable") is None)
+
+    def verdict(self, mode: str) -> str:
+        """The sentence an overloaded workload gets."""
+        ev = self.evaluations[mode]
+        if ev.holds("serve_stable") is False:
+            return ev.says("serve_stable")
+        return (f"OVERLOADED: {ev.magnitude('request_rate'):g} requests/s arrive faster than the engine finishes "
+                "them (each step would have to be shorter than the work it carries); latency grows without bound")
+
+    def to_dict(self, mode: str) -> dict:
+        """The ``eval`` JSON contract of ``mode``, with what serve adds under ``serve``."""
+        ev = self.evaluations[mode]
+        out = ev.to_dict()
+        out["serve"] = {"workload": self.workload, "engine": self.engine if mode == "estimate" else "ideal",
+                        "binding": self.binding(mode), "overloaded": self.overloaded(mode),
+                        "kv_holds_a_request": ev.holds("serve_kv_holds_a_request")}
+        out["notes"] = list(self.notes.get(mode, []))
+        return out
+
+
+def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_length: float, output_length: float, *,
+          concurrency: float | str | None = None, rate: Any = None, batch: float | None = None,
+          engine: str = "vllm", calibration: str | None = None,
+          overrides: Mapping[str, Any] | None = None) -> Served:
+    """What ``engine`` delivers for the workload, bound and estimate side by side.
+
+    >>> serve("llama-3.3-70b", "h100", 1024, 1024, concurrency=64, overrides={"n_chips": 8}).value("itl")
+    """
+    m = model if isinstance(model, catalog.Entry) else catalog.load("model", model)
+    h = hardware if isinstance(hardware, catalog.Entry) else catalog.load("hardware", hardware)
+    profile = profiles.load(engine, h)
+    work = Workload(input_length, output_length, concurrency, rate, batch).settings()
+    given = dict(overrides or {})
+    both = sorted(set(given) & set(work) - {"batch_size", "context_length", "prefill_length", "decode_length"})
+    if both:
+        raise InputError(f"{both[0]} is given twice (the workload and --set); give it once")
+    settings = {**work, **given}
+    evaluations = {}
+    for mode in MODES:
+        cal = load_calibration(h, calibration) if mode == "estimate" else None
+        evaluations[mode] = Evaluation(m, h, parse_overrides(settings, "--set "), mode=mode, calibration=cal,
+                                       engine=profile)
+    out = Served(m.id, h.id, profile.id, {k: v for k, v in work.items() if k in (
+        "workload", "concurrency", "request_rate", "batch_size", "input_length", "output_length")}, evaluations)
+    for mode, ev in evaluations.items():
+        if ev.holds("serve_kv_holds_a_request") is False:
+            raise InputError(f"{mode}: {ev.says('serve_kv_holds_a_request')}")
+        if not ev.feasible:
+            raise InputError(f"{mode}: {ev.infeasible()}")
+        out.notes[mode] = [out.verdict(mode)] if out.overloaded(mode) else []
+    return out

@@ -1,0 +1,240 @@
+"""The validation dataset: published serving measurements, each read as the workload ``symroof serve`` predicts.
+
+Each row names a model, a chip, the layout, the dtypes, the engine, the
+workload (a closed loop of users, an open loop at a rate, maximum load, or a
+static batch), the lengths, the metric with its unit, and its source. A row is
+read into a :class:`Point`: the serve call that reproduces it, or the reason
+it cannot be predicted (an engine or a metric symroof does not model,
+disaggregated serving, speculative decoding).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .. import catalog
+from ..core.errors import InputError
+from ..core.units import Q_
+from ..derive import table
+
+#: The columns every dataset has (``symroof validate --data`` takes any CSV with them).
+COLUMNS = ("model", "chip", "n_chips", "tensor_parallel", "pipeline_parallel", "expert_parallel", "weight_dtype",
+           "kv_dtype", "compute_dtype", "batch", "concurrency", "input_length", "output_length", "metric", "value",
+           "unit", "engine", "source", "date", "notes")
+#: Columns a dataset may add: the attention data-parallel degree, the workload in words, an open loop's rate.
+OPTIONAL = ("attention_data_parallel", "workload", "rate")
+DTYPES = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "int8": "int8", "nvfp4": "fp4", "fp4": "fp4",
+          "mxfp4": "mxfp4"}
+#: metric -> (the serve quantity, whether the value sums the replicas of the slice)
+METRICS = {"output_tokens_per_s_total": ("output_throughput", True),
+           "output_tokens_per_s_per_gpu": ("output_throughput_per_chip", False),
+           "ttft_ms": ("ttft", False), "inter_token_latency_ms": ("itl", False),
+           "time_per_output_token_ms": ("itl", False), "e2e_latency_ms": ("e2e_latency", False),
+           "e2e_latency_s": ("e2e_latency", False)}
+KINDS = {"output_throughput": "output throughput", "output_throughput_per_chip": "output throughput",
+         "ttft": "time to first token", "itl": "inter-token latency", "e2e_latency": "end-to-end latency"}
+ENGINES = (("tensorrt-llm", "trtllm"), ("nvidia nim", "trtllm"), ("vllm", "vllm"), ("sglang", "sglang"))
+
+
+@dataclass
+class Point:
+    """One published measurement and how symroof predicts it."""
+
+    row: dict
+    line: int
+    measured: float
+    skipped: str | None = None
+    quantity: str = ""
+    unit: str = ""
+    engine: str = ""
+    serve: dict[str, Any] = field(default_factory=dict)  # keyword arguments of symroof.serve
+    scale: float = 1.0  # replicas whose sum the measurement is
+    bound: float | None = None
+    estimate: float | None = None
+    held_out: float | None = None
+
+    @property
+    def label(self) -> str:
+        r = self.row
+        load = self.serve.get("workload_text", "")
+        return (f"{r['model']} on {r['n_chips']}x {r['chip']} {r['weight_dtype'].split()[0]}, {self.engine} "
+                f"{load}, {r['input_length']}/{r['output_length']}, {r['metric']}")
+
+    @property
+    def group(self) -> str:
+        """The source a point comes from (its repository file or page, without the commit)."""
+        return self.row["source"].split(" @")[0].split(" (")[0].strip()
+
+    @property
+    def family(self) -> str:
+        return "moe" if self.row["model"] in _moe_models() else "dense"
+
+    @property
+    def kind(self) -> str:
+        return KINDS.get(self.quantity, self.row["metric"])
+
+
+def _moe_models() -> set[str]:
+    return {m for m in catalog.ids("model") if catalog.load("model", m).values.get("mlp") == "moe"}
+
+
+def default_data() -> Path:
+    return Path(str(resources.files("symroof") / "data" / "serving.csv"))
+
+
+def load(path: str | Path | None = None) -> list[Point]:
+    """The dataset's points, each checked and read into the serve call that predicts it."""
+    path = Path(path) if path is not None else default_data()
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark is what Excel writes
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 CSV file") from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(f"{path}: missing columns {', '.join(missing)}")
+    points = []
+    for line, row in enumerate(reader, start=2):
+        row = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        try:
+            value = float(row["value"])
+        except ValueError:
+            raise InputError(f"{path} line {line}: value {row['value']!r} is not a number") from None
+        if not math.isfinite(value) or value <= 0:
+            raise InputError(f"{path} line {line}: value must be above 0")
+        p = Point(row, line, measured=value)
+        p.skipped = read(p, f"{path} line {line}")
+        points.append(p)
+    if not points:
+        raise InputError(f"{path}: no points")
+    return points
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text or "")
+    except ValueError:
+        return None
+
+
+def _dtype(text: str, fallback: str) -> str:
+    word = re.split(r"[\s(]", text.lower(), maxsplit=1)[0] if text else ""
+    return DTYPES.get(word, fallback)
+
+
+def _unit(text: str, quantity: str, where: str) -> str:
+    """The row's unit (the words before any parenthesis) as pint reads it, checked against the quantity."""
+    shown = re.split(r"\s*\(", text, maxsplit=1)[0].strip()
+    words = re.sub(r"\btokens\b", "token", shown)
+    words = re.sub(r"\bGPUs?\b", "chip", words)
+    words = re.sub(r"\bper\s+(\w+)", r"/ \1", words)
+    try:
+        unit = Q_(1, words)
+        unit.to(table().specs[quantity].unit_text + (" * chip" if quantity == "output_throughput_per_chip"
+                                                        and "chip" not in words else ""))
+    except Exception:  # noqa: BLE001 - pint raises many kinds; the row's unit is what is wrong
+        raise InputError(f"{where}: unit {text!r} is not a unit of {KINDS[quantity]} "
+                         f"(like {table().specs[quantity].unit_text})") from None
+    return words
+
+
+def _engine(text: str) -> str | None:
+    low = text.lower()
+    return next((name for prefix, name in ENGINES if low.startswith(prefix)), None)
+
+
+def read(p: Point, where: str) -> str | None:
+    """Fill in the serve call of ``p``; the reason it cannot be predicted, or None."""
+    r = p.row
+    if r["model"] not in catalog.ids("model"):
+        return f"model {r['model']} is not in the catalog"
+    if r["chip"] not in catalog.ids("hardware"):
+        return f"chip {r['chip']} is not in the catalog"
+    if r["metric"] not in METRICS:
+        return f"metric {r['metric']} is not predicted (per-node or prefill-only serving)"
+    text = (r["engine"] + " " + r["notes"]).lower()
+    if re.search(r"(?<![-\w])disagg", text):  # "PD disagg", not "aggregated (non-disagg)"
+        return "disaggregated prefill and decode are not modelled by serve"
+    if "mtp on" in text or "speculative decoding on" in text:
+        return "speculative decoding: its acceptance rate is not published with the point"
+    engine = _engine(r["engine"])
+    if engine is None:
+        return f"engine {r['engine'].split(' (')[0]!r} has no profile (vllm, sglang, trtllm)"
+    p.engine = engine
+    p.quantity, summed = METRICS[r["metric"]]
+    p.unit = _unit(r["unit"], p.quantity, where)
+    chips, tokens_in, tokens_out = _number(r["n_chips"]), _number(r["input_length"]), _number(r["output_length"])
+    if chips is None or tokens_in is None or tokens_out is None:
+        return "input/output lengths or chip count not given as numbers"
+    weights = _dtype(r["weight_dtype"], "")
+    if not weights:
+        return f"weight dtype {r['weight_dtype']!r} not understood"
+    tp, pp = _number(r["tensor_parallel"]), _number(r["pipeline_parallel"]) or 1
+    adp = _number(r.get("attention_data_parallel")) or 1
+    per_replica = tp * pp if tp else chips
+    replicas = chips / per_replica
+    if replicas < 1 or replicas != int(replicas):
+        return f"{chips:g} chips do not split into replicas of tensor_parallel x pipeline_parallel = {per_replica:g}"
+    overrides: dict[str, Any] = {"n_chips": per_replica, "weight_dtype": weights}
+    if pp > 1:
+        overrides["pipeline_stages"] = pp
+    if adp > 1:
+        overrides["attention_data_parallel"] = adp
+    ep = _number(r["expert_parallel"])
+    if ep and p.family == "moe":
+        overrides["expert_parallel"] = ep
+    compute = _dtype(r["compute_dtype"], weights)
+    overrides["compute_dtype"] = compute if compute != "mxfp4" else "bf16"
+    if weights == "mxfp4":  # an MXFP4 checkpoint's experts; what else it holds is the model file's native dtype
+        del overrides["weight_dtype"]
+    # a KV dtype the source does not state: 8-bit for 8-bit or 4-bit weights (what quantised checkpoints of
+    # TensorRT-LLM ship with), the model's native one otherwise; an assumption the report's notes repeat
+    kv = _dtype(r["kv_dtype"], "fp8" if weights in ("fp8", "fp4") and engine == "trtllm" else "")
+    if kv:
+        overrides["kv_dtype"] = "fp8" if kv in ("fp4", "mxfp4") else kv
+    workload, reason = _workload(r, p.quantity, replicas)
+    if reason:
+        return reason
+    p.serve = {"input_length": tokens_in, "output_length": tokens_out, **workload, "overrides": overrides}
+    p.scale = replicas if summed else 1.0
+    return None
+
+
+def _workload(r: dict, quantity: str, replicas: float) -> tuple[dict, str | None]:
+    """The serve workload of a row (per replica), or why it cannot be read."""
+    named = r.get("workload", "").lower()
+    batch, users, rate = _number(r["batch"]), _number(r["concurrency"]), _number(r.get("rate"))
+    if named == "rate" or (not named and rate):
+        if not rate:
+            return {}, "an open-loop row without its rate"
+        return {"rate": rate / replicas, "workload_text": f"rate {rate:g}/s"}, None
+    if named == "static" or (not named and batch and quantity == "e2e_latency"):
+        if not batch:
+            return {}, "a static batch without its size"
+        return {"batch": batch / replicas, "workload_text": f"static batch {batch:g}"}, None
+    # an offline run capped at a batch B runs as a closed loop of B users (in both modes: the bound's engine
+    # has no sequence cap to set)
+    if (named == "max" or not named) and batch and quantity in ("output_throughput", "output_throughput_per_chip"):
+        return {"concurrency": max(1.0, batch / replicas), "workload_text": f"max load, batch {batch:g}"}, None
+    if named == "max" or (not named and r["batch"] == "max"):
+        return {"concurrency": "max", "workload_text": "max load"}, None
+    if named == "concurrency" or (not named and users):
+        if not users:
+            return {}, "a closed-loop row without its concurrency"
+        return {"concurrency": max(1.0, users / replicas), "workload_text": f"conc {users:g}"}, None
+    if r["batch"]:
+        return {}, f"batch {r['batch']!r} not understood"
+    if "qps=inf" in r["notes"].lower():
+        return {}, "latency with every request queued at once (the queue depends on the benchmark's length)"
+    if quantity in ("output_throughput", "output_throughput_per_chip"):
+        return {}, "throughput set by a request rate the row does not give"
+    return {"concurrency": 1.0, "workload_text": "one user"}, None

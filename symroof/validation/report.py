@@ -1,0 +1,96 @@
+"""The validation report as a table, JSON or CSV: per point, and the error per set of points and mode."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+
+from .dataset import Point
+
+MODES = ("bound", "estimate", "held_out")
+TITLES = {"bound": "bound", "estimate": "estimate (in-sample)", "held_out": "held out (by source)"}
+
+
+def error(points: list[Point], mode: str) -> tuple[float, float, int]:
+    """(geometric-mean error, geometric-mean measured/predicted, points) of the points predicted in ``mode``."""
+    ratios = [p.measured / getattr(p, mode) for p in points if getattr(p, mode)]
+    if not ratios:
+        return math.nan, math.nan, 0
+    logs = [math.log(x) for x in ratios]
+    return (math.exp(sum(abs(v) for v in logs) / len(logs)) - 1, math.exp(sum(logs) / len(logs)), len(ratios))
+
+
+def family(model: str) -> str:
+    """A model's family by its catalog id: llama, deepseek, gpt-oss, mixtral, qwen3, ..."""
+    m = re.match(r"[a-z]+(?:-oss)?\d?", model)
+    return m.group(0) if m else model
+
+
+def groups(points: list[Point]) -> dict[str, list[Point]]:
+    out: dict[str, list[Point]] = {"all": points}
+    for p in points:
+        out.setdefault(p.family, []).append(p)
+    for p in points:
+        out.setdefault(p.kind, []).append(p)
+    for p in points:
+        out.setdefault(f"{p.family} {p.kind}", []).append(p)
+    for p in sorted(points, key=lambda p: p.row["model"]):
+        out.setdefault(f"family {family(p.row['model'])}", []).append(p)
+    for p in points:
+        out.setdefault(f"engine {p.engine}", []).append(p)
+    return out
+
+
+def summary(points: list[Point]) -> dict:
+    return {name: {m: dict(zip(("error", "measured_over_predicted", "points"), error(ps, m), strict=True))
+                   for m in MODES} for name, ps in groups(points).items()}
+
+
+def _ratio(p: Point, mode: str) -> str:
+    value = getattr(p, mode)
+    return f"{p.measured / value:8.2f}" if value else f"{'n/a':>8}"
+
+
+def render(v, fmt: str = "table", show_rows: bool = True) -> str:
+    done = v.predicted()
+    table = summary(done)
+    if fmt == "json":
+        return json.dumps({"summary": table, "fitted": {e: {"values": vals, "error": err, "points": n}
+                                                         for e, (vals, err, n) in v.fitted.items()},
+                           "points": [{"line": p.line, "label": p.label, "measured": p.measured, "bound": p.bound,
+                                       "estimate": p.estimate, "held_out": p.held_out, "skipped": p.skipped,
+                                       "source": p.row["source"]} for p in v.points]}, indent=1)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["line", "point", "measured", "bound", "estimate", "held_out", "measured_over_bound",
+                    "measured_over_estimate", "measured_over_held_out", "skipped"])
+        for p in v.points:
+            w.writerow([p.line, p.label, p.measured, p.bound or "", p.estimate or "", p.held_out or "",
+                        *(f"{p.measured / x:.4f}" if x else "" for x in (p.bound, p.estimate, p.held_out)),
+                        p.skipped or ""])
+        return buf.getvalue().rstrip("\n")
+    lines = []
+    if show_rows:
+        lines.append(f"{'measured / predicted':>20}  {'bound':>6} {'estimate':>8} {'held out':>8}  point")
+        for p in done:
+            lines.append(f"{'':>20}{_ratio(p, 'bound')} {_ratio(p, 'estimate')} {_ratio(p, 'held_out')}  {p.label}")
+        skipped = [p for p in v.points if p.skipped is not None]
+        if skipped:
+            lines.append(f"\nnot predicted ({len(skipped)} points): " + "; ".join(sorted({p.skipped for p in skipped})))
+        lines.append("")
+    lines.append(f"{'error (geometric mean)':<44}" + "".join(f"{TITLES[m]:>24}" for m in MODES))
+    for name, s in table.items():
+        cells = "".join(f"{s[m]['error']:8.1%} (x{s[m]['measured_over_predicted']:4.2f}, {s[m]['points']:3d})"
+                        if s[m]["points"] else f"{'n/a':>24}" for m in MODES)
+        lines.append(f"  {name:<42}{cells}")
+    lines.append("(x: geometric mean of measured / predicted; then the points. held out: each source predicted "
+                 "with engine CPU times fitted on the other sources)")
+    if v.fitted:
+        lines.append("fitted engine CPU times (all points): " + "; ".join(
+            f"{e} " + ", ".join(f"{k}={x:g}" for k, x in vals.items()) + f" ({err:.1%} on {n})"
+            for e, (vals, err, n) in v.fitted.items()))
+    return "\n".join(lines)
