@@ -21,8 +21,10 @@ import numpy
 from . import catalog
 from .core.errors import InputError
 from .evaluation import Evaluation, load_calibration, parse_overrides
+from .evaluation.display import frame, html_table
 
 MODES = ("bound", "estimate")
+PLAN_GROUPS = ("scenario", "serving", "ownership", "planning")
 
 
 @dataclass
@@ -36,6 +38,16 @@ class Plan:
 
     def value(self, name: str, mode: str = "bound") -> float:
         return self.evaluations[mode].magnitude(name)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the plan's quantities, bound and estimate side by side."""
+        return html_table(self.evaluations, [n for n in self.evaluations["bound"].names()
+                                             if self.evaluations["bound"].spec(n).group in PLAN_GROUPS],
+                          title=f"plan: {self.model} on {self.hardware}")
+
+    def to_frame(self):
+        """Every quantity of both modes, one row each (a pandas DataFrame; units in ``attrs["units"]``)."""
+        return frame(self.evaluations)
 
 
 def _evaluate(model, hardware, settings: Mapping[str, Any], mode: str, calibration) -> Evaluation:

@@ -16,6 +16,7 @@ from typing import Any
 from . import catalog, profiles
 from .core.errors import InputError
 from .evaluation import Evaluation, load_calibration, parse_overrides
+from .evaluation.display import frame, html_table
 
 MODES = ("bound", "estimate")
 ENGINES = ("vllm", "sglang", "trtllm")
@@ -23,6 +24,17 @@ ENGINES = ("vllm", "sglang", "trtllm")
 OUTPUTS = ("ttft", "itl", "e2e_latency", "request_throughput", "output_throughput", "output_throughput_per_chip",
            "output_throughput_per_user", "running_batch", "served_concurrency", "serve_step_time",
            "serve_decode_batch", "batch_cap", "kv_pool_sequences", "max_num_seqs", "kv_pool_bytes")
+
+#: What the serve table shows, in order: (section, quantities).
+ROWS = (
+    ("Latency", ("ttft", "itl", "e2e_latency", "serve_step_time", "prefill_queue_wait")),
+    ("Throughput", ("request_throughput", "output_throughput", "output_throughput_per_chip",
+                    "output_throughput_per_user")),
+    ("Batch", ("served_concurrency", "running_batch", "serve_decode_batch", "batch_cap", "max_num_seqs",
+               "serve_token_cap", "max_num_batched_tokens", "kv_pool_sequences", "kv_pool_bytes", "prefill_chunks")),
+    ("Layout", ("n_chips", "tensor_parallel_size", "attention_data_parallel", "pipeline_stages", "weight_dtype",
+                "kv_dtype")),
+)
 
 
 @dataclass
@@ -141,6 +153,15 @@ class Served:
             return ev.says("serve_stable")
         return (f"OVERLOADED: {ev.magnitude('request_rate'):g} requests/s arrive faster than the engine finishes "
                 "them (each step would have to be shorter than the work it carries); latency grows without bound")
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the workload's answer, bound and estimate side by side."""
+        names = [n for _, ns in ROWS for n in ns]
+        return html_table(self.evaluations, names, title=f"{self.model} on {self.hardware}, {self.engine}")
+
+    def to_frame(self):
+        """Every quantity of both modes, one row each (a pandas DataFrame; units in ``attrs["units"]``)."""
+        return frame(self.evaluations)
 
     def to_dict(self, mode: str) -> dict:
         """The ``eval`` JSON contract of ``mode``, with what serve adds under ``serve``."""

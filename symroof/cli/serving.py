@@ -8,19 +8,8 @@ import io
 import json
 
 from ..core.errors import InputError
-from ..serve import MODES, OUTPUTS, Served, serve
+from ..serve import MODES, OUTPUTS, ROWS, Served, serve
 from .common import fmt, mode_of, parse_sets, wrapped
-
-#: What the serve table shows, in order: (section, quantities).
-ROWS = (
-    ("Latency", ("ttft", "itl", "e2e_latency", "serve_step_time", "prefill_queue_wait")),
-    ("Throughput", ("request_throughput", "output_throughput", "output_throughput_per_chip",
-                    "output_throughput_per_user")),
-    ("Batch", ("served_concurrency", "running_batch", "serve_decode_batch", "batch_cap", "max_num_seqs",
-               "serve_token_cap", "max_num_batched_tokens", "kv_pool_sequences", "kv_pool_bytes", "prefill_chunks")),
-    ("Layout", ("n_chips", "tensor_parallel_size", "attention_data_parallel", "pipeline_stages", "weight_dtype",
-                "kv_dtype")),
-)
 
 
 def served(args: argparse.Namespace) -> tuple[Served, str]:

@@ -16,6 +16,7 @@ from ..core.sentences import render
 from ..core.units import Q_
 from ..runtime import Spec
 from .compute import Unavailable
+from .display import html_table
 from .inputs import CALIBRATION, CATALOG, ESTIMATE, FORMULA, NEUTRAL, RULE, SET
 
 
@@ -208,6 +209,10 @@ class Readout:
                "calibration": self.calibration.path if self.calibration is not None else None,
                "calibrated": (self.calibration is not None and not self.calibration.notes.get("uncalibrated"))}
         return out
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the quantities grouped as ``symroof eval`` prints them."""
+        return html_table({self.mode: self}, title=f"{self.model.name} on {self.hardware.name} ({self.mode})")
 
     def to_frame(self):
         """One row per quantity: name, symbol, value, unit, kind, group, description (a pandas DataFrame)."""

@@ -70,6 +70,15 @@ class Spec:
     value: float | None = None  # constants
     users: tuple[str, ...] = ()  # quantities whose formula names this one (filled by the table)
 
+    def _repr_latex_(self) -> str | None:
+        """Jupyter's rich display: the quantity as its formula (a threshold: the equation it solves, then it)."""
+        if not self.latex.get("bound"):
+            return None
+        if self.equation_latex:
+            lhs, rhs = self.equation_latex
+            return f"$${lhs} = {rhs} \\quad\\Rightarrow\\quad {self.latex['bound']}$$"
+        return f"$${self.latex['bound']}$$"
+
     def to_data(self) -> dict:
         """The record as JSON-ready data."""
         out = dataclasses.asdict(self)

@@ -1,0 +1,59 @@
+"""Results in a notebook: an HTML table grouped like the command line's, and a pandas DataFrame.
+
+One table for one evaluation or several side by side (bound and estimate); each
+name carries its formula as a tooltip, each value its unit.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _cell(ev, name: str) -> str:
+    if name in ev.unavailable or name not in ev.base:
+        return "n/a"
+    value = ev.magnitude(name)
+    if ev.table.specs[name].boolean:
+        return "yes" if value else "no"
+    return value if isinstance(value, str) else f"{float(value):.6g}"
+
+
+def html_table(evaluations: Mapping[str, Any], names: Sequence[str] | None = None, title: str = "") -> str:
+    """An HTML table of ``names`` (default: every quantity) with one value column per evaluation."""
+    first = next(iter(evaluations.values()))
+    shown = set(names) if names is not None else {n for ev in evaluations.values() for n in ev.names()}
+    head = "".join(f"<th>{html.escape(mode)}</th>" for mode in evaluations)
+    rows = []
+    for group, group_title in first.table.groups:
+        specs = [s for s in first.table if s.group == group and s.name in shown]
+        if not specs:
+            continue
+        rows.append(f'<tr><th colspan="{len(evaluations) + 3}" style="text-align:left">'
+                    f"{html.escape(group_title)}</th></tr>")
+        for s in specs:
+            formula = first.formula_text(s.name) or s.source
+            cells = "".join(f'<td style="text-align:right">{html.escape(_cell(ev, s.name))}</td>'
+                            for ev in evaluations.values())
+            rows.append(f'<tr><td title="{html.escape(formula or "")}"><code>{html.escape(s.name)}</code></td>'
+                        f"{cells}<td>{html.escape(s.unit_short)}</td><td>{html.escape(s.description)}</td></tr>")
+    caption = f"<caption>{html.escape(title)}</caption>" if title else ""
+    return (f"<table>{caption}<thead><tr><th>quantity</th>{head}<th>unit</th><th>description</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def frame(evaluations: Mapping[str, Any], names: Sequence[str] | None = None):
+    """A DataFrame, one row per quantity and one value column per evaluation; units in ``attrs["units"]``."""
+    import pandas  # heavy (a third of a second): only frames need it
+
+    first = next(iter(evaluations.values()))
+    shown = list(names) if names is not None else [s.name for s in first.table
+                                                    if any(s.name in ev.names() for ev in evaluations.values())]
+    data = {"unit": [first.table.specs[n].unit_text for n in shown],
+            "group": [first.table.specs[n].group for n in shown]}
+    for mode, ev in evaluations.items():
+        data[mode] = [ev.magnitude(n) if n in ev.base and n not in ev.unavailable else None for n in shown]
+    out = pandas.DataFrame(data, index=pandas.Index(shown, name="name"))
+    out.attrs["units"] = dict(zip(shown, data["unit"], strict=True))
+    return out
