@@ -27,7 +27,7 @@ OUTPUTS = ("ttft", "itl", "e2e_latency", "request_throughput", "output_throughpu
 
 #: What the serve table shows, in order: (section, quantities).
 ROWS = (
-    ("Latency", ("ttft", "itl", "e2e_latency", "serve_step_time", "prefill_queue_wait")),
+    ("Latency", ("ttft", "itl", "e2e_latency", "serve_step_time")),
     ("Throughput", ("request_throughput", "output_throughput", "output_throughput_per_chip",
                     "output_throughput_per_user")),
     ("Batch", ("served_concurrency", "running_batch", "serve_decode_batch", "batch_cap", "max_num_seqs",

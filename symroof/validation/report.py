@@ -82,7 +82,8 @@ def render(v, fmt: str = "table", show_rows: bool = True) -> str:
         if skipped:
             lines.append(f"\nnot predicted ({len(skipped)} points): " + "; ".join(sorted({p.skipped for p in skipped})))
         lines.append("")
-    lines.append(f"{'error (geometric mean)':<44}" + "".join(f"{TITLES[m]:>24}" for m in MODES))
+    titles = TITLES if v.fitted else {**TITLES, "estimate": "estimate (as shipped)"}
+    lines.append(f"{'error (geometric mean)':<44}" + "".join(f"{titles[m]:>24}" for m in MODES))
     for name, s in table.items():
         cells = "".join(f"{s[m]['error']:8.1%} (x{s[m]['measured_over_predicted']:4.2f}, {s[m]['points']:3d})"
                         if s[m]["points"] else f"{'n/a':>24}" for m in MODES)
