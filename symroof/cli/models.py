@@ -32,6 +32,10 @@ def cmd_import_model(args: argparse.Namespace) -> str:
     text = hf.to_toml(values, sources, model_id, args.name or model_id, f"{path.name}, model_type {family}")
     if args.output is None:
         return text.rstrip("\n")
+    if Path(args.output).suffix.lower() != ".toml":
+        raise CatalogError(f"-o {args.output}: a model file is TOML; name it .toml")
+    if Path(args.output).exists() and not getattr(args, "force", False):
+        raise CatalogError(f"-o {args.output}: the file exists; add --force to replace it")
 
     def write(tmp: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")

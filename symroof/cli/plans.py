@@ -33,8 +33,16 @@ def _rate(text: str) -> str:
     return f"{m.group(1)} sequence/s"
 
 
+def _with_unit(text: str | None, option: str, example: str) -> str | None:
+    """A target with its unit; a bare number is refused (2 would be seconds for one target, ms for another)."""
+    if text is not None and re.fullmatch(r"\s*[0-9.eE+-]+\s*", text):
+        raise InputError(f"{option} {text!r}: give the unit too, like {example}")
+    return text
+
+
 def _settings(args: argparse.Namespace) -> dict[str, str]:
     settings = parse_sets(args.set)
+    args.ttft, args.tpot = _with_unit(args.ttft, "--ttft", "2s"), _with_unit(args.tpot, "--tpot", "33ms")
     given = {"request_rate": _rate(args.rate) if args.rate else None,
              "input_length": f"{args.input} token/sequence" if args.input else None,
              "output_length": f"{args.output} token/sequence" if args.output else None,

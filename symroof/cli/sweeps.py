@@ -73,6 +73,12 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
     p = plan(args.model.split(","), args.hardware.split(","), vary, parse_sets(args.set), quantities, mode,
              calibration,
              getattr(args, "engine", None))
+    if args.output is not None:
+        want = {".csv": "csv", ".json": "json", ".txt": "table"}.get(Path(args.output).suffix.lower())
+        if want is None or want != args.format:
+            raise InputError(f"-o {args.output}: --format {args.format} writes "
+                             f"{ {'csv': '.csv', 'json': '.json', 'table': '.txt'}[args.format]} files; "
+                             "name the file so, or choose the format its name says (a workbook: symroof export)")
     streamed = args.format == "csv" and args.output is not None and not args.pareto
     check_size(p, streamed)
     for name, reason in p.unavailable.items():

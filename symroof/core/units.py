@@ -34,11 +34,15 @@ def parse_unit(text: str) -> pint.Unit:
         stem = word[1:] if word[:1] in "kMGTPE" and word[1:] in _MISREAD else word
         if stem in _MISREAD:
             raise InputError(f"unit {text!r}: {_MISREAD[stem]}")
+    if re.search(r"[-+*/^(]\s*$", text) or text.count("(") != text.count(")"):
+        raise InputError(f"unit {text!r} is not a unit: it ends in an operator or a parenthesis is not closed")
     try:
         return ureg.parse_units(text)
     except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, TypeError,
             ValueError) as exc:
         raise InputError(f"unknown unit {text!r} ({exc})") from None
+    except Exception:  # noqa: BLE001 - pint's parser asserts or fails to tokenise on some malformed text
+        raise InputError(f"unit {text!r} is not a unit expression (like 'GB/s' or 'token/s/chip')") from None
 
 
 def unit_text(unit: pint.Unit) -> str:

@@ -1,0 +1,50 @@
+"""Edges a user reaches (issue 20): malformed units, yes/no and dense quantities in sensitivity, outputs named
+one thing holding another, unitless targets. Each is one line on standard error and exit status 2."""
+
+from __future__ import annotations
+
+import pytest
+
+HERE_MODEL = ("llama-3-70b", "tpu-v5e")
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["eval", *HERE_MODEL, "--set", "hbm_bandwidth=820 GB/"], "ends in an operator"),
+    (["eval", *HERE_MODEL, "--set", "batch_size=32 +"], "ends in an operator"),
+    (["eval", *HERE_MODEL, "--set", "batch_size=32 ("], "parenthesis is not closed"),
+    (["plan", "llama-3-70b", "h200", "--ttft", "2 s -"], "ends in an operator"),
+    (["plan", "llama-3-70b", "h200", "--ttft", "2"], "give the unit too, like 2s"),
+    (["plan", "llama-3-70b", "h200", "--tpot", "33"], "give the unit too, like 33ms"),
+    (["sensitivity", "plan_feasible", "llama-3-70b", "h200"], "is a yes/no quantity"),
+    (["sensitivity", "fits_in_hbm", *HERE_MODEL], "is a yes/no quantity"),
+    (["sensitivity", "expected_experts_touched", *HERE_MODEL], "llama-3-70b is dense"),
+    (["sweep", *HERE_MODEL, "--vary", "batch_size=1:1e8", "--format", "json"], "over the limit"),
+])
+def test_edge_inputs_are_one_line(cli, argv, says):
+    status, _, err = cli(*argv)
+    assert status == 2 and says in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_a_sweep_file_holds_what_its_name_says(cli, tmp_path):
+    target = tmp_path / "s.xlsx"
+    status, _, err = cli("sweep", *HERE_MODEL, "--vary", "batch_size=1,2", "-o", str(target))
+    assert status == 2 and "symroof export" in err and not target.exists()
+    target = tmp_path / "s.json"
+    status, _, err = cli("sweep", *HERE_MODEL, "--vary", "batch_size=1,2", "-o", str(target))
+    assert status == 2 and "--format csv" in err and not target.exists()
+    status, _, _ = cli("sweep", *HERE_MODEL, "--vary", "batch_size=1,2", "-o", str(target), "--format", "json")
+    assert status == 0 and target.read_text().startswith("{")
+
+
+def test_import_model_writes_toml_and_keeps_what_exists(cli, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": '
+                      '128, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100}')
+    status, _, err = cli("import-model", str(config), "-o", str(tmp_path / "m.json"))
+    assert status == 2 and "name it .toml" in err
+    kept = tmp_path / "m.toml"
+    kept.write_text("mine")
+    status, _, err = cli("import-model", str(config), "-o", str(kept))
+    assert status == 2 and "--force" in err and kept.read_text() == "mine"
+    status, _, err = cli("import-model", str(config), "-o", str(kept), "--force")
+    assert status == 0 and kept.read_text().startswith("#") or "n_layers" in kept.read_text(), err
