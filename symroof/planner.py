@@ -97,6 +97,12 @@ def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
     """The plan for ``model`` on ``hardware``: both modes, each with its own fewest prefill replicas."""
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
     settings = dict(settings or {})
+    if "context_length" not in settings:  # the traffic's own requests hold input + output tokens at their end
+        first = _evaluate(m, h, settings, "bound", None)
+        settings["context_length"] = (f"{first.magnitude('input_length') + first.magnitude('output_length')!r} "
+                                      "token/sequence")
+    if "batch_size" in settings and "plan_batch_size" not in settings:  # a batch set is the batch priced
+        settings["plan_batch_size"] = settings["batch_size"]
     evaluations, chosen_by_mode = {}, {}
     for mode in MODES:
         ev = _evaluate(m, h, settings, mode, calibration)

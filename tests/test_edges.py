@@ -48,3 +48,18 @@ def test_import_model_writes_toml_and_keeps_what_exists(cli, tmp_path):
     assert status == 2 and "--force" in err and kept.read_text() == "mine"
     status, _, err = cli("import-model", str(config), "-o", str(kept), "--force")
     assert status == 0 and kept.read_text().startswith("#") or "n_layers" in kept.read_text(), err
+
+
+def test_a_plan_is_priced_at_its_traffics_own_lengths():
+    """Issue 20: the decode batch is sized at input + output tokens, not the default 8,192-token context."""
+    from symroof.planner import plan
+
+    p = plan("llama-3-70b", "h200", {"n_chips": 8, "input_length": "6000 token/sequence",
+                                      "output_length": "6000 token/sequence"})
+    ev = p.evaluations["bound"]
+    assert ev.magnitude("context_length") == 12000
+    # LLaMA 3-70B KV: 2 x 80 layers x 8 heads x 128 x 2 bytes = 327,680 B/token (bf16); 8 x 141 GB of H200
+    fits = (8 * 141e9 - 2 * 70_553_706_496) / (327_680 * 12000)
+    assert ev.magnitude("plan_batch_size") <= fits
+    pinned = plan("llama-3-70b", "h200", {"n_chips": 8, "batch_size": 10})
+    assert pinned.evaluations["bound"].magnitude("plan_batch_size") == 10
