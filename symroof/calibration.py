@@ -15,15 +15,14 @@ from importlib import resources
 from pathlib import Path
 
 from . import catalog
-from .core.errors import CatalogError, InputError, suggest
+from .core.errors import CatalogError, suggest
 from .core.units import Q_
-from .core.values import parse_value
 from .derive import table
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 #: What a calibration may set: the estimate factors, and the prefill MFU.
 EXTRA_KEYS = ("prefill_mfu",)
@@ -56,15 +55,8 @@ def load(path: str | Path, chip: str | None = None):
 def _load_file(path: Path):
     path = Path(path)
     where = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogError(f"{where}: no such calibration file") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CatalogError(f"{where}: not a readable calibration ({exc})") from None
-    fitted_on = data.get("chip")
-    if not isinstance(fitted_on, str) or not fitted_on:
-        raise CatalogError(f"{where}: missing text field 'chip' (the chip it was fitted on)")
+    data = catalog.read_toml(path, ("chip",), "calibration")
+    fitted_on = data["chip"]
     uncalibrated = bool(data.get("uncalibrated", False))
     raw = data.get("values")
     if not isinstance(raw, dict) or not raw:
@@ -75,20 +67,11 @@ def _load_file(path: Path):
     for key, entry in raw.items():
         if key not in allowed:
             raise CatalogError(f"{where}: unknown key values.{key}{suggest(key, allowed)}")
-        if not isinstance(entry, dict) or "value" not in entry or not isinstance(entry.get("source"), str):
-            raise CatalogError(f"{where}: values.{key} must be {{ value = ..., source = ... }}")
         s = specs.get(key)
-        value = entry["value"]
-        if s.unit_text and not isinstance(value, str):
-            raise CatalogError(f"{where}: values.{key} = {value!r} has no unit; write it with one, like "
-                               f"\"{value} {s.unit_short}\"")
-        try:
-            base = parse_value(s, value, f"{where}: values.{key}")
-        except InputError as exc:
-            raise CatalogError(str(exc)) from None
+        base, sources[key] = catalog.sourced_value(s, entry, f"{where}: values.{key}")
         if s.at_most == 1 and not s.unit_text and not 0 < base <= 1 and s.neutral == 1 and not s.nonnegative:
-            raise CatalogError(f"{where}: values.{key} = {value} must be above 0 and at most 1")
-        values[key], sources[key] = base, entry["source"]
+            raise CatalogError(f"{where}: values.{key} = {entry['value']} must be above 0 and at most 1")
+        values[key] = base
     missing = sorted(allowed - values.keys())
     if missing:
         raise CatalogError(f"{where}: lacks values.{missing[0]}" + (f" (and {', '.join(missing[1:])})" if missing[1:]

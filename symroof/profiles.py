@@ -22,9 +22,9 @@ from .core.values import parse_value
 from .derive import table
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 #: Keys a profile may set beyond the engine group: the per-step overhead of estimate mode.
 EXTRA_KEYS = ("step_overhead",)
@@ -70,16 +70,7 @@ def load(ref: str, hardware: catalog.Entry | None = None) -> catalog.Entry:
 @cache
 def _read(where: str, mtime: int, size: int) -> tuple[dict, list]:
     """(the profile, [(below in bytes, values, sources), ...]); read again only when the file changes."""
-    path = Path(where)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{where}: cannot read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{where}: not valid TOML ({exc})") from None
-    for key in ("engine", "name"):
-        if not isinstance(data.get(key), str) or not data[key].strip():
-            raise CatalogError(f"{where}: missing text field {key!r}")
+    data = catalog.read_toml(Path(where), ("engine", "name"), "engine profile")
     unknown = sorted(set(data) - set(META_KEYS) - {"values", "tier"})
     if unknown:
         raise CatalogError(f"{where}: unknown key {unknown[0]!r}{suggest(unknown[0], [*META_KEYS, 'values', 'tier'])}")
@@ -105,17 +96,5 @@ def _values(raw: dict, where: str, section: str) -> tuple[dict, dict]:
     for key, entry in raw.items():
         if key not in allowed:
             raise CatalogError(f"{where}: unknown key {section}.{key}{suggest(key, allowed)}")
-        if not isinstance(entry, dict) or "value" not in entry or not isinstance(entry.get("source"), str) \
-                or set(entry) - {"value", "source"}:
-            raise CatalogError(f"{where}: {section}.{key} must be {{ value = ..., source = ... }}")
-        s = specs.get(key)
-        value = entry["value"]
-        if s.unit_text and not isinstance(value, str):
-            raise CatalogError(f"{where}: {section}.{key} = {value!r} has no unit; write it with one, like "
-                               f"\"{value} {s.unit_short}\"")
-        try:
-            values[key] = parse_value(s, value, f"{where}: {section}.{key}")
-        except InputError as exc:
-            raise CatalogError(str(exc)) from None
-        sources[key] = entry["source"]
+        values[key], sources[key] = catalog.sourced_value(specs.get(key), entry, f"{where}: {section}.{key}")
     return values, sources

@@ -52,15 +52,14 @@ class Workload:
         if len(given) != 1:
             raise InputError("give one workload: --concurrency N (or max), --rate R/s or --batch N"
                              + (f"; got {' and '.join('--' + k for k in given)}" if given else ""))
-        out = {"input_length": _tokens(self.input_length, "input"),
-               "output_length": _tokens(self.output_length, "output")}
-        out["prefill_length"], out["decode_length"] = out["input_length"], out["output_length"]
-        total = float(out["input_length"].split()[0]) + float(out["output_length"].split()[0])
-        out["context_length"] = f"{total!r} token/sequence"
+        tokens_in, tokens_out = tokens(self.input_length, "input"), tokens(self.output_length, "output")
+        out = {n: f"{v!r} token/sequence" for n, v in (
+            ("input_length", tokens_in), ("output_length", tokens_out), ("prefill_length", tokens_in),
+            ("decode_length", tokens_out), ("context_length", tokens_in + tokens_out))}
         if self.batch is not None:
             out.update(workload="static", batch_size=_count(self.batch, "--batch"))
         elif self.rate is not None:
-            out.update(workload="rate", request_rate=_rate(self.rate), batch_size="1 sequence")
+            out.update(workload="rate", request_rate=rate_text(self.rate), batch_size="1 sequence")
         elif str(self.concurrency).strip().lower() == "max":
             out.update(workload="max", batch_size="1 sequence")
         else:
@@ -76,14 +75,16 @@ def _number(value: Any) -> float:
         raise InputError(f"{value!r} is not a number") from None
 
 
-def _tokens(value: Any, what: str) -> str:
+def tokens(value: Any, what: str, option: str | None = None) -> float:
+    """Tokens per request given as ``--input``/``--output`` (or ``option``): a number, at least 1."""
+    option = option or f"--{what}"
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"--{what} {value!r}: give the {what} tokens per request as a number, like 1024") from None
+        raise InputError(f"{option} {value!r}: give the {what} tokens per request as a number, like 1024") from None
     if not number >= 1:  # also nan
-        raise InputError(f"--{what} {value!r}: a request has at least one {what} token")
-    return f"{number!r} token/sequence"
+        raise InputError(f"{option} {value!r}: a request has at least one {what} token")
+    return number
 
 
 def _count(value: Any, option: str) -> str:
@@ -96,7 +97,7 @@ def _count(value: Any, option: str) -> str:
     return f"{number!r} sequence"
 
 
-def _rate(value: Any) -> str:
+def rate_text(value: Any) -> str:
     """``10/s``, ``10 /s``, ``10 per second``, ``600/min`` or a plain number (per second) as a request rate."""
     if not isinstance(value, str):
         return f"{_number(value)!r} sequence/s"
@@ -105,7 +106,7 @@ def _rate(value: Any) -> str:
     try:
         n = float(number)
     except ValueError:
-        raise InputError(f"--rate {value!r}: give requests per second, like 10/s") from None
+        raise InputError(f"--rate {value!r}: give requests per second, like 2000/s") from None
     seconds = {"": 1, "s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hour": 3600}.get(unit)
     if seconds is None:
         raise InputError(f"--rate {value!r}: a rate is requests per second, minute or hour, like 10/s or 600/min")

@@ -69,13 +69,12 @@ def test_engine_caps_bind_and_are_named():
 
 
 def test_profiles_are_distinct_and_every_value_has_a_source():
-    h100 = profiles.load("vllm", None)
     loaded = {name: profiles.load(name, None) for name in ("vllm", "sglang", "trtllm")}
     assert len({tuple(sorted((k, str(v)) for k, v in p.values.items())) for p in loaded.values()}) == 3
     for p in loaded.values():
         assert set(p.values) <= profiles.keys()
         assert all(p.sources[k].strip() for k in p.values)
-    assert h100.values["kv_memory_fraction"] == 0.9  # vllm/config/cache.py gpu_memory_utilization
+    assert loaded["vllm"].values["kv_memory_fraction"] == 0.9  # vllm/config/cache.py gpu_memory_utilization
 
 
 def test_memory_fraction_basis_sets_the_kv_pool():
@@ -167,3 +166,11 @@ def test_moe_serving_uses_attention_data_parallel_and_fp8():
     tp = serve("deepseek-v3", "h200", 1000, 1000, concurrency=64, overrides={"n_chips": 8}).evaluations["estimate"]
     assert tp.magnitude("kv_replication") == 8 and tp.magnitude("kv_pool_sequences") < ev.magnitude(
         "kv_pool_sequences")
+
+
+def test_plot_serving_draws_and_refuses_bad_lengths(cli, tmp_path):
+    out = tmp_path / "serving.png"
+    status, _, err = cli("plot", "serving", "llama-3.1-8b", "h100", "--input", "1000", "--osl", "500", "-o", str(out))
+    assert status == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", err
+    status, _, err = cli("plot", "serving", "llama-3.1-8b", "h100", "--input", "0", "-o", str(tmp_path / "x.png"))
+    assert status == 2 and "--input '0'" in err and not (tmp_path / "x.png").exists()

@@ -105,17 +105,46 @@ def _parse(kind: str, path: Path) -> Entry:
     return cached((kind, str(path)), path, lambda: _parse_file(kind, path))
 
 
-def _parse_file(kind: str, path: Path) -> Entry:
-    where = str(path)
+def read_toml(path: Path, text_fields: tuple[str, ...] = (), kind: str = "") -> dict:
+    """A TOML file of the catalog's form (models, chips, calibrations, engine profiles), with its text fields.
+
+    ``kind`` (``"calibration"``) names what the file should have been in the errors.
+    """
+    where, of = str(path), f" {kind}" if kind else ""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"{where}: no such{of} file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{where}: cannot read ({exc})") from None
+        raise CatalogError(f"{where}: cannot read{of} ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{where}: not valid TOML ({exc})") from None
-    for key in ("id", "name"):
+        raise CatalogError(f"{where}: not valid TOML{of and ', not a readable' + of} ({exc})") from None
+    for key in text_fields:
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise CatalogError(f"{where}: missing text field {key!r}")
+    return data
+
+
+def sourced_value(spec, entry: object, where: str) -> tuple[float | str, str]:
+    """``{ value = ..., source = ... }`` of a calibration or engine profile: the value in base units, its source.
+
+    ``where`` names the entry (``FILE: values.KEY``). A quantity with a unit must be written with it.
+    """
+    if not isinstance(entry, dict) or "value" not in entry or not isinstance(entry.get("source"), str) \
+            or set(entry) - {"value", "source"}:
+        raise CatalogError(f"{where} must be {{ value = ..., source = ... }}")
+    value = entry["value"]
+    if spec.unit_text and not isinstance(value, str):
+        raise CatalogError(f"{where} = {value!r} has no unit; write it with one, like \"{value} {spec.unit_short}\"")
+    try:
+        return parse_value(spec, value, where), entry["source"]
+    except InputError as exc:
+        raise CatalogError(str(exc)) from None
+
+
+def _parse_file(kind: str, path: Path) -> Entry:
+    where = str(path)
+    data = read_toml(path, ("id", "name"))
     specs = table()
     allowed = {s.name for s in specs if s.group == kind} | (set(NATIVE) if kind == "model" else set())
     values: dict[str, float] = {}

@@ -8,6 +8,7 @@ import re
 
 from ..core.errors import InputError
 from ..planner import compare, plan
+from ..serve import rate_text, tokens
 from .common import fmt, parse_sets
 from .notes import notes
 
@@ -25,14 +26,6 @@ ROWS = (
 RENT_KINDS = ("on-demand", "reserved-1y", "reserved-3y", "spot")
 
 
-def _rate(text: str) -> str:
-    """``2000/s``, ``2000 /s`` or ``2000`` requests per second, as a value with its unit."""
-    m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*(?:/\s*s|per\s*s(?:econd)?)?\s*", text)
-    if m is None:
-        raise InputError(f"--rate {text!r}: give requests per second, like 2000/s")
-    return f"{m.group(1)} sequence/s"
-
-
 def _with_unit(text: str | None, option: str, example: str) -> str | None:
     """A target with its unit; a bare number is refused (2 would be seconds for one target, ms for another)."""
     if text is not None and re.fullmatch(r"\s*[0-9.eE+-]+\s*", text):
@@ -43,9 +36,9 @@ def _with_unit(text: str | None, option: str, example: str) -> str | None:
 def _settings(args: argparse.Namespace) -> dict[str, str]:
     settings = parse_sets(args.set)
     args.ttft, args.tpot = _with_unit(args.ttft, "--ttft", "2s"), _with_unit(args.tpot, "--tpot", "33ms")
-    given = {"request_rate": _rate(args.rate) if args.rate else None,
-             "input_length": f"{args.input} token/sequence" if args.input else None,
-             "output_length": f"{args.output} token/sequence" if args.output else None,
+    given = {"request_rate": rate_text(args.rate) if args.rate else None,
+             "input_length": f"{tokens(args.input, 'input')!r} token/sequence" if args.input is not None else None,
+             "output_length": f"{tokens(args.output, 'output')!r} token/sequence" if args.output is not None else None,
              "ttft_target": args.ttft if args.ttft else None,
              "ttft_percentile": args.ttft_percentile,
              "target_step_time": args.tpot if args.tpot else None,

@@ -31,10 +31,10 @@ def _cell(result: Served, name: str, mode: str) -> str:
 def render_table(result: Served) -> str:
     ev = result.evaluations["estimate"]
     work = result.workload
-    load = {"concurrency": f"{fmt(float(str(work.get('concurrency', '0')).split()[0]))} users (closed loop)",
-            "rate": f"{fmt(ev.magnitude('request_rate'))} requests/s (open loop)",
-            "static": f"one static batch of {fmt(ev.magnitude('batch_size'))}",
-            "max": "maximum load (as many as the engine admits)"}[work["workload"]]
+    load = {"concurrency": lambda: f"{fmt(ev.magnitude('concurrency'))} users (closed loop)",
+            "rate": lambda: f"{fmt(ev.magnitude('request_rate'))} requests/s (open loop)",
+            "static": lambda: f"one static batch of {fmt(ev.magnitude('batch_size'))}",
+            "max": lambda: "maximum load (as many as the engine admits)"}[work["workload"]]()
     lines = [f"{ev.model.name} on {ev.hardware.name}: {fmt(ev.magnitude('input_length'))} in, "
              f"{fmt(ev.magnitude('output_length'))} out, {load}",
              f"bound: the idealised engine (no overheads, no caps but HBM); estimate: {result.engine} profile, "

@@ -16,6 +16,7 @@ from ..core.files import atomic_write, write_text_atomically
 from ..core.progress import Progress
 from ..derive import table
 from ..plot import SEED_CONTEXTS, plot, plot_serving
+from ..serve import tokens
 from ..sweep import attrs, check_size, chunks, pareto, plan
 from .common import mode_of, parse_sets, warn
 
@@ -120,16 +121,6 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
     return text
 
 
-def _length(value: str | None, option: str) -> float:
-    try:
-        number = float(value) if value is not None else 1024.0
-    except ValueError:
-        raise InputError(f"{option} {value!r}: give tokens per request as a number, like 1024") from None
-    if not number >= 1:
-        raise InputError(f"{option} {value!r}: a request has at least one token")
-    return number
-
-
 def cmd_plot(args: argparse.Namespace) -> str:
     contexts = SEED_CONTEXTS
     if args.contexts:
@@ -142,7 +133,8 @@ def cmd_plot(args: argparse.Namespace) -> str:
     if args.kind == "serving":
         if not (args.model and args.hardware):
             raise InputError("plot serving needs MODEL and HARDWARE")
-        lengths = [_length(v, o) for v, o in ((args.input, "--input"), (args.output_tokens, "--output-tokens"))]
+        lengths = [tokens(v if v is not None else 1024, what, option) for v, what, option in (
+            (args.input, "input", "--input"), (args.output_tokens, "output", "--output-tokens"))]
         return str(plot_serving(args.model, args.hardware, args.output, *lengths, engine=args.engine,
                                 overrides=parse_sets(args.set), calibration=calibration))
     return str(plot(args.kind, args.model, args.hardware, args.output, parse_sets(args.set), contexts,

@@ -76,11 +76,6 @@ def _predict(p: Point, mode: str) -> float | None:
     return float(value) if math.isfinite(value) and value > 0 else None
 
 
-#: The workload's numeric inputs: compiled as arguments, so points differing only in them share one compile.
-NUMERIC = ("input_length", "output_length", "prefill_length", "decode_length", "context_length", "concurrency",
-           "request_rate", "batch_size")
-
-
 @functools.lru_cache(maxsize=256)
 def _compiled(model: str, chip: str, engine: str, fixed: tuple, varied: tuple, quantity: str):
     hardware = catalog.load("hardware", chip)
@@ -93,8 +88,11 @@ def _grid(p: Point) -> numpy.ndarray:
     s = dict(p.serve)
     overrides = s.pop("overrides")
     work = Workload(s["input_length"], s["output_length"], s.get("concurrency"), s.get("rate"), s.get("batch"))
-    settings = {**work.settings(), **overrides}
-    numeric = {n: parse_value(REGISTRY.get(n), settings.pop(n), n) for n in NUMERIC if n in settings}
+    workload = work.settings()
+    settings = {**workload, **overrides}
+    # the workload's numbers are compiled as arguments, so points differing only in them share one compile
+    numeric = {n: parse_value(REGISTRY.get(n), settings.pop(n), n) for n in workload
+               if not REGISTRY.get(n).categorical}
     fixed = tuple(sorted((k, str(v)) for k, v in settings.items()))
     compiled = _compiled(p.row["model"], p.row["chip"], p.engine, fixed, (*GRID, *numeric), p.quantity)
     axes = numpy.meshgrid(*(numpy.asarray(v, dtype=float) * REGISTRY.get(n).factor for n, v in GRID.items()),

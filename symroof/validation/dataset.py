@@ -138,9 +138,7 @@ def _unit(text: str, quantity: str, where: str) -> str:
     words = re.sub(r"\bGPUs?\b", "chip", words)
     words = re.sub(r"\bper\s+(\w+)", r"/ \1", words)
     try:
-        unit = Q_(1, words)
-        unit.to(table().specs[quantity].unit_text + (" * chip" if quantity == "output_throughput_per_chip"
-                                                        and "chip" not in words else ""))
+        Q_(1, words).to(table().specs[quantity].unit_text)
     except Exception:  # noqa: BLE001 - pint raises many kinds; the row's unit is what is wrong
         raise InputError(f"{where}: unit {text!r} is not a unit of {KINDS[quantity]} "
                          f"(like {table().specs[quantity].unit_text})") from None
