@@ -100,3 +100,20 @@ def test_held_back_moe_runs_are_predicted_better_than_the_bound(cli):
     for kind in ("output throughput", "inter-token latency", "end-to-end latency"):
         assert summary[kind]["estimate"]["error"] < 0.32, kind
         assert summary[kind]["estimate"]["error"] < summary[kind]["bound"]["error"], kind
+
+
+def test_the_fit_grid_and_serve_agree_at_the_shipped_profile():
+    """The grid the fit searches is evaluated through compiled functions, the estimate through serve: at the
+    profile's own CPU times (which lie on the grid) both must give the same prediction."""
+    import numpy
+
+    from symroof import catalog, profiles
+    from symroof.declare import REGISTRY
+
+    points = [p for p in validation.load() if p.skipped is None][:300:60]
+    for p in points:
+        estimate = validation._predict(p, "estimate")
+        profile = profiles.load(p.engine, catalog.load("hardware", p.row["chip"]))
+        at = [validation.GRID[n].index(round(profile.values[n] / REGISTRY.get(n).factor, 9)) for n in validation.GRID]
+        grid = validation._grid(p)[numpy.ravel_multi_index(at, [len(v) for v in validation.GRID.values()])]
+        assert grid == pytest.approx(estimate, rel=1e-9), p.label
