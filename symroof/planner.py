@@ -11,14 +11,13 @@ calibrated estimate, side by side.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy
 
-from . import catalog
+from . import catalog, search
 from .core.errors import InputError
 from .evaluation import Evaluation, load_calibration, parse_overrides
 from .evaluation.display import frame, html_table
@@ -35,6 +34,8 @@ class Plan:
     hardware: str
     evaluations: dict[str, Evaluation]
     settings: dict[str, dict[str, Any]]  # per mode: what was evaluated, the chosen batch and replicas included
+    search: search.Scored | None = None  # every configuration the search scored (None: the layout was pinned)
+    notes: list[str] = field(default_factory=list)  # the other mode where the searched layout misses in it
 
     def value(self, name: str, mode: str = "bound") -> float:
         return self.evaluations[mode].magnitude(name)
@@ -75,60 +76,100 @@ def fewest_prefill_replicas(ev: Evaluation, settings: Mapping[str, Any]) -> int:
             f"the TTFT target of {target:g} s cannot be met on {ev.hardware.id}: one prompt's prefill takes "
             f"{prefill:.4g} s and moving its KV {transfer:.4g} s, {prefill + transfer - target:.4g} s over the "
             "target with no wait at all; add chips per replica (--set n_chips=...) or relax the target")
-    first = math.floor(load) + 1
-    span = int(max(64, 8 * math.sqrt(load) + 16))  # square-root staffing: the answer lies within a few sqrt(a)
-    for _ in range(64):  # the wait falls towards 0 as replicas are added: a few spans always reach the target
-        candidates = numpy.arange(first, first + span, dtype=float)
-        trial = Evaluation(ev.model, ev.hardware, parse_overrides({**settings, "prefill_replicas": candidates},
-                                                                  "--set "), mode=ev.mode, calibration=ev.calibration)
-        ttft = numpy.asarray(_needs(trial, "ttft_at_percentile"))
-        if numpy.isnan(ttft).all():
-            break
-        met = ttft <= target
-        if met.any():
-            return int(candidates[int(numpy.argmax(met))])
-        first += span
-    raise InputError(f"no number of prefill replicas from {math.floor(load) + 1} to {first - 1} meets the TTFT "
-                     f"target of {target:g} s on {ev.hardware.id}")
+    if load > search.MAX_PREFILL_LOAD:
+        raise InputError(f"the traffic offers {load:,.0f} prefill replicas' worth of work on {ev.hardware.id}, "
+                         f"beyond the {search.MAX_PREFILL_LOAD:,} the queue model plans: split the traffic over "
+                         "fleets (a lower --rate) or give each replica more chips")
+    given = parse_overrides(dict(settings), "--set ")
+    found = search.fewest_prefill_replicas(
+        lambda c: Evaluation(ev.model, ev.hardware, {**given, "prefill_replicas": c}, mode=ev.mode,
+                             calibration=ev.calibration), ev)
+    return int(found)
+
+
+def _layout_free(settings: Mapping[str, Any]) -> bool:
+    return not all(n in settings for n in search.LAYOUT)
 
 
 def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
-         calibration: str | None = None) -> Plan:
-    """The plan for ``model`` on ``hardware``: both modes, each with its own fewest prefill replicas."""
+         calibration: str | None = None, *, mode: str = "bound", searched: bool = True,
+         allow_dtype: Sequence[str] = ()) -> Plan:
+    """The plan for ``model`` on ``hardware``: both modes, each with its own batch and fewest prefill replicas.
+
+    With ``searched`` (the default), the layout (chips per replica, tensor / pipeline / expert /
+    attention-data parallelism, and the weight dtype where ``allow_dtype`` lets it vary) is the cheapest that
+    meets every target in ``mode`` (:mod:`symroof.search`); settings pin any of it. Without, the layout is the
+    default slice, as before the search."""
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
     settings = dict(settings or {})
     if "context_length" not in settings:  # the traffic's own requests hold input + output tokens at their end
         first = _evaluate(m, h, settings, "bound", None)
         settings["context_length"] = (f"{first.magnitude('input_length') + first.magnitude('output_length')!r} "
                                       "token/sequence")
+    scored = None
+    if searched and (_layout_free(settings) or allow_dtype):
+        scored = search.score(m, h, settings, mode, calibration, allow_dtype)
+        if scored.best is None:
+            raise InputError(closest(scored))
+        settings.update(scored.layout(scored.best))
+    quiet = frozenset()
     if "batch_size" in settings and "plan_batch_size" not in settings:  # a batch set is the batch priced
         settings["plan_batch_size"] = settings["batch_size"]
-    evaluations, chosen_by_mode = {}, {}
-    for mode in MODES:
-        ev = _evaluate(m, h, settings, mode, calibration)
-        chosen = dict(settings)
-        if "batch_size" not in settings:  # the decode batch the plan prices, as the finance workbook holds it
-            chosen["batch_size"] = f"{ev.magnitude('plan_batch_size')!r} sequence"
-            ev = _evaluate(m, h, chosen, mode, calibration)
-        if "prefill_replicas" not in settings:
-            chosen["prefill_replicas"] = fewest_prefill_replicas(ev, chosen)
-            ev = _evaluate(m, h, chosen, mode, calibration)
-        if ev.holds("prefill_queue_stable") is False:
-            raise InputError(f"{mode}: {ev.says('prefill_queue_stable')}")
-        for name in ("monthly_cost", "chips_for_traffic", "cost_per_million_output_tokens"):
-            _needs(ev, name)
-        evaluations[mode], chosen_by_mode[mode] = ev, chosen
-    return Plan(m.id, h.id, evaluations, chosen_by_mode)
+        quiet = frozenset({"plan_batch_size"})
+    evaluations, chosen_by_mode, notes = {}, {}, []
+    for each in sorted(MODES, key=lambda k: k != mode):  # the searched mode first: the other follows its choice
+        try:
+            ev, chosen = _plan_mode(m, h, settings, each, calibration)
+        except InputError as e:
+            if each == mode:
+                raise
+            notes.append(f"{each}: {e}")
+            chosen = chosen_by_mode[mode]
+            ev = _evaluate(m, h, chosen, each, calibration)
+        ev.quiet_pins = quiet
+        evaluations[each], chosen_by_mode[each] = ev, chosen
+    evaluations = {k: evaluations[k] for k in MODES}
+    return Plan(m.id, h.id, evaluations, {k: chosen_by_mode[k] for k in MODES}, scored, notes)
+
+
+def _plan_mode(m, h, settings: dict, mode: str, calibration) -> tuple[Evaluation, dict]:
+    ev = _evaluate(m, h, settings, mode, calibration)
+    chosen = dict(settings)
+    if "batch_size" not in settings:  # the decode batch the plan prices, as the finance workbook holds it
+        chosen["batch_size"] = f"{ev.magnitude('plan_batch_size')!r} sequence"
+        ev = _evaluate(m, h, chosen, mode, calibration)
+    if "prefill_replicas" not in settings:
+        chosen["prefill_replicas"] = fewest_prefill_replicas(ev, chosen)
+        ev = _evaluate(m, h, chosen, mode, calibration)
+    if ev.holds("prefill_queue_stable") is False:
+        raise InputError(f"{mode}: {ev.says('prefill_queue_stable')}")
+    _needs(ev, "chips_for_traffic")
+    if "monthly_cost" not in ev.unavailable:  # an unpriced chip plans its fleets; its cost is n/a (said)
+        _needs(ev, "cost_per_million_output_tokens")
+    return ev, chosen
+
+
+def closest(scored: search.Scored) -> str:
+    """No configuration meets the targets: the one that comes nearest, and by how much it misses."""
+    frame = scored.frame
+    fitting = frame[frame["fits_in_hbm"] > 0]
+    head = f"no configuration of {scored.model} on {scored.hardware} meets the targets ({len(frame)} scored)"
+    if fitting.empty:
+        return f"{head}: none fits in HBM, up to {frame['n_chips'].max():g} chips per replica"
+    row = fitting.sort_values("priced_step_time", kind="stable").iloc[0]
+    return f"{head}; closest: {search.describe(row)}, which {row['why']}"
 
 
 def compare(model: str, chips: list[str], settings: Mapping[str, Any] | None = None, mode: str = "bound",
-            calibration: str | None = None) -> list[Plan]:
+            calibration: str | None = None, *, searched: bool = True, allow_dtype: Sequence[str] = ()) -> list[Plan]:
     """Plans for each chip at the same traffic and service level, cheapest first per million output tokens (in
-    ``mode``); each evaluated with the cheapest's cost as reference_cost_per_million_tokens, so its
-    break_even_chip_price is the chip-hour cost at which it would match the cheapest."""
+    ``mode``), each chip at its own best layout (searched independently); each evaluated with the cheapest's
+    cost as reference_cost_per_million_tokens, so its break_even_chip_price is the chip-hour cost at which it
+    would match the cheapest."""
     for chip in chips:  # every name checked before any plan is made: an unknown chip is the error to report
         catalog.load("hardware", chip)
-    ranked = sorted((plan(model, chip, settings, calibration) for chip in chips),
+    ranked = sorted((plan(model, chip, settings, calibration, mode=mode, searched=searched, allow_dtype=allow_dtype)
+                     for chip in chips),
                     key=lambda p: p.value("cost_per_million_output_tokens", mode))
     reference = {"reference_cost_per_million_tokens":
                  f"{ranked[0].value('cost_per_million_output_tokens', mode)!r} USD/megatoken"}
@@ -138,3 +179,44 @@ def compare(model: str, chips: list[str], settings: Mapping[str, Any] | None = N
         p.settings = {k: {**v, **reference} for k, v in p.settings.items()}
         p.evaluations = {k: _evaluate(m, h, p.settings[k], k, calibration) for k in MODES}
     return ranked
+
+
+def frontier(model: str, hardware: str, settings: Mapping[str, Any] | None = None, mode: str = "bound",
+             calibration: str | None = None, allow_dtype: Sequence[str] = ()):
+    """The Pareto frontier over every layout and batch (powers of two that fit): cost per million output tokens
+    against output tokens/s per user, each point with the fewest prefill replicas meeting the TTFT target; a
+    pandas DataFrame, fastest first, ``meets`` saying whether the point meets the per-token target too."""
+    m, h = catalog.load("model", model), catalog.load("hardware", hardware)
+    settings = dict(settings or {})
+    for pinned in ("batch_size", "plan_batch_size"):
+        if pinned in settings:
+            raise InputError(f"--frontier varies the batch; drop --set {pinned}")
+    if "context_length" not in settings:
+        first = _evaluate(m, h, settings, "bound", None)
+        settings["context_length"] = (f"{first.magnitude('input_length') + first.magnitude('output_length')!r} "
+                                      "token/sequence")
+    scored = search.score(m, h, settings, mode, calibration, allow_dtype, batches=search.FRONTIER_BATCHES)
+    rows = search.frontier(scored)
+    if rows.empty:
+        raise InputError(closest(scored))
+    return rows
+
+
+#: A frontier row's quantities in JSON, with their units (the plan's own names).
+FRONTIER_QUANTITIES = (("plan_batch_size", "sequence"), ("plan_tokens_per_second_per_user", "token/s/sequence"),
+                       ("priced_step_time", "ms"), ("cost_per_million_output_tokens", "USD/megatoken"),
+                       ("cost_per_million_input_tokens", "USD/megatoken"), ("ttft_at_percentile", "s"),
+                       ("monthly_cost", "USD/month"), ("chips_for_traffic", "chip"), ("decode_replicas", ""),
+                       ("prefill_replicas", ""))
+
+
+def frontier_json(rows) -> list[dict]:
+    """The frontier as JSON rows: the layout, and the quantities as eval writes them (value and unit)."""
+    out = []
+    for _, r in rows.iterrows():
+        layout = {n: float(r[n]) for n in search.LAYOUT}
+        if r["weight_dtype"]:
+            layout["weight_dtype"] = r["weight_dtype"]
+        out.append({"layout": layout, "described": search.describe(r), "meets_targets": bool(r["meets"]),
+                    "quantities": {n: {"value": float(r[n]), "unit": u} for n, u in FRONTIER_QUANTITIES}})
+    return out

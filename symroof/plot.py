@@ -19,9 +19,11 @@ from typing import Any
 import numpy
 import pandas
 
+from . import search
 from .core.errors import InputError
 from .core.files import write_text_atomically
 from .evaluation import evaluate
+from .planner import frontier
 from .serve import serve
 from .sweep import sweep
 
@@ -293,6 +295,58 @@ def plot_serving(model: str, hardware: str, output: str | Path, input_length: fl
     heading = (f"{model} on {hardware}: {input_length:g} in, {output_length:g} out, {engine} "
                f"(estimate) and the idealised engine (bound)")
     fig = serving_figure(frame, heading, suffix)
+    if suffix == ".html":
+        write_text_atomically(fig, path)
+        return path
+    buf = io.BytesIO()
+    fig.savefig(buf, format=suffix[1:])
+    write_text_atomically(buf.getvalue(), path)
+    return path
+
+
+def plan_frontier_figure(rows: pandas.DataFrame, heading: str, suffix: str):
+    """Cost per million output tokens against output tokens/s per user, one point per frontier row; the HTML
+    shows each point's layout, batch and TTFT on hover."""
+    label = [f"{search.describe(r)}, batch {r['plan_batch_size']:g}, TTFT p {r['ttft_at_percentile']:.3g} s, "
+             f"{r['monthly_cost']:,.0f} USD/month{'' if r['meets'] else ' (misses the per-token target)'}"
+             for _, r in rows.iterrows()]
+    x, y = rows["plan_tokens_per_second_per_user"], rows["cost_per_million_output_tokens"]
+    if suffix == ".html":
+        try:
+            import plotly.graph_objects as go  # the optional "plot" extra
+        except ImportError:
+            raise InputError(MISSING_EXTRA) from None
+        fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", text=label, hoverinfo="text+x+y",
+                                   marker={"symbol": ["circle" if m else "circle-open" for m in rows["meets"]]}))
+        fig.update_xaxes(title="output tokens/s per user", type="log")
+        fig.update_yaxes(title="USD per million output tokens", type="log")
+        fig.update_layout(title=heading)
+        return fig.to_html(include_plotlyjs=True, full_html=True)
+    fig = _figure(figsize=(8, 5))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(x, y, "-o")
+    for text, xv, yv in zip(label, x, y, strict=True):
+        ax.annotate(text.split(",")[0] + text.split(",")[1], (xv, yv), fontsize=6, xytext=(3, 3),
+                    textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("output tokens/s per user")
+    ax.set_ylabel("USD per million output tokens")
+    fig.suptitle(heading)
+    fig.tight_layout()
+    return fig
+
+
+def plot_plan_frontier(model: str, hardware: str, output: str | Path, settings: Mapping[str, Any] | None = None,
+                       mode: str = "bound", calibration: str | None = None) -> Path:
+    """Write the configuration search's cost frontier (symroof plan --frontier) as a figure."""
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".svg", ".html"):
+        raise InputError(f"{path}: write .png, .svg or .html")
+    rows = frontier(model, hardware, settings, mode, calibration)
+    heading = f"{model} on {hardware}: cost against speed per user over every layout and batch ({mode})"
+    fig = plan_frontier_figure(rows, heading, suffix)
     if suffix == ".html":
         write_text_atomically(fig, path)
         return path

@@ -39,8 +39,15 @@ def _elasticity(y: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
     return d * x / y
 
 
+#: Layout degrees: whole numbers the model's checks hold to dividing heads, chips and experts, so a small change
+#: in one is no layout at all (n_chips, the chapter's own variable, stays: every value of it is a slice).
+LAYOUT_DEGREES = frozenset({"tensor_parallel", "pipeline_parallel", "expert_parallel", "attention_data_parallel",
+                            "data_parallel"})
+
+
 def _wrt(y: sympy.Expr) -> tuple[sympy.Symbol, ...]:
-    return tuple(s for s in sorted(y.free_symbols, key=lambda s: s.name) if not REGISTRY.by_symbol(s).categorical)
+    return tuple(s for s in sorted(y.free_symbols, key=lambda s: s.name)
+                 if not REGISTRY.by_symbol(s).categorical and s.name not in LAYOUT_DEGREES)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ Textbook formulas used as the independent check:
 
 import json
 import math
+import re
 
 import numpy
 import pytest
@@ -159,8 +160,9 @@ def test_plan_compare_ranks_chips(cli):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--tpot", "1ms", "--set", "n_chips=8"], "no batch both fits in HBM"),
-    (["--ttft-p99", "0.05s", "--set", "n_chips=8"], "the TTFT target of 0.05 s cannot be met on h200"),
+    (["--tpot", "1ms", "--set", "n_chips=8"], "closest: 8 chips: TP8, which misses the per-token target: best TPOT"),
+    (["--ttft-p99", "0.05s", "--set", "n_chips=8"], "misses the TTFT target: best TTFT 0.372 s with no wait; "
+                                                     "target 0.05 s"),
     (["--ttft-p100", "2s"], "ttft_percentile must lie strictly between 0 and 100, got 100"),
     (["--set", "chip_price=-3"], "chip_price: must be positive"),
     (["--own", "--set", "depreciation_years=0"], "depreciation_years: must be positive"),
@@ -176,6 +178,14 @@ def test_plan_bad_inputs(cli, argv, message):
 def test_own_without_a_purchase_price_says_so(cli):
     status, _, err = cli("plan", "llama-3-70b", "a100", "--own", "--set", "n_chips=8")
     assert status == 2 and "chip_purchase_price" in err
+
+
+def test_an_unpriced_chip_is_planned_by_chips(cli):
+    """On its default (on-demand) price a chip with none published still gets its fleets, cost n/a, said."""
+    status, out, err = cli("plan", "llama-3-70b", "mi325x", "--set", "scale_out_bandwidth=50 GB/s")
+    assert status == 0, err
+    assert "no cost (mi325x has no chip_price" in out and "ranked by chips for the traffic" in out
+    assert re.search(r"monthly_cost\s+n/a\s+n/a", out)
 
 
 @pytest.mark.parametrize("kind, price", [("on-demand", 10.8), ("reserved-1y", 7.67), ("reserved-3y", 4.86),

@@ -163,6 +163,12 @@ def _sweeps(sub) -> None:
     p.add_argument("--output-tokens", "--osl", dest="output_tokens", metavar="N",
                    help="serving: output tokens per request (default 1024)")
     p.add_argument("--engine", default="vllm", metavar="ENGINE", help="serving: the engine profile (default vllm)")
+    p.add_argument("--plan", action="store_true",
+                   help="frontier: the configuration search's cost frontier (symroof plan --frontier) instead of "
+                        "the seed's figure; --rate, --ttft and --tpot imply it")
+    p.add_argument("--rate", help="plan frontier: requests per second, like 2000/s")
+    p.add_argument("--ttft", help="plan frontier: time-to-first-token target with its unit, like 2s")
+    p.add_argument("--tpot", help="plan frontier: time per output token target with its unit, like 33ms")
     p.set_defaults(func="sweeps:cmd_plot")
 
 
@@ -237,7 +243,15 @@ def _plans(sub) -> None:
     how.add_argument("--own", action="store_true", help="own the chips (capital, power, hosting)")
     how.add_argument("--rent", metavar="KIND", help="rent the chips (the default) at the catalog's on-demand, "
                                                     "reserved-1y, reserved-3y or spot price")
-    p.add_argument("--compare", metavar="CHIP,CHIP", help="rank these chips (and CHIP) by cost per million tokens")
+    p.add_argument("--compare", metavar="CHIP,CHIP", help="rank these chips (and CHIP) by cost per million tokens, "
+                                                         "each at its own best layout")
+    p.add_argument("--allow-dtype", dest="allow_dtype", metavar="D,D",
+                   help="let the search store weights in these dtypes too, like fp8,fp4 (default: the model's own)")
+    p.add_argument("--frontier", action="store_true",
+                   help="the Pareto frontier of cost per million output tokens against output tokens/s per user "
+                        "over every layout and batch")
+    p.add_argument("--no-search", dest="no_search", action="store_true",
+                   help="plan the default slice as given, without searching layouts")
     p.add_argument("--format", choices=["table", "json"], default="table")
     add_set(p)
     p.set_defaults(func="plans:cmd_plan")

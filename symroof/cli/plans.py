@@ -6,8 +6,9 @@ import argparse
 import json
 import re
 
+from .. import search
 from ..core.errors import InputError
-from ..planner import compare, plan
+from ..planner import compare, frontier, frontier_json, plan
 from ..serve import rate_text, tokens
 from .common import fmt, parse_sets
 from .notes import notes
@@ -26,7 +27,7 @@ ROWS = (
 RENT_KINDS = ("on-demand", "reserved-1y", "reserved-3y", "spot")
 
 
-def _with_unit(text: str | None, option: str, example: str) -> str | None:
+def with_unit(text: str | None, option: str, example: str) -> str | None:
     """A target with its unit; a bare number is refused (2 would be seconds for one target, ms for another)."""
     if text is not None and re.fullmatch(r"\s*[0-9.eE+-]+\s*", text):
         raise InputError(f"{option} {text!r}: give the unit too, like {example}")
@@ -35,7 +36,7 @@ def _with_unit(text: str | None, option: str, example: str) -> str | None:
 
 def _settings(args: argparse.Namespace) -> dict[str, str]:
     settings = parse_sets(args.set)
-    args.ttft, args.tpot = _with_unit(args.ttft, "--ttft", "2s"), _with_unit(args.tpot, "--tpot", "33ms")
+    args.ttft, args.tpot = with_unit(args.ttft, "--ttft", "2s"), with_unit(args.tpot, "--tpot", "33ms")
     given = {"request_rate": rate_text(args.rate) if args.rate else None,
              "input_length": f"{tokens(args.input, 'input')!r} token/sequence" if args.input is not None else None,
              "output_length": f"{tokens(args.output, 'output')!r} token/sequence" if args.output is not None else None,
@@ -97,18 +98,72 @@ def render_compare(plans, mode: str) -> str:
     return "\n".join(lines)
 
 
+def _allowed(text: str | None) -> list[str]:
+    return [d.strip() for d in (text or "").split(",") if d.strip()]
+
+
+def render_search(plan) -> str:
+    """The layout the search chose, how much it scored, and the runners-up with why each lost."""
+    scored = plan.search
+    if scored is None:
+        return ""
+    best = scored.best
+    lines = [f"\nlayout chosen ({scored.mode}): {search.describe(best)}; {len(scored.frame)} configurations scored "
+             f"({'; '.join(scored.pruned)})"]
+    lines += [f"  runner-up {text}: {why}" for text, why in scored.runners_up()]
+    if best["pipeline_parallel"] > 1:
+        lines.append("  note: a pipeline stage is counted as adding its bandwidth to every token's path (the step "
+                     "model divides the weights over all chips); real per-token latency across stages is longer")
+    return "\n".join(lines)
+
+
+def render_frontier(rows) -> str:
+    head = (f"{'layout':<30} {'batch':>7} {'tok/s/user':>11} {'USD/Mtok out':>13} {'TTFT p (s)':>11} "
+            f"{'USD/month':>12}  meets")
+    lines = ["\nfrontier: cost per million output tokens against output tokens/s per user (none both cheaper and "
+             "faster)", head]
+    for _, r in rows.iterrows():
+        lines.append(f"{search.describe(r):<30} {r['plan_batch_size']:>7g} "
+                     f"{r['plan_tokens_per_second_per_user']:>11.4g} {r['cost_per_million_output_tokens']:>13.4g} "
+                     f"{r['ttft_at_percentile']:>11.4g} "
+                     f"{r['monthly_cost']:>12,.0f}  {'yes' if r['meets'] else 'no'}")
+    return "\n".join(lines)
+
+
 def cmd_plan(args: argparse.Namespace) -> str:
     settings = _settings(args)
     mode = "estimate" if args.estimate or args.calibration else "bound"
+    allow = _allowed(args.allow_dtype)
+    if args.no_search and (allow or args.frontier):
+        raise InputError("--no-search plans the default slice; --allow-dtype and --frontier search layouts")
     if args.compare:
         chips = list(dict.fromkeys([args.hardware, *[c.strip() for c in args.compare.split(",") if c.strip()]]))
-        plans = compare(args.model, chips, settings, mode, args.calibration)
+        plans = compare(args.model, chips, settings, mode, args.calibration, searched=not args.no_search,
+                        allow_dtype=allow)
         if args.format == "json":
-            return json.dumps([{**p.evaluations[mode].to_dict(), "notes": notes(p.evaluations[mode])}
-                               for p in plans], indent=2)
+            return json.dumps([{**p.evaluations[mode].to_dict(), "notes": notes(p.evaluations[mode]),
+                                **_search_json(p)} for p in plans], indent=2)
         return render_compare(plans, mode)
-    p = plan(args.model, args.hardware, settings, args.calibration)
+    p = plan(args.model, args.hardware, settings, args.calibration, mode=mode, searched=not args.no_search,
+             allow_dtype=allow)
+    rows = frontier(args.model, args.hardware, settings, mode, args.calibration, allow) if args.frontier else None
     if args.format == "json":
         ev = p.evaluations[mode]
-        return json.dumps({**ev.to_dict(), "notes": notes(ev)}, indent=2)
-    return render(p)
+        out = {**ev.to_dict(), "notes": notes(ev), **_search_json(p)}
+        if rows is not None:
+            out["frontier"] = frontier_json(rows)
+        return json.dumps(out, indent=2)
+    return render(p) + render_search(p) + (render_frontier(rows) if rows is not None else "")
+
+
+def _search_json(p) -> dict:
+    """The search's part of the plan's JSON: the layout chosen, what was scored, the runners-up."""
+    if p.search is None:
+        return {}
+    best = p.search.best
+    return {"search": {"layout": {**{n: float(best[n]) for n in search.LAYOUT},
+                                  "weight_dtype": p.evaluations["bound"].magnitude("weight_dtype")},
+                       "described": search.describe(best), "mode": p.search.mode,
+                       "configurations_scored": len(p.search.frame), "space": p.search.pruned,
+                       "runners_up": [{"layout": text, "why": why} for text, why in p.search.runners_up()],
+                       "other_mode": p.notes}}

@@ -15,10 +15,11 @@ from ..core.errors import InputError
 from ..core.files import atomic_write, write_text_atomically
 from ..core.progress import Progress
 from ..derive import table
-from ..plot import SEED_CONTEXTS, plot, plot_serving
-from ..serve import tokens
+from ..plot import SEED_CONTEXTS, plot, plot_plan_frontier, plot_serving
+from ..serve import rate_text, tokens
 from ..sweep import attrs, check_size, chunks, pareto, plan
 from .common import mode_of, parse_sets, warn
+from .plans import with_unit
 
 
 def inclusive_range(start: float, stop: float, step: float) -> list[float]:
@@ -130,6 +131,8 @@ def cmd_plot(args: argparse.Namespace) -> str:
             raise InputError(f"--contexts {args.contexts!r}: expected numbers separated by commas, "
                              "like 2048,8192") from None
     mode, calibration = mode_of(args)
+    if args.plan or args.rate or args.ttft or args.tpot:
+        return _plot_plan_frontier(args, mode, calibration)
     if args.kind == "serving":
         if not (args.model and args.hardware):
             raise InputError("plot serving needs MODEL and HARDWARE")
@@ -139,3 +142,26 @@ def cmd_plot(args: argparse.Namespace) -> str:
                                 overrides=parse_sets(args.set), calibration=calibration))
     return str(plot(args.kind, args.model, args.hardware, args.output, parse_sets(args.set), contexts,
                     mode=mode, calibration=calibration))
+
+
+def _plot_plan_frontier(args: argparse.Namespace, mode: str, calibration: str | None) -> str:
+    """plot frontier --plan: the configuration search's cost frontier at the traffic the options give."""
+    if args.kind != "frontier":
+        raise InputError(f"--plan, --rate, --ttft and --tpot draw the plan frontier: symroof plot frontier "
+                         f"MODEL CHIP --rate R, not plot {args.kind}")
+    if not (args.model and args.hardware):
+        raise InputError("the plan frontier needs MODEL and HARDWARE, like: symroof plot frontier llama-3-70b "
+                         "h100 --rate 10/s -o frontier.html")
+    settings = parse_sets(args.set)
+    given = {"request_rate": rate_text(args.rate) if args.rate else None,
+             "input_length": f"{tokens(args.input, 'input')!r} token/sequence" if args.input else None,
+             "output_length": (f"{tokens(args.output_tokens, 'output', '--output-tokens')!r} token/sequence"
+                               if args.output_tokens else None),
+             "ttft_target": with_unit(args.ttft, "--ttft", "2s"), "target_step_time": with_unit(args.tpot, "--tpot",
+                                                                                             "33ms")}
+    for name, value in given.items():
+        if value is not None:
+            if name in settings:
+                raise InputError(f"{name} is given twice (an option and --set); give it once")
+            settings[name] = value
+    return str(plot_plan_frontier(args.model, args.hardware, args.output, settings, mode, calibration))

@@ -23,6 +23,9 @@ from .inputs import CALIBRATION, CATALOG, ESTIMATE, FORMULA, NEUTRAL, RULE, SET
 class Readout:
     """What an evaluation says (a mixin over :class:`~.compute.Computed`)."""
 
+    #: Pins made on the user's behalf (the planner pins the batch it prices to the batch set): no conflict warning.
+    quiet_pins: frozenset[str] = frozenset()
+
     # --- reading results ---
     @property
     def origin(self) -> dict[str, str]:
@@ -158,7 +161,7 @@ class Readout:
     def _pin_conflicts(self) -> list[str]:
         """Pinned quantities whose own formula gives something else from the other values."""
         out = []
-        for name in sorted(self.pins):
+        for name in sorted(self.pins - self.quiet_pins):
             s = self.table.specs[name]
             try:
                 with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):

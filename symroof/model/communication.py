@@ -231,11 +231,14 @@ expert_parallel_divides_chips = GROUP.derived(
           "expert_parallel ({expert_parallel}) does not divide the replica's {n_chips} chips"))
 tensor_parallel_within_scale_up = GROUP.derived(
     "tensor_parallel_within_scale_up", r"\text{TP} \le D_{\text{up}}", "",
-    "Whether the tensor-parallel group fits in one scale-up domain.", LAYOUT,
-    sympy.LessThan(tensor_parallel_size * one("chip"), scale_up_domain), boolean=True, on_false="warn",
+    "Whether the group each all-reduce spans (the tensor-parallel chips of one attention group) fits in one "
+    "scale-up domain.", LAYOUT,
+    sympy.LessThan(tensor_parallel_size / attention_data_parallel * one("chip"), scale_up_domain), boolean=True,
+    on_false="warn",
     says=("The tensor-parallel group is inside one scale-up domain.",
           "the tensor-parallel group ({tensor_parallel_size} chips) is larger than the scale-up domain "
-          "({scale_up_domain} chips): its all-reduces cross the slower scale-out network"))
+          "({scale_up_domain} chips) for its {attention_data_parallel} attention group(s): its all-reduces cross "
+          "the slower scale-out network"))
 expert_parallel_within_scale_up = GROUP.derived(
     "expert_parallel_within_scale_up", r"\text{EP} \le D_{\text{up}}", "",
     "Whether the expert-parallel group fits in one scale-up domain.", LAYOUT,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sympy import Max
 
 from ..declare import Group, one
-from .communication import comm_exposed, step_time_comm
+from .communication import comm_exposed, pipeline_stages, step_time_comm
 from .inputs import (
     attention_latency,
     batch_size,
@@ -68,9 +68,15 @@ step_time_kv = GROUP.derived(
 step_time_flops = GROUP.derived(
     "step_time_flops", r"T_{\text{FLOPs}}", "ms", "Time for the step's matmul FLOPs at peak.", Q_STEP,
     step_flops / (n_chips * chip_flops * decode_flops_efficiency))
+step_time_params_spread = GROUP.derived(
+    "step_time_params_spread", r"T_{\text{param}}^{Y}", "ms", "Time to load the step's weights from HBM once "
+    "with every chip of the replica loading its share at the same time (the chapter's pure model parallelism).",
+    Q_STEP, step_param_bytes / (n_chips * hbm_bandwidth * weight_stream_efficiency))
 step_time_params = GROUP.derived(
-    "step_time_params", r"T_{\text{param}}", "ms", "Time to load the step's weights from HBM once.", Q_STEP,
-    step_param_bytes / (n_chips * hbm_bandwidth * weight_stream_efficiency))
+    "step_time_params", r"T_{\text{param}}", "ms", "Time to load the step's weights from HBM once, on a token's "
+    "path: each pipeline stage loads its share on its own chips, one stage after another (the stages work on "
+    "other micro-batches meanwhile, so FLOPs and KV still spread over every chip).", Q_STEP,
+    pipeline_stages * step_time_params_spread)
 step_time_overhead = GROUP.derived(
     "step_time_overhead", r"T_{\text{fixed}}", "ms", "Fixed time of a decode step: every layer's attention latency "
     "plus the engine's per-step overhead (0 in bound mode).", "estimate mode",

@@ -37,6 +37,7 @@ from .communication import (
     attention_data_parallel,
     comm_exposed,
     moe_layers,
+    pipeline_stages,
     step_time_comm_fixed,
     step_time_comm_per_sequence,
     tensor_parallel_size,
@@ -239,7 +240,8 @@ def _step(weights, extra):
     return sympy.Max(*regimes)
 
 
-_weights_all = weights_stored / (_Y * hbm_bandwidth * weight_stream_efficiency)
+# a token's path loads every pipeline stage's weights in turn (as step_time_params)
+_weights_all = pipeline_stages * weights_stored / (_Y * hbm_bandwidth * weight_stream_efficiency)
 serve_first_step_time = GROUP.derived(
     "serve_first_step_time", r"t_{1}", "ms", "The step time of a first pass: every expert's weights loaded, no "
     "eager steps.", STEP, _step(_weights_all, 0 * one("ms")), requires=())
@@ -263,8 +265,8 @@ serve_eager = GROUP.derived(
     "serve_eager", r"\chi_{\text{eager}}", "", "1 when the decode batch is above the largest captured CUDA graph "
     "(the step runs eager), else 0.", "engine CUDA graph capture sizes",
     sympy.Piecewise((1, serve_first_decode_batch > cuda_graph_max_batch), (0, True)), requires=())
-_weights_touched = ((nonexpert_bytes * _a + routed_expert_params * expert_bytes_per_param * serve_experts_loaded)
-                    / (_Y * hbm_bandwidth * weight_stream_efficiency))
+_weights_touched = (pipeline_stages * (nonexpert_bytes * _a + routed_expert_params * expert_bytes_per_param
+                                       * serve_experts_loaded) / (_Y * hbm_bandwidth * weight_stream_efficiency))
 _eager = serve_eager * n_layers * engine_layer_overhead
 serve_step_time = GROUP.derived(
     "serve_step_time", r"t_{\text{step}}", "ms", "One engine step in steady state: weights of the experts the "

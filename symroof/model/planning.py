@@ -24,7 +24,7 @@ import sympy
 
 from ..declare import Group, one
 from ..declare.functions import ErlangC
-from .decode import tokens_per_second_per_chip
+from .decode import step_time, tokens_per_second_per_chip
 from .inputs import (
     SCENARIO,
     batch_size,
@@ -41,7 +41,10 @@ from .inputs import (
     reference_cost_per_million_tokens,
     request_rate,
     scale_out_bandwidth,
+    scale_up_bandwidth,
+    scale_up_domain,
     target_request_rate,
+    target_step_time,
     ttft_percentile,
     ttft_target,
     utilisation,
@@ -77,10 +80,26 @@ plan_batch_size = GROUP.derived(
     "plan_batch_size", r"B_{\text{priced}}", "sequence",
     "Batch the plan prices: the largest that fits and meets the latency target, or 1 when none does.",
     "seed: worked problem 3", sympy.Max(one("sequence"), latency_batch_size), label="Batch the plan prices")
+priced_step_time = GROUP.at(
+    "priced_step_time", r"T_{\text{step}}^{\text{priced}}", "ms", "Decode step time at the batch the plan prices "
+    "(what each output token takes per user).", "seed: worked problem 3", step_time, {batch_size: plan_batch_size},
+    requires=("fits_in_hbm",), label="Step time at the priced batch")
+tpot_met = GROUP.derived(
+    "tpot_met", r"T_{\text{step}}^{\text{priced}} \le T^{\text{target}}", "", "Whether the step at the batch the "
+    "plan prices meets the per-token target (a batch set by hand may not).", "seed: worked problem 3",
+    sympy.LessThan(priced_step_time, target_step_time), boolean=True, on_false="warn", requires=("fits_in_hbm",),
+    label="Meets the per-token target",
+    says=("Meets the per-token target: {priced_step_time:,.2f} ms of {target_step_time:,.1f} ms.",
+          "misses the per-token target: a step at the priced batch of {plan_batch_size:,.0f} takes "
+          "{priced_step_time:,.2f} ms against {target_step_time:,.1f} ms; lower the batch or add chips"))
+plan_tokens_per_second_per_user = GROUP.derived(
+    "plan_tokens_per_second_per_user", r"\text{TPS}_{\text{user}}^{\text{priced}}", "token/s/sequence", "Output "
+    "tokens per second each user sees at the batch the plan prices (one token per step).", "seed: worked problem 3",
+    one("token/sequence") / priced_step_time, requires=("fits_in_hbm",), label="Output tokens/s per user")
 replica_request_rate = GROUP.at(
     "replica_request_rate", r"R_{\text{replica}}", "sequence/s",
     "Requests one slice of n_chips finishes per second at the planning batch (decode only).", Q_QPS,
-    generate_rate, {batch_size: latency_batch_size}, label="Requests per second one replica serves",
+    generate_rate, {batch_size: plan_batch_size}, label="Requests per second one replica serves",
     requires=("fits_in_hbm", "plan_feasible"))
 replicas_for_request_rate = GROUP.derived(
     "replicas_for_request_rate", r"N_{\text{replicas}}", "",
@@ -142,8 +161,10 @@ ttft_queue_wait = GROUP.derived(
     label="Queue wait at the percentile")
 kv_transfer_time = GROUP.derived(
     "kv_transfer_time", r"T_{\text{KV move}}", "s", "Moving a prompt's KV cache from the prefill to the decode "
-    "replica over the scale-out network (every chip of the slice sending its share).", Q_PLAN,
-    kv_bytes_per_token * input_length * one("sequence") / (n_chips * scale_out_bandwidth), requires=(),
+    "replica, every chip of the slice sending its share: over the scale-up network when a prefill and a decode "
+    "replica fit in one scale-up domain together (2 n_chips <= its size), else over the scale-out network.",
+    Q_PLAN, kv_bytes_per_token * input_length * one("sequence") / (n_chips * sympy.Piecewise(
+        (scale_up_bandwidth, 2 * n_chips <= scale_up_domain), (scale_out_bandwidth, True))), requires=(),
     label="KV transfer to the decode fleet")
 ttft_at_percentile = GROUP.derived(
     "ttft_at_percentile", r"T_{\text{TTFT}}^{p}", "s", "Time to first token at the percentile: prefill, the queue "
@@ -160,8 +181,8 @@ ttft_met = GROUP.derived(
           "chips per replica"))
 decode_replica_rate = GROUP.at(
     "decode_replica_rate", r"R_{G}^{\text{plan}}", "sequence/s", "Requests one decode replica finishes per "
-    "second at the planning batch and the traffic's output length.", Q_PLAN, generate_rate,
-    {batch_size: latency_batch_size, decode_length: output_length}, requires=_PLAN,
+    "second at the batch the plan prices and the traffic's output length.", Q_PLAN, generate_rate,
+    {batch_size: plan_batch_size, decode_length: output_length}, requires=_PLAN,
     label="Requests per second per decode replica")
 decode_replicas = GROUP.derived(
     "decode_replicas", r"N_{G}", "", "Decode replicas for the request rate at the utilisation.", Q_PLAN,

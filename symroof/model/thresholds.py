@@ -24,6 +24,7 @@ from .decode import (
     step_time_flops,
     step_time_kv,
     step_time_params,
+    step_time_params_spread,
 )
 from .inputs import (
     batch_size,
@@ -94,8 +95,9 @@ chips_for_step_time = GROUP.solved(
     "chips_for_step_time", r"Y_{T}", "chip",
     "Fewest whole chips whose parameter load alone meets the latency target.",
     "seed: worked problem 3; takeaway: parameter load bounds decode latency from below",
-    sympy.Eq(step_time_params, target_step_time), n_chips,
-    regime="a lower bound: ignores KV loading and FLOPs time",
+    sympy.Eq(step_time_params_spread, target_step_time), n_chips,
+    regime="a lower bound: ignores KV loading and FLOPs time; every chip tensor-parallel (pipeline stages add "
+           "no bandwidth to a token's path)",
     post=lambda root: sympy.ceiling(root / one("chip")) * one("chip"))
 kv_dominance_context_length = GROUP.solved(
     "kv_dominance_context_length", r"S_{\text{KV}>\text{param}}", "token/sequence",
@@ -124,7 +126,7 @@ max_tensor_parallel = GROUP.solved(
     "Largest tensor-parallel degree before a layer's two all-reduces take longer than loading its weights "
     "(pure tensor parallelism within the scale-up domain).",
     "issue 12: generalises the seed's sharding question to the alpha-beta all-reduce",
-    sympy.Eq(2 * _tp_allreduce, step_time_params / n_layers), n_chips, per=scale_up_topology, largest=True,
+    sympy.Eq(2 * _tp_allreduce, step_time_params_spread / n_layers), n_chips, per=scale_up_topology, largest=True,
     otherwise={"torus": max_model_parallelism_small_batch},
     regime="the all-reduce grows with the chips (its latency steps, its bytes' share) while each chip's weights "
            "shrink; within the scale-up domain. A torus takes the seed's own ICI threshold "

@@ -20,6 +20,7 @@ from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
+from .. import search
 from ..core.errors import InputError
 from ..core.files import atomic_write
 from ..core.version import __version__
@@ -41,7 +42,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SHEET, TORNADO_SHEET = "Comparison", "Tornado"
-FIRST_ROW, NAME_COL, UNIT_COL, SHARED_COL, FIRST_COL = 5, 0, 1, 2, 3
+FIRST_ROW, NAME_COL, UNIT_COL, SHARED_COL, FIRST_COL = 6, 0, 1, 2, 3
+LAYOUT_ROW = 5  # each chip's layout in words (the search's choice)
 NOT_SHARED = ("batch_size", "prefill_replicas", "n_chips")  # each chip's plan holds its own
 
 
@@ -119,9 +121,11 @@ def write_comparison(plans: list, template: dict, filename: str, overrides: Mapp
     book.put(ws, 3, NAME_COL, "quantity", head)
     book.put(ws, 3, UNIT_COL, "unit", head)
     book.put(ws, 3, SHARED_COL, "all chips", head)
-    for j, (chip, mode, _) in enumerate(columns):
+    book.put(ws, LAYOUT_ROW, NAME_COL, "layout", book.fmt(F.NOTE))
+    for j, (chip, mode, ev) in enumerate(columns):
         book.put(ws, 3, FIRST_COL + j, chip, head)
         book.put(ws, 4, FIRST_COL + j, mode, head)
+        book.put(ws, LAYOUT_ROW, FIRST_COL + j, layout_words(ev), book.fmt(F.NOTE))
     book.put(ws, FIRST_ROW + len(results), 0, "Everything the results need, live", book.fmt(F.SECTION))
     for name, r in row_of.items():
         s = first.table.specs[name]
@@ -153,6 +157,13 @@ def write_comparison(plans: list, template: dict, filename: str, overrides: Mapp
                for sheet, rows_ in book.content.items()}
     metadata.write(meta, info, book.cells, digests, lambda w, r, c, v: w.write_string(r, c, str(v)))
     book.wb.close()
+
+
+def layout_words(ev: Evaluation) -> str:
+    """A column's layout in words, as the plan's search describes it ("8 chips: TP8 EP8 ADP8, fp8")."""
+    names = ("n_chips", "tensor_parallel_size", "pipeline_stages", "expert_parallel", "attention_data_parallel")
+    row = dict(zip(search.LAYOUT, (float(ev.magnitude(n)) for n in names), strict=True))
+    return search.describe({**row, "weight_dtype": ev.magnitude("weight_dtype")})
 
 
 class _Plain:

@@ -1,0 +1,396 @@
+"""The configuration search (issue 18): every layout of a chip that can serve a model, scored at once.
+
+The space: slices of the chip (powers of two from its smallest slice; a TPU has no 2-chip slice) from the
+smallest that holds the weights up to four times that or two scale-up domains, whichever is more. On each slice
+the layouts the engines run and the step model prices: every tensor-parallel degree that splits the attention
+heads and stays inside one scale-up domain, pipeline stages for the rest (a stage adds no bandwidth to a token's
+path), and for a mixture of experts also the wide layout across domains (attention data-parallel, experts over
+the slice); every expert-parallel group that divides the slice and the experts, every attention-data-parallel
+degree that divides the tensor-parallel group (with experts spread). Only when nothing meets the targets is
+tensor parallelism let across domains, in a second pass that says so. Weights stay in
+the model's own dtypes unless ``allow_dtype`` lets them vary. A layout setting the user pins (``n_chips``,
+``tensor_parallel``, ...) holds that coordinate.
+
+Scoring is one vectorised evaluation per dtype through the compiled functions (no sympy): the batch each layout
+prices (the closed-form latency batch), the fewest prefill replicas meeting the TTFT percentile (a bisection
+over all layouts at once; the Erlang C wait falls as replicas are added), and the fleets' cost. The closed
+forms prune: a slice that cannot hold the weights, or where the weights alone miss the per-token target, is
+scored once and drops out with that reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy
+import pandas
+
+from . import catalog
+from .core.errors import InputError
+from .derive import table
+from .evaluation import Evaluation, load_calibration, parse_overrides
+
+#: The layout coordinates the search chooses, as the model names them.
+LAYOUT = ("n_chips", "tensor_parallel", "pipeline_parallel", "expert_parallel", "attention_data_parallel")
+#: The most chips one replica may have, and the most configurations one search scores.
+MAX_CHIPS = 1024
+MAX_CONFIGURATIONS = 1_000_000
+#: Prefill load (busy replicas) beyond which the M/M/c queue is not planned: Erlang C's recursion is linear in it.
+MAX_PREFILL_LOAD = 10_000
+#: What a scored configuration reports (the plan's own quantities).
+REPORTED = ("plan_batch_size", "priced_step_time", "plan_tokens_per_second_per_user", "decode_replicas",
+            "prefill_replicas", "chips_for_traffic", "monthly_cost", "cost_per_million_output_tokens",
+            "cost_per_million_input_tokens", "ttft_at_percentile", "request_prefill_time", "kv_transfer_time",
+            "prefill_offered_load", "power_draw")
+#: How configurations rank.
+ORDER = ["meets", "monthly_cost", "chips_for_traffic", "ttft_at_percentile", "pipeline_parallel", "expert_parallel",
+         "attention_data_parallel"]
+#: A frontier row's batches: powers of two up to the largest that fits.
+FRONTIER_BATCHES = tuple(2.0 ** k for k in range(14))
+
+
+@dataclass
+class Scored:
+    """Every configuration scored, cheapest first; ``meets`` marks those meeting every target, ``why`` the rest."""
+
+    model: str
+    hardware: str
+    mode: str
+    frame: pandas.DataFrame  # one row per configuration: the layout, weight_dtype, REPORTED, meets, why
+    pruned: list[str]
+
+    @property
+    def best(self) -> pandas.Series | None:
+        ok = self.frame[self.frame["meets"]]
+        return None if ok.empty else ok.iloc[0]
+
+    def runners_up(self, k: int = 5) -> list[tuple[str, str]]:
+        """The best configuration of each other slice and dtype, then those that miss, each with why it lost
+        (what it costs more, or the target it misses); at most ``k``."""
+        best = self.best
+        seen = set() if best is None else {(best["n_chips"], best["weight_dtype"])}
+        out = []
+        for _, row in self.frame.iterrows():
+            key = (row["n_chips"], row["weight_dtype"])
+            if key in seen:
+                continue
+            seen.add(key)
+            if row["meets"] and best is not None and not row["unpriced"]:
+                extra = row["monthly_cost"] - best["monthly_cost"]
+                why = (f"costs {extra:,.0f} USD/month more ({extra / best['monthly_cost']:.0%})" if extra > 0
+                       else "costs the same with more chips or a longer TTFT")
+            elif row["meets"] and best is not None:
+                extra = row["chips_for_traffic"] - best["chips_for_traffic"]
+                why = f"needs {extra:g} more chips for the traffic" if extra > 0 else "a longer TTFT"
+            else:
+                why = row["why"]
+            out.append((describe(row), why))
+            if len(out) == k:
+                break
+        return out
+
+    def layout(self, row: pandas.Series) -> dict[str, str]:
+        """The settings that pin ``row``'s layout (text, as --set takes them)."""
+        out = {n: f"{row[n]:g}" for n in LAYOUT}
+        if row["weight_dtype"]:
+            out["weight_dtype"] = row["weight_dtype"]
+            if row["expert_dtype"]:
+                out["expert_dtype"] = row["expert_dtype"]
+        if row["compute_dtype"]:
+            out["compute_dtype"] = row["compute_dtype"]
+        return out
+
+
+def describe(row: Mapping[str, Any]) -> str:
+    """A layout in words, like "8 chips: TP8 EP8 ADP8, fp8"."""
+    parts = [f"TP{row['tensor_parallel']:g}"]
+    parts += [f"{tag}{row[n]:g}" for tag, n in (("PP", "pipeline_parallel"), ("EP", "expert_parallel"),
+                                                 ("ADP", "attention_data_parallel")) if row[n] > 1]
+    dtype = f", {row['weight_dtype']}" if row.get("weight_dtype") else ""
+    return f"{row['n_chips']:g} chip{'s' if row['n_chips'] != 1 else ''}: {' '.join(parts)}{dtype}"
+
+
+def _number(settings: Mapping[str, Any], name: str) -> float | None:
+    if name not in settings:
+        return None
+    return float(parse_overrides({name: settings[name]}, "--set ")[name])
+
+
+def _powers(lo: float, hi: float) -> list[float]:
+    out, k = [], 1.0
+    while k <= hi:
+        if k >= lo:
+            out.append(k)
+        k *= 2
+    return out
+
+
+def _divisors(n: float, of: float | None = None) -> list[float]:
+    """Powers of two dividing ``n`` (and ``of`` when given)."""
+    return [d for d in _powers(1, n) if n % d == 0 and (of is None or of % d == 0)]
+
+
+def _dtypes(model: catalog.Entry, settings: Mapping[str, Any], allow: Sequence[str]) -> list[tuple[str, str]]:
+    """(weight_dtype, expert_dtype) pairs; ("", "") is the model's own."""
+    choices = table().get("weight_dtype").choices or ()
+    for d in allow:
+        if d not in choices:
+            raise InputError(f"--allow-dtype {d!r}: choose among {', '.join(choices)}")
+    if allow and ("weight_dtype" in settings or "expert_dtype" in settings):
+        raise InputError("--allow-dtype lets the weight dtype vary, and --set pins it; give one of them")
+    moe = model.values.get("mlp") == "moe"
+    return [("", "")] + [(d, d if moe else "") for d in dict.fromkeys(allow)]
+
+
+def space(model: catalog.Entry, hardware: catalog.Entry, settings: Mapping[str, Any], smallest: float,
+          wide: bool = False) -> tuple[dict[str, numpy.ndarray], list[str]]:
+    """The layouts to score (columns of equal length) and how the space was bounded; ``smallest`` is the
+    fewest chips that hold the weights. ``wide``: only the layouts whose tensor parallelism spans scale-up
+    domains (the second pass, when nothing keeping it inside one meets the targets)."""
+    v, hv = model.values, hardware.values
+    heads, layers = v.get("n_heads", 1.0), v.get("n_layers", 1.0)
+    experts = v.get("n_experts", 1.0) if v.get("mlp") == "moe" else 1.0
+    domain = hv.get("scale_up_domain", 1.0)
+    pinned = {n: _number(settings, n) for n in LAYOUT}
+    first = max(hv.get("smallest_slice", 1.0), float(2 ** math.ceil(math.log2(max(smallest, 1.0)))))
+    top = min(MAX_CHIPS, max(4 * first, 2 * domain))
+    chips = [pinned["n_chips"]] if pinned["n_chips"] else [
+        n for n in _powers(first, top) if n == 1 or n >= hv.get("smallest_multichip_slice", 1.0)]
+    notes = [f"slices of {chips[0]:g} to {chips[-1]:g} chips" if chips else "no slice",
+             f"tensor parallelism across scale-up domains ({domain:g} chips each): nothing keeping it inside one "
+             "meets the targets" if wide else f"tensor parallelism inside one scale-up domain ({domain:g} chips)"]
+    rows = []
+    for n in chips:
+        for tp, pp, adps in _splits(n, pinned, heads, layers, domain, experts > 1, wide):
+            for adp in adps:
+                rows += [(n, tp, pp, ep, adp) for ep in _experts(n, tp, adp, experts, pinned["expert_parallel"])]
+    if len(rows) > MAX_CONFIGURATIONS:
+        raise InputError(f"the search space holds {len(rows):,} layouts, above {MAX_CONFIGURATIONS:,}; pin some "
+                         "of them with --set (n_chips, tensor_parallel, ...)")
+    columns = {name: numpy.array([r[i] for r in rows], dtype=float) for i, name in enumerate(LAYOUT)}
+    return columns, notes
+
+
+def _splits(n: float, pinned: Mapping[str, float | None], heads: float, layers: float, domain: float,
+            moe: bool, wide: bool = False) -> list[tuple[float, float, list[float]]]:
+    """(tensor_parallel, pipeline_parallel, attention-data-parallel degrees) for a slice of ``n`` chips.
+
+    Every tensor-parallel degree that splits the heads inside one scale-up domain, pipeline stages for the
+    rest; for a mixture of experts across domains also the wide layout, attention data-parallel over the slice
+    with each attention group inside one domain. ``wide`` (the second pass): tensor parallelism over the
+    whole slice, across domains. Pins hold whatever they pin."""
+    tp_pin, pp_pin, adp_pin = pinned["tensor_parallel"], pinned["pipeline_parallel"], pinned["attention_data_parallel"]
+    inside = [t for t in _divisors(n, heads) if t <= domain]  # tensor-parallel degrees that split the heads
+    if tp_pin or pp_pin:
+        tp = tp_pin or n / pp_pin
+        splits = [(tp, n / tp)]
+    elif wide:  # every chip of a slice across domains tensor-parallel (the all-reduces cross the slower network)
+        splits = [(n, 1.0)] if n > domain and heads % n == 0 else []
+    else:  # every split keeping tensor parallelism inside a domain (the most of it, usually, wins)
+        splits = [(t, n / t) for t in inside]
+        if moe and n > domain:
+            splits.append((n, 1.0))
+    out = []
+    for tp, pp in splits:
+        if tp != int(tp) or pp != int(pp) or pp > layers or heads % tp or tp > n:
+            continue
+        if adp_pin:
+            adps = [adp_pin]
+        elif moe:  # attention tensor-parallel over the group, or data-parallel (one group per chip)
+            adps = [a for a in _divisors(tp) if tp / a <= domain or wide]
+        else:
+            adps = [1.0]
+        out.append((tp, pp, adps))
+    return out
+
+
+def _experts(n: float, tp: float, adp: float, experts: float, pin: float | None) -> list[float]:
+    """Expert-parallel degrees for a layout: split like a dense MLP (EP 1) or spread over a group of the
+    replica's chips that divides the experts. Attention data parallelism goes with expert parallelism (as the
+    engines run it): experts split like a dense MLP under data-parallel attention is not a layout the step
+    model prices (it would count no all-reduce for them)."""
+    if pin:
+        return [pin]
+    if experts <= 1:
+        return [1.0]
+    spread = [e for e in _divisors(n, experts) if e > 1]
+    return spread if adp > 1 else [1.0, *spread]
+
+
+def fewest_prefill_replicas(at: Callable[[numpy.ndarray], Evaluation], ev: Evaluation) -> numpy.ndarray:
+    """The fewest prefill replicas whose TTFT at the percentile meets its target, for every point of ``ev``
+    at once (nan where none can: a prompt's prefill and KV transfer alone miss it, or the load is beyond
+    MAX_PREFILL_LOAD). ``at(replicas)`` evaluates the same points with those replicas."""
+    load = numpy.asarray(ev.magnitude("prefill_offered_load"), dtype=float)
+    floor = (numpy.asarray(ev.magnitude("request_prefill_time"), dtype=float)
+             + numpy.asarray(ev.magnitude("kv_transfer_time"), dtype=float))
+    target = numpy.asarray(ev.magnitude("ttft_target"), dtype=float)
+    load, floor, target = numpy.broadcast_arrays(load, floor, target)
+    possible = numpy.isfinite(load) & (floor < target) & (load <= MAX_PREFILL_LOAD)
+    lo = numpy.where(possible, numpy.floor(load) + 1, 1.0)
+
+    def met(c: numpy.ndarray) -> numpy.ndarray:
+        ttft = numpy.broadcast_to(numpy.asarray(at(c).magnitude("ttft_at_percentile"), dtype=float), c.shape)
+        return ttft <= target
+
+    step = numpy.ceil(4 * numpy.sqrt(numpy.where(possible, load, 0)) + 4)
+    hi = lo.copy()
+    ok = met(hi) | ~possible
+    for _ in range(60):  # widen until met: the wait tends to 0, and the target lies above prefill + transfer
+        if ok.all():
+            break
+        hi = numpy.where(ok, hi, hi + step)
+        step *= 2
+        ok = ok | met(hi)
+    possible &= ok
+    while True:  # bisect: hi meets the target, lo - 1 does not
+        todo = possible & (lo < hi)
+        if not todo.any():
+            break
+        mid = numpy.where(todo, numpy.floor((lo + hi) / 2), hi)
+        good = met(mid)
+        hi = numpy.where(todo & good, mid, hi)
+        lo = numpy.where(todo & ~good, mid + 1, lo)
+    return numpy.where(possible, hi, numpy.nan)
+
+
+def _evaluation(model, hardware, given: Mapping[str, Any], arrays: Mapping[str, Any], mode: str,
+                calibration) -> Evaluation:
+    return Evaluation(model, hardware, {**parse_overrides(dict(given), "--set "), **arrays}, mode=mode,
+                      calibration=calibration)
+
+
+def _why(row: Mapping[str, float], ttft_target: float, tpot_target: float) -> str:
+    if not row["fits_in_hbm"]:
+        return "does not fit in HBM (weights and one sequence's KV exceed the slice)"
+    if not row["plan_feasible"]:
+        return f"misses the per-token target: best TPOT {row['priced_step_time']:.3g} ms; target {tpot_target:.3g} ms"
+    if row["prefill_offered_load"] > MAX_PREFILL_LOAD:
+        return (f"its prefill load of {row['prefill_offered_load']:,.0f} busy replicas is beyond the "
+                f"{MAX_PREFILL_LOAD:,} the queue model plans; split the traffic")
+    if not numpy.isfinite(row["kv_transfer_time"]):
+        return ("cannot check the TTFT target: its prefill and decode replicas do not fit one scale-up domain "
+                "together, and the chip publishes no scale_out_bandwidth to move the KV over (set it)")
+    if not numpy.isfinite(row["prefill_replicas"]):
+        floor = row["request_prefill_time"] + row["kv_transfer_time"]
+        return f"misses the TTFT target: best TTFT {floor:.3g} s with no wait; target {ttft_target:.3g} s"
+    if not (numpy.isfinite(row["monthly_cost"]) or row["unpriced"]):
+        return "has no finite cost"
+    return ""
+
+
+def score(model: str | catalog.Entry, hardware: str | catalog.Entry, settings: Mapping[str, Any] | None = None,
+          mode: str = "bound", calibration: str | None = None, allow_dtype: Sequence[str] = (),
+          batches: Sequence[float] | None = None) -> Scored:
+    """Score every configuration of ``model`` on ``hardware`` for the traffic in ``settings`` (as plan takes
+    them), in ``mode``. With ``batches``, each layout is scored at each of those batches too (the frontier:
+    the per-token target no longer prunes; ``meets`` still says whether it is met)."""
+    m = model if isinstance(model, catalog.Entry) else catalog.load("model", model)
+    h = hardware if isinstance(hardware, catalog.Entry) else catalog.load("hardware", hardware)
+    settings = dict(settings or {})
+    cal = load_calibration(h, calibration) if mode == "estimate" else None
+    frames, said, unpriced = [], [], ""
+    for wide in (False, True):  # tensor parallelism inside a scale-up domain; across only when nothing meets
+        if wide and (any(f["meets"].any() for f in frames) or any(n in settings for n in LAYOUT[:3])):
+            break
+        for weight, expert in _dtypes(m, settings, allow_dtype):
+            given = {**settings, **({"weight_dtype": weight} if weight else {}),
+                     **({"expert_dtype": expert} if expert else {})}
+            probe = _evaluation(m, h, given, {}, mode, cal)
+            if "chip_flops" in probe.unavailable and "compute_dtype" not in given:
+                native = probe.magnitude("compute_dtype")  # weight-only quantisation: the matmuls run in bf16
+                given["compute_dtype"] = "bf16"
+                probe = _evaluation(m, h, given, {}, mode, cal)
+                said.append(f"{h.id} publishes no {native} FLOP rate: matmuls in bf16, weights as stored "
+                            "(weight-only quantisation)")
+            unpriced = probe.unavailable.get("chip_hour_cost", unpriced)
+            if unpriced and ("cost_mode" in settings or "rent_kind" in settings):  # a price asked for by name
+                raise InputError(f"{m.id} on {h.id}: {unpriced}")
+            smallest = float(probe.base["param_bytes"]) / h.values["hbm_capacity"]  # base units: bytes / bytes
+            columns, notes = space(m, h, given, smallest, wide)
+            if not len(columns["n_chips"]):
+                continue
+            said += notes
+            frames.append(_score_dtype(m, h, given, columns, mode, cal, batches, probe))
+            frames[-1]["weight_dtype"], frames[-1]["expert_dtype"] = weight, expert
+            frames[-1]["compute_dtype"] = "" if "compute_dtype" in settings else given.get("compute_dtype", "")
+    if not frames:
+        pins = {n: settings[n] for n in LAYOUT if n in settings}
+        _evaluation(m, h, settings, {}, mode, cal)  # a pinned layout the model refuses says why in its words
+        raise InputError(f"no layout of {m.id} on {h.id} splits its {m.values.get('n_heads', 0):g} attention "
+                         "heads over a slice of this chip"
+                         + (f" with {', '.join(f'{k}={v}' for k, v in pins.items())}" if pins else ""))
+    if unpriced:
+        said.append(f"no cost ({unpriced}): configurations ranked by chips for the traffic")
+    pruned = list(dict.fromkeys(said))
+    frame = pandas.concat(frames, ignore_index=True)
+    # ties on cost go to the fewest chips, the shortest TTFT, then the plainest layout (fewest pipeline stages,
+    # then the least expert and attention-data parallelism)
+    frame = frame.sort_values(ORDER, ascending=[False, True, True, True, True, True, True], kind="stable",
+                              ignore_index=True)
+    return Scored(m.id, h.id, mode, frame, pruned)
+
+
+def _score_dtype(m, h, given, columns, mode, cal, batches, probe) -> pandas.DataFrame:
+    given = dict(given)
+    tpot, ttft = probe.magnitude("target_step_time"), probe.magnitude("ttft_target")
+    if batches is not None:  # the frontier: each layout at each batch, priced at that batch
+        k = len(columns["n_chips"])
+        columns = {n: numpy.repeat(c, len(batches)) for n, c in columns.items()}
+        columns["plan_batch_size"] = numpy.tile(numpy.asarray(batches, dtype=float), k)
+        given["target_step_time"] = "1e9 ms"  # the frontier trades speed for cost: no target prunes
+    arrays = dict(columns)
+    if "batch_size" in given:  # a batch set is the batch priced
+        given.setdefault("plan_batch_size", given["batch_size"])
+    else:  # the batch each layout prices, decoded at
+        if "plan_batch_size" not in arrays:
+            arrays["plan_batch_size"] = numpy.asarray(
+                _evaluation(m, h, given, arrays, mode, cal).magnitude("plan_batch_size"), dtype=float)
+        arrays["batch_size"] = arrays["plan_batch_size"]
+    ev = _evaluation(m, h, given, arrays, mode, cal)
+    if "prefill_replicas" not in given:
+        replicas = fewest_prefill_replicas(
+            lambda c: _evaluation(m, h, given, {**arrays, "prefill_replicas": c}, mode, cal), ev)
+        arrays["prefill_replicas"] = numpy.where(numpy.isfinite(replicas), replicas, 1.0)
+        ev = _evaluation(m, h, given, arrays, mode, cal)
+    else:
+        replicas = None
+    # over arrays a figure the catalog does not publish comes out nan: the scalar probe says which it was
+    if "kv_transfer_time" in probe.unavailable:
+        raise InputError(f"{m.id} on {h.id}: the TTFT needs the KV transfer to the decode fleet, which "
+                         f"{probe.unavailable['kv_transfer_time']}")
+    unpriced = "chip_hour_cost" in probe.unavailable
+    n = len(columns["n_chips"])
+    frame = pandas.DataFrame({name: numpy.broadcast_to(col, (n,)) for name, col in columns.items()})
+    for name in (*REPORTED, "fits_in_hbm", "plan_feasible", "max_batch_size"):  # unavailable (no TDP): nan
+        value = numpy.nan if name in ev.unavailable else ev.magnitude(name)
+        frame[name] = numpy.broadcast_to(numpy.asarray(value, dtype=float), (n,))
+    if replicas is not None:
+        frame["prefill_replicas"] = replicas
+    if batches is not None:  # only the batches that fit
+        frame = frame[frame["plan_batch_size"] <= frame["max_batch_size"]].reset_index(drop=True)
+    frame["unpriced"] = unpriced  # no published price: ranked by chips, cost n/a
+    frame["why"] = [_why(row, ttft, tpot) for row in frame.to_dict("records")]
+    frame["meets"] = (frame["why"] == "") & (frame["priced_step_time"] <= tpot * (1 + 1e-9))
+    frame.loc[(frame["why"] == "") & ~frame["meets"], "why"] = [
+        f"misses the per-token target: TPOT {t:.3g} ms; target {tpot:.3g} ms"
+        for t in frame.loc[(frame["why"] == "") & ~frame["meets"], "priced_step_time"]]
+    return frame
+
+
+def frontier(scored: Scored) -> pandas.DataFrame:
+    """The non-dominated rows of a frontier scoring: none is both cheaper per million output tokens and faster
+    per user; fastest first."""
+    ok = scored.frame[scored.frame["why"].str.startswith("misses the per-token") | (scored.frame["why"] == "")]
+    ok = ok[numpy.isfinite(ok["cost_per_million_output_tokens"])]
+    ok = ok.sort_values(["plan_tokens_per_second_per_user", "cost_per_million_output_tokens"],
+                        ascending=[False, True], kind="stable")
+    keep, cheapest = [], math.inf
+    for index, cost in zip(ok.index, ok["cost_per_million_output_tokens"], strict=True):
+        if cost < cheapest:  # faster rows came first: a row stays when it is cheaper than every faster one
+            keep.append(index)
+            cheapest = cost
+    return ok.loc[keep].reset_index(drop=True)
