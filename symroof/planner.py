@@ -156,8 +156,8 @@ def closest(scored: search.Scored) -> str:
     head = f"no configuration of {scored.model} on {scored.hardware} meets the targets ({len(frame)} scored)"
     if fitting.empty:
         return f"{head}: none fits in HBM, up to {frame['n_chips'].max():g} chips per replica"
-    row = fitting.sort_values("priced_step_time", kind="stable").iloc[0]
-    return f"{head}; closest: {search.describe(row)}, which {row['why']}"
+    row = fitting.sort_values(["priced_step_time", "n_chips"], kind="stable").iloc[0]
+    return f"{head}; closest: {search.describe(row)}: {row['why']}"
 
 
 def compare(model: str, chips: list[str], settings: Mapping[str, Any] | None = None, mode: str = "bound",

@@ -197,13 +197,14 @@ def _splits(n: float, pinned: Mapping[str, float | None], heads: float, layers: 
     for tp, pp in splits:
         if tp != int(tp) or pp != int(pp) or pp > layers or heads % tp or tp > n:
             continue
-        if adp_pin:
-            adps = [adp_pin]
+        if adp_pin:  # a pinned number of attention groups must split this tensor-parallel group
+            adps = [adp_pin] if tp % adp_pin == 0 else []
         elif moe:  # attention tensor-parallel over the group, or data-parallel (one group per chip)
             adps = [a for a in _divisors(tp) if tp / a <= domain or wide]
         else:
             adps = [1.0]
-        out.append((tp, pp, adps))
+        if adps:
+            out.append((tp, pp, adps))
     return out
 
 

@@ -149,7 +149,7 @@ def test_solve_without_model_prints_the_closed_form(cli):
     status, out, _ = cli("solve", "critical_batch_size")
     assert status == 0
     assert "critical_batch_size = chip_flops*weight_bytes_per_param/(2*hbm_bandwidth)" in out
-    assert "step_time_flops = step_time_params, solved for batch_size" in out
+    assert "step_time_flops = step_time_params_spread, solved for batch_size" in out
     assert "value:" not in out
 
 

@@ -160,7 +160,7 @@ def test_plan_compare_ranks_chips(cli):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--tpot", "1ms", "--set", "n_chips=8"], "closest: 8 chips: TP8, which misses the per-token target: best TPOT"),
+    (["--tpot", "1ms", "--set", "n_chips=8"], "closest: 8 chips: TP8: misses the per-token target: best TPOT"),
     (["--ttft-p99", "0.05s", "--set", "n_chips=8"], "misses the TTFT target: best TTFT 0.372 s with no wait; "
                                                      "target 0.05 s"),
     (["--ttft-p100", "2s"], "ttft_percentile must lie strictly between 0 and 100, got 100"),
@@ -203,3 +203,20 @@ def test_rent_kinds_take_the_catalog_price(cli, kind, price):
 def test_a_rent_kind_without_a_price_says_which(cli):
     status, _, err = cli("plan", "llama-3-70b", "b200", "--rent", "spot", "--set", "n_chips=8")
     assert status == 2 and "b200 has no chip_price_spot" in err
+
+
+@pytest.mark.parametrize("c, a", [(5100, 5000.0), (20000, 19800.0), (20000, 19500.0), (5001, 4000.0)])
+def test_erlang_c_beyond_the_window_equals_the_full_recursion(c, a):
+    """Above 5,000 servers the recursion runs over a window around the load; the full recursion, written here
+    from the Erlang B definition, gives the same chance of waiting."""
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    assert erlang_c(numpy.array([float(c)]), numpy.array([a]))[0] == pytest.approx(c * b / (c - a * (1 - b)),
+                                                                                  rel=1e-12)
+
+
+def test_a_million_erlangs_plans_in_seconds(cli):
+    """Issue 20: plan --rate 1e7/s was a search linear in servers that never finished."""
+    status, _, err = cli("plan", "llama-3-70b", "h200", "--rate", "1e7/s", "--set", "n_chips=8")
+    assert status == 2 and "beyond the 10,000 the queue model plans" in err

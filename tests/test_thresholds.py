@@ -33,10 +33,7 @@ def test_critical_batch_size(weights, compute, seed):
 def test_critical_batch_closed_form():
     # issue 11: solved once per structure; the dense root is the seed's, an MoE model's goes through LambertW
     text = REGISTRY.get("critical_batch_size").formula_text()
-    # the seed's root C b_w / (2 W_hbm) at one pipeline stage; a token's path through PP stages loads PP times the
-    # weights a chip streams, so the batch that turns compute-bound is PP times larger
-    assert text.startswith("select(mlp, {dense: chip_flops*pipeline_stages*weight_bytes_per_param/(2*hbm_bandwidth), "
-                           "moe: ")
+    assert text.startswith("select(mlp, {dense: chip_flops*weight_bytes_per_param/(2*hbm_bandwidth), moe: ")
     assert "LambertW" in text
 
 

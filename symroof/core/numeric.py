@@ -44,18 +44,44 @@ def lambertw(x):
     return numpy.where(x < -1.0 / numpy.e, numpy.nan, w)
 
 
+#: Servers beyond which the Erlang B recursion starts near the offered load instead of at 0 (see erlang_c).
+ERLANG_WINDOW = 5000
+
+
+def _erlang_b_large(c, a):
+    """Erlang B for large ``c`` (arrays): the recursion over a window around the offered load only.
+
+    Started 12 sqrt(a) below ``a`` from the overload limit B ~ 1 - k/a, the start's error shrinks by about
+    exp(-L^2 / 2a) = e^-72 across the window; above a + 40 sqrt(a) servers B is below 1e-300 and is 0.
+    """
+    k0 = numpy.maximum(0.0, numpy.floor(a - 12.0 * numpy.sqrt(a) - 20.0))
+    end = numpy.minimum(c, numpy.ceil(a + 40.0 * numpy.sqrt(a) + 100.0))
+    b = numpy.where(k0 > 0, 1.0 - k0 / a, 1.0)
+    for j in range(1, int(numpy.max(end - k0, initial=0)) + 1):
+        k = k0 + j
+        b = numpy.where(k <= end, a * b / (k + a * b), b)
+    return numpy.where(end < c, 0.0, b)
+
+
 def erlang_c(c, a):
     """Erlang C: the chance an arrival waits in an M/M/c queue (c servers, whole; a erlangs offered).
 
     The Erlang B recursion B(k) = a B(k-1) / (k + a B(k-1)), stable for any size, then
-    C = c B / (c - a (1 - B)); 1 when a >= c (the queue grows without end).
+    C = c B / (c - a (1 - B)); 1 when a >= c (the queue grows without end). Beyond ERLANG_WINDOW servers the
+    recursion runs over a window around the load (_erlang_b_large), so a fleet of a million servers costs
+    a few thousand steps, not a million.
     """
     c, a = numpy.broadcast_arrays(numpy.floor(numpy.asarray(c, dtype=float)), numpy.asarray(a, dtype=float))
     with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
         b = numpy.ones(c.shape)
-        top = int(numpy.nanmax(numpy.where(numpy.isfinite(c), c, 0), initial=0))
+        small = numpy.isfinite(c) & (c <= ERLANG_WINDOW)
+        top = int(numpy.max(numpy.where(small, c, 0), initial=0))
         for k in range(1, top + 1):
-            b = numpy.where(k <= c, a * b / (k + a * b), b)
+            b = numpy.where(small & (k <= c), a * b / (k + a * b), b)
+        large = numpy.isfinite(c) & ~small & numpy.isfinite(a) & (a > 0)
+        if large.any():
+            b = b.copy()
+            b[large] = _erlang_b_large(c[large], a[large])
         out = numpy.where(a >= c, 1.0, c * b / (c - a * (1.0 - b)))
     return out if out.ndim else float(out)
 

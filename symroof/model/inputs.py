@@ -233,6 +233,9 @@ collective_chips = SCENARIO.input(
     "collective_chips", r"n_{\text{coll}}", "chip", "Chips taking part in a collective examined on its own; by "
     "default the scale-up domain.", "assumption", integer=True, plausible=(1, 1e6))
 SCENARIO.set_default(collective_chips, scale_up_domain)
+# a chip file that names no scale-up domain (a user's own, with only the roofline's figures) is taken as one
+# network joining the replica's chips; every catalog chip states its own
+HARDWARE.set_default(scale_up_domain, n_chips)
 prefill_length = SCENARIO.input("prefill_length", "P", "token/sequence", "Prompt tokens of a sequence.",
                                 "seed: What about prefill? (8192)", default=8192 * one("token/sequence"),
                                 label="Prompt length")

@@ -60,9 +60,10 @@ critical_batch_size = GROUP.solved(
     "critical_batch_size", "B^{*}", "sequence",
     "Batch at which decode matmuls turn compute-bound: FLOPs time equals parameter-load time.",
     "seed: Thinking about throughput, Q: batch for compute-bound matmuls (240 / 120 / 240)",
-    sympy.Eq(step_time_flops, step_time_params), batch_size,
+    sympy.Eq(step_time_flops, step_time_params_spread), batch_size,
     regime="below it parameter loading bounds the MLP (memory-bound); above it FLOPs do. MoE: the weights a step "
-           "loads grow with the batch until every expert is touched (a LambertW root)",
+           "loads grow with the batch until every expert is touched (a LambertW root). Per pipeline stage: "
+           "under PP stages each works on a micro-batch, so a replica turns compute-bound at PP times this",
     label="Critical batch (compute-bound above it)", per=mlp)
 experts_saturation_batch_size = GROUP.solved(
     "experts_saturation_batch_size", r"B_{E}", "sequence",
