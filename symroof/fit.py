@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -72,6 +73,25 @@ def read(folder: str | Path) -> Measurements:
             raise InputError(f"{folder}: missing {name}")
         out.files[name] = _rows(path, columns)
     return out
+
+
+def _chip_token(chip_id: str) -> str:
+    """The part of a catalog id a device name spells: h100 -> H100, tpu-v5e -> V5E, gb200-nvl72 -> GB200."""
+    return chip_id.upper().removeprefix("TPU-").split("-")[0]
+
+
+def _same_device(m: Measurements, hardware: catalog.Entry) -> None:
+    """Refuse measurements whose env.txt names another catalog chip's device (H100 numbers fitted as a B200)."""
+    device = m.env.get("device", "").upper()
+    if not device or not hardware.id:
+        return
+    words = set(re.findall(r"[A-Z0-9]+", device))
+    own = _chip_token(hardware.id)
+    others = {_chip_token(c): c for c in catalog.ids("hardware") if _chip_token(c) != own}
+    named = sorted(c for t, c in others.items() if t in words)
+    if named and own not in words:
+        raise InputError(f"{m.folder / 'env.txt'}: measured on an {m.env['device']}, not {hardware.name}: calibrate "
+                         f"it as --hardware {named[0]}, or measure on the {hardware.id}")
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> list[dict]:
@@ -150,6 +170,7 @@ def fit(folder: str | Path, chip: str, attention_kernel: str = "sdpa") -> Calibr
         raise InputError(f"--attention-kernel {attention_kernel!r}: choose {' or '.join(KERNELS)}")
     hardware = catalog.load("hardware", chip)
     m = read(folder)
+    _same_device(m, hardware)
     sheet = evaluate("llama-3-70b", hardware)
     bandwidth, flops = sheet.base["hbm_bandwidth"], sheet.base["chip_flops_bf16"]
     families: dict[str, Family] = {}

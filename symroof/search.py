@@ -80,7 +80,7 @@ class Scored:
             seen.add(key)
             if row["meets"] and best is not None and not row["unpriced"]:
                 extra = row["monthly_cost"] - best["monthly_cost"]
-                why = (f"costs {extra:,.0f} USD/month more ({extra / best['monthly_cost']:.0%})" if extra > 0
+                why = (f"costs {extra:,.0f} USD/month more ({extra / best['monthly_cost']:.1%})" if extra > 0
                        else "costs the same with more chips or a longer TTFT")
             elif row["meets"] and best is not None:
                 extra = row["chips_for_traffic"] - best["chips_for_traffic"]
@@ -111,6 +111,13 @@ def describe(row: Mapping[str, Any]) -> str:
                                                  ("ADP", "attention_data_parallel")) if row[n] > 1]
     dtype = f", {row['weight_dtype']}" if row.get("weight_dtype") else ""
     return f"{row['n_chips']:g} chip{'s' if row['n_chips'] != 1 else ''}: {' '.join(parts)}{dtype}"
+
+
+def described(ev: Evaluation) -> str:
+    """An evaluation's layout in words, as :func:`describe` writes a scored row (the effective degrees)."""
+    names = ("n_chips", "tensor_parallel_size", "pipeline_stages", "expert_parallel", "attention_data_parallel")
+    row = dict(zip(LAYOUT, (float(ev.magnitude(n)) for n in names), strict=True))
+    return describe({**row, "weight_dtype": ev.magnitude("weight_dtype")})
 
 
 def _number(settings: Mapping[str, Any], name: str) -> float | None:

@@ -391,3 +391,13 @@ def test_validate_bad_dataset(cli, tmp_path):
     status, _, err = cli("validate", "--data", str(bad))
     assert status == 2 and "line 2: value 'many' is not a number" in err
 
+
+
+@pytest.mark.parametrize("chip, named", [("b200", "h100"), ("h200", "h100")])
+def test_calibrate_refuses_another_devices_measurements(cli, tmp_path, chip, named):
+    """Issue 20: H100 measurements taken as a B200 were accepted (only faster-than-datasheet was caught); the
+    folder's env.txt names the device ("NVIDIA H100 80GB HBM3")."""
+    out = tmp_path / "c.toml"
+    status, text, err = cli("calibrate", str(DATA / "h100-2026-11-26"), "--hardware", chip, "-o", str(out))
+    assert status == 2 and not out.exists()
+    assert "measured on an NVIDIA H100 80GB HBM3, not" in err and f"--hardware {named}" in err

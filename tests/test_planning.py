@@ -220,3 +220,23 @@ def test_a_million_erlangs_plans_in_seconds(cli):
     """Issue 20: plan --rate 1e7/s was a search linear in servers that never finished."""
     status, _, err = cli("plan", "llama-3-70b", "h200", "--rate", "1e7/s", "--set", "n_chips=8")
     assert status == 2 and "beyond the 10,000 the queue model plans" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--rent", "spot", "--set", "chip_price=1"],
+     "--set chip_price is the on-demand price, which --rent spot does not use: set chip_price_spot instead"),
+    (["--own", "--set", "chip_price=1"],
+     "--set chip_price is the on-demand price, which --own does not use: set chip_purchase_price instead"),
+    (["--own", "--set", "pue=0.5"], "pue must be at least 1 (facility power over IT power), got 0.5"),
+])
+def test_prices_a_plan_would_drop_and_impossible_facilities_are_refused(cli, argv, message):
+    """Issue 20: --rent spot --set chip_price=1 dropped the user's price; pue=0.5 was accepted."""
+    status, out, err = cli("plan", "llama-3-70b", "h100", "--set", "n_chips=8", *argv)
+    assert status == 2 and message in err and not out, err
+
+
+def test_on_demand_takes_the_users_chip_price(cli):
+    status, out, err = cli("plan", "llama-3-70b", "h100", "--set", "n_chips=8", "--set", "chip_price=1",
+                           "--format", "json")
+    assert status == 0, err
+    assert json.loads(out)["quantities"]["chip_hour_cost"]["value"] == pytest.approx(1.0)

@@ -53,6 +53,10 @@ def _settings(args: argparse.Namespace) -> dict[str, str]:
         settings[name] = value
     if args.rent not in (None, *RENT_KINDS):
         raise InputError(f"--rent {args.rent}: choose one of {', '.join(RENT_KINDS)}")
+    if "chip_price" in settings and (args.own or args.rent not in (None, "on-demand")):  # it would be dropped
+        kind = "chip_purchase_price" if args.own else f"chip_price_{args.rent.replace('-', '_')}"
+        how = "--own" if args.own else f"--rent {args.rent}"
+        raise InputError(f"--set chip_price is the on-demand price, which {how} does not use: set {kind} instead")
     return settings
 
 
@@ -84,13 +88,14 @@ def render(plan) -> str:
 
 
 def render_compare(plans, mode: str) -> str:
-    head = (f"{'hardware':<14} {'n_chips':>8} {'chips':>8} {'USD/month':>14} {'USD/Mtok in':>12} "
+    head = (f"{'hardware':<14} {'layout':<24} {'chips':>8} {'USD/month':>14} {'USD/Mtok in':>12} "
             f"{'USD/Mtok out':>13} {'MW':>9} {'TTFT p (s)':>11} {'break-even USD/chip-h':>22}")
     lines = [f"{plans[0].evaluations[mode].model.name}: chips ranked by cost per million output tokens ({mode})",
              head]
     for p in plans:
         c = lambda n, p=p: _cell(p, n, mode)  # noqa: E731
-        lines.append(f"{p.hardware:<14} {c('n_chips'):>8} {c('chips_for_traffic'):>8} {c('monthly_cost'):>14} "
+        lines.append(f"{p.hardware:<14} {search.described(p.evaluations[mode]):<24} {c('chips_for_traffic'):>8} "
+                     f"{c('monthly_cost'):>14} "
                      f"{c('cost_per_million_input_tokens'):>12} {c('cost_per_million_output_tokens'):>13} "
                      f"{c('power_draw'):>9} {c('ttft_at_percentile'):>11} {c('break_even_chip_price'):>22}")
     lines.append("\nbreak-even: the chip-hour cost at which each chip's cost per million output tokens equals the "

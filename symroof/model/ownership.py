@@ -56,3 +56,8 @@ owned_chip_hour_cost = GROUP.derived(
 _rent = GROUP.select(rent_kind, {"on_demand": chip_price, "reserved_1y": chip_price_reserved_1y,
                                  "reserved_3y": chip_price_reserved_3y, "spot": chip_price_spot})
 SCENARIO.set_default(chip_hour_cost, GROUP.select(cost_mode, {"rent": _rent, "own": owned_chip_hour_cost}))
+pue_valid = GROUP.derived(
+    "pue_valid", r"\text{PUE} \ge 1", "", "Whether the PUE is at least 1: a facility draws at least the power of its "
+    "IT load.", "The Green Grid, PUE: a comprehensive examination of the metric (WP#49): PUE = total facility "
+    "power / IT equipment power, 1.0 at best", sympy.GreaterThan(pue, 1), boolean=True, on_false="refuse",
+    says=("The PUE is valid.", "pue must be at least 1 (facility power over IT power), got {pue}"))

@@ -125,7 +125,7 @@ def write_comparison(plans: list, template: dict, filename: str, overrides: Mapp
     for j, (chip, mode, ev) in enumerate(columns):
         book.put(ws, 3, FIRST_COL + j, chip, head)
         book.put(ws, 4, FIRST_COL + j, mode, head)
-        book.put(ws, LAYOUT_ROW, FIRST_COL + j, layout_words(ev), book.fmt(F.NOTE))
+        book.put(ws, LAYOUT_ROW, FIRST_COL + j, search.described(ev), book.fmt(F.NOTE))
     book.put(ws, FIRST_ROW + len(results), 0, "Everything the results need, live", book.fmt(F.SECTION))
     for name, r in row_of.items():
         s = first.table.specs[name]
@@ -157,13 +157,6 @@ def write_comparison(plans: list, template: dict, filename: str, overrides: Mapp
                for sheet, rows_ in book.content.items()}
     metadata.write(meta, info, book.cells, digests, lambda w, r, c, v: w.write_string(r, c, str(v)))
     book.wb.close()
-
-
-def layout_words(ev: Evaluation) -> str:
-    """A column's layout in words, as the plan's search describes it ("8 chips: TP8 EP8 ADP8, fp8")."""
-    names = ("n_chips", "tensor_parallel_size", "pipeline_stages", "expert_parallel", "attention_data_parallel")
-    row = dict(zip(search.LAYOUT, (float(ev.magnitude(n)) for n in names), strict=True))
-    return search.describe({**row, "weight_dtype": ev.magnitude("weight_dtype")})
 
 
 class _Plain:
