@@ -33,11 +33,10 @@ from .core.errors import InputError
 from .derive import table
 from .evaluation import Evaluation, load_calibration, parse_overrides
 
-#: The layout coordinates the search chooses, as the model names them.
+#: The layout coordinates the search chooses, as the model names them; the most chips of one replica and the
+#: most configurations one search scores.
 LAYOUT = ("n_chips", "tensor_parallel", "pipeline_parallel", "expert_parallel", "attention_data_parallel")
-#: The most chips one replica may have, and the most configurations one search scores.
-MAX_CHIPS = 1024
-MAX_CONFIGURATIONS = 1_000_000
+MAX_CHIPS, MAX_CONFIGURATIONS = 1024, 1_000_000
 #: Prefill load (busy replicas) beyond which the M/M/c queue is not planned: Erlang C's recursion is linear in it.
 MAX_PREFILL_LOAD = 10_000
 #: What a scored configuration reports (the plan's own quantities).
@@ -127,12 +126,8 @@ def _number(settings: Mapping[str, Any], name: str) -> float | None:
 
 
 def _powers(lo: float, hi: float) -> list[float]:
-    out, k = [], 1.0
-    while k <= hi:
-        if k >= lo:
-            out.append(k)
-        k *= 2
-    return out
+    """Powers of two from ``lo`` to ``hi``."""
+    return [2.0 ** k for k in range(int(math.log2(max(hi, 1))) + 1) if lo <= 2.0 ** k <= hi]
 
 
 def _divisors(n: float, of: float | None = None) -> list[float]:
@@ -358,14 +353,12 @@ def _score_dtype(m, h, given, columns, mode, cal, batches, probe) -> pandas.Data
             arrays["plan_batch_size"] = numpy.asarray(
                 _evaluation(m, h, given, arrays, mode, cal).magnitude("plan_batch_size"), dtype=float)
         arrays["batch_size"] = arrays["plan_batch_size"]
-    ev = _evaluation(m, h, given, arrays, mode, cal)
+    ev, replicas = _evaluation(m, h, given, arrays, mode, cal), None
     if "prefill_replicas" not in given:
         replicas = fewest_prefill_replicas(
             lambda c: _evaluation(m, h, given, {**arrays, "prefill_replicas": c}, mode, cal), ev)
         arrays["prefill_replicas"] = numpy.where(numpy.isfinite(replicas), replicas, 1.0)
         ev = _evaluation(m, h, given, arrays, mode, cal)
-    else:
-        replicas = None
     # over arrays a figure the catalog does not publish comes out nan: the scalar probe says which it was
     if "kv_transfer_time" in probe.unavailable:
         raise InputError(f"{m.id} on {h.id}: the TTFT needs the KV transfer to the decode fleet, which "

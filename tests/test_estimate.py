@@ -157,7 +157,10 @@ def test_bad_measurements_are_refused(edit, message, cli, tmp_path):
 
 def test_data_from_another_chip_is_refused(cli, tmp_path):
     out = tmp_path / "out.toml"
-    status, _, err = cli("calibrate", str(DATA / "h200-2026-11-26-run2"), "--hardware", "h100", "-o", str(out))
+    folder = tmp_path / "run"  # without env.txt, whose device line is refused first (the test below)
+    shutil.copytree(DATA / "h200-2026-11-26-run2", folder)
+    (folder / "env.txt").unlink()
+    status, _, err = cli("calibrate", str(folder), "--hardware", "h100", "-o", str(out))
     assert status == 2 and "h100's datasheet HBM bandwidth" in err and "another chip" in err
     assert not out.exists()
 

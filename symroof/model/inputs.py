@@ -125,8 +125,7 @@ smallest_multichip_slice = HARDWARE.input(
     "Fewest chips of a slice with more than one chip (4 on TPUs: a 2x2; 2 on GPUs).",
     SLICES, default=2 * one("chip"), integer=True, plausible=(2, 256))
 
-# --- Topology (catalog): the scale-up domain (NVLink/NVSwitch, Infinity Fabric, TPU ICI) and the scale-out
-# network (InfiniBand/Ethernet per GPU, DCN for TPUs). Bandwidths are per chip, one direction. ---
+# --- Topology (catalog): scale-up domain (NVLink, Infinity Fabric, TPU ICI), scale-out network (IB/Ethernet, DCN) ---
 TOPOLOGY = "chip or system datasheet: the interconnect (catalog)"
 scale_up_domain = HARDWARE.input(
     "scale_up_domain", r"D_{\text{up}}", "chip", "Chips one scale-up network joins (8 on an HGX H100, 72 on a GB200 "
@@ -233,9 +232,7 @@ collective_chips = SCENARIO.input(
     "collective_chips", r"n_{\text{coll}}", "chip", "Chips taking part in a collective examined on its own; by "
     "default the scale-up domain.", "assumption", integer=True, plausible=(1, 1e6))
 SCENARIO.set_default(collective_chips, scale_up_domain)
-# a chip file that names no scale-up domain (a user's own, with only the roofline's figures) is taken as one
-# network joining the replica's chips; every catalog chip states its own
-HARDWARE.set_default(scale_up_domain, n_chips)
+HARDWARE.set_default(scale_up_domain, n_chips)  # a user's chip file naming none: one network joins the replica
 prefill_length = SCENARIO.input("prefill_length", "P", "token/sequence", "Prompt tokens of a sequence.",
                                 "seed: What about prefill? (8192)", default=8192 * one("token/sequence"),
                                 label="Prompt length")
