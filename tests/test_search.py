@@ -178,3 +178,21 @@ def test_search_reports_what_it_scored_and_how_it_bounded_the_space(cli):
         "context_length": "8704 token/sequence"}).frame)
     assert any("slices of" in line for line in s["space"])
     assert all(set(r) == {"layout", "why"} for r in s["runners_up"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["plot", "breakdown", "llama-3-70b", "h100", "--rate", "10/s", "-o", "X/f.png"], "draw the plan frontier"),
+    (["plot", "frontier", "--plan", "-o", "X/f.png"], "the plan frontier needs MODEL and HARDWARE"),
+    (["plot", "frontier", "llama-3-70b", "h100", "--rate", "10/s", "-o", "X/f.txt"], "write .png, .svg or .html"),
+    (["plot", "frontier", "llama-3-70b", "h100", "--rate", "10/s", "--tpot", "33", "-o", "X/f.png"],
+     "--tpot '33': give the unit too"),
+    (["plan", "llama-3-70b", "h100", "--frontier", "--compare", "h200"], "--frontier is one chip's frontier"),
+    (["plan", "llama-3-70b", "h100", "--no-search", "--allow-dtype", "fp8"], "--no-search plans the default slice"),
+    (["plan", "llama-3-70b", "h100", "--set", "n_chips=8", "--set", "attention_data_parallel=3"],
+     "attention_data_parallel (3) does not divide the tensor-parallel chips (8)"),
+])
+def test_frontier_and_search_edges(cli, tmp_path, argv, message):
+    argv = [a.replace("X/", f"{tmp_path}/") for a in argv]
+    status, out, err = cli(*argv)
+    assert status == 2 and message in err and not out, err
+    assert not list(tmp_path.iterdir())  # nothing written

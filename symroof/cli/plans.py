@@ -141,6 +141,8 @@ def cmd_plan(args: argparse.Namespace) -> str:
     allow = _allowed(args.allow_dtype)
     if args.no_search and (allow or args.frontier):
         raise InputError("--no-search plans the default slice; --allow-dtype and --frontier search layouts")
+    if args.compare and args.frontier:
+        raise InputError("--frontier is one chip's frontier; drop --compare (or plan each chip with --frontier)")
     if args.compare:
         chips = list(dict.fromkeys([args.hardware, *[c.strip() for c in args.compare.split(",") if c.strip()]]))
         plans = compare(args.model, chips, settings, mode, args.calibration, searched=not args.no_search,
