@@ -17,13 +17,6 @@ from symroof.planner import plan
 MET = ("plan_feasible", "tpot_met", "ttft_met")
 
 
-def _network_published(hardware: catalog.Entry) -> bool:
-    """The disaggregated plan moves each prompt's KV to the decode fleet: over the scale-up network when a prefill
-    and a decode replica fit one domain, else the scale-out one. Chips publishing neither figure cannot be planned
-    (l40s, AMD MI3xx and TPU v4 publish no scale-out bandwidth, trainium2 no scale-up one)."""
-    return not any(math.isnan(hardware.values.get(n, math.nan)) for n in ("scale_up_bandwidth", "scale_out_bandwidth"))
-
-
 def _fits_a_domain(model: str, hardware: catalog.Entry) -> bool:
     weights = evaluate(model, hardware).base["param_bytes"]  # bytes, in the model's own dtypes
     return weights <= hardware.values["scale_up_domain"] * hardware.values["hbm_capacity"]
@@ -31,18 +24,24 @@ def _fits_a_domain(model: str, hardware: catalog.Entry) -> bool:
 
 def test_every_catalog_model_plans_on_defaults_where_it_fits_a_domain():
     """Done when: every catalog model on every chip where it fits a scale-up domain gets a plan on the default
-    targets (15 ms per token, TTFT p99 2 s, 100 requests/s of 8,192 in and 512 out), and it meets them."""
-    planned, failures = 0, []
+    targets (15 ms per token, TTFT p99 2 s, 100 requests/s of 8,192 in and 512 out), and it meets them. The one
+    refusal allowed names a network figure the vendor has not published, which the plan needs to move each
+    prompt's KV to the decode fleet (l40s, AMD MI3xx and TPU v4 publish no scale-out bandwidth, trainium2 no
+    scale-up one): never guessed."""
+    planned, unpublished, failures = 0, 0, []
     for hid in catalog.ids("hardware"):
         h = catalog.load("hardware", hid)
-        if not _network_published(h):
-            continue
         for mid in catalog.ids("model"):
             if not _fits_a_domain(mid, h):
                 continue
             try:
                 p = plan(mid, hid)
             except InputError as e:
+                text = str(e)
+                if ("the TTFT needs the KV transfer" in text and "not published for" in text) or (
+                        "publishes no scale_out_bandwidth to move the KV over" in text):
+                    unpublished += 1
+                    continue
                 failures.append(f"{mid} on {hid}: {e}")
                 continue
             ev = p.evaluations["bound"]
@@ -51,7 +50,7 @@ def test_every_catalog_model_plans_on_defaults_where_it_fits_a_domain():
                 failures.append(f"{mid} on {hid}: misses {missed}")
             planned += 1
     assert not failures, failures
-    assert planned > 150  # 179 pairs when written
+    assert planned > 180 and unpublished < 40, (planned, unpublished)
 
 
 def test_the_issue_examples_plan_on_defaults(cli, tmp_path):
