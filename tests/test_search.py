@@ -177,6 +177,10 @@ def test_search_reports_what_it_scored_and_how_it_bounded_the_space(cli):
         "context_length": "8704 token/sequence"}).frame)
     assert any("slices of" in line for line in s["space"])
     assert all(set(r) == {"layout", "why"} for r in s["runners_up"])
+    q = json.loads(out)["quantities"]
+    assert s["layout"]["serving_mode"] == "disaggregated"
+    assert s["layout"]["batch_size"] == q["plan_batch_size"]["value"]
+    assert s["layout"]["prefill_replicas"] == q["prefill_replicas"]["value"]
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -168,8 +168,13 @@ def _search_json(p) -> dict:
     if p.search is None:
         return {}
     best = p.search.best
+    ev = p.evaluations[p.search.mode]
     return {"search": {"layout": {**{n: float(best[n]) for n in search.LAYOUT},
-                                  "weight_dtype": p.evaluations["bound"].magnitude("weight_dtype")},
+                                  "weight_dtype": ev.magnitude("weight_dtype"),
+                                  "batch_size": float(ev.magnitude("plan_batch_size")),
+                                  "decode_replicas": float(ev.magnitude("decode_replicas")),
+                                  "prefill_replicas": float(ev.magnitude("prefill_replicas")),
+                                  "serving_mode": "disaggregated"},
                        "described": search.describe(best), "mode": p.search.mode,
                        "configurations_scored": len(p.search.frame), "space": p.search.pruned,
                        "runners_up": [{"layout": text, "why": why} for text, why in p.search.runners_up()],
