@@ -64,6 +64,15 @@ def _needs(ev: Evaluation, name: str):
     return float(value) if numpy.ndim(value) == 0 else value
 
 
+def _at_traffic_lengths(m, h, settings: dict) -> None:
+    """Size the KV at the traffic's own requests (input + output tokens at their end) unless context_length
+    is set."""
+    if "context_length" not in settings:
+        first = _evaluate(m, h, settings, "bound", None)
+        settings["context_length"] = (f"{first.magnitude('input_length') + first.magnitude('output_length')!r} "
+                                      "token/sequence")
+
+
 def fewest_prefill_replicas(ev: Evaluation, settings: Mapping[str, Any]) -> int:
     """The fewest prefill replicas whose TTFT at the percentile meets the target (InputError when none can)."""
     if not ev.holds("plan_feasible"):
@@ -102,10 +111,7 @@ def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
     default slice, as before the search."""
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
     settings = dict(settings or {})
-    if "context_length" not in settings:  # the traffic's own requests hold input + output tokens at their end
-        first = _evaluate(m, h, settings, "bound", None)
-        settings["context_length"] = (f"{first.magnitude('input_length') + first.magnitude('output_length')!r} "
-                                      "token/sequence")
+    _at_traffic_lengths(m, h, settings)
     scored = None
     if searched and (_layout_free(settings) or allow_dtype):
         scored = search.score(m, h, settings, mode, calibration, allow_dtype)
@@ -191,10 +197,7 @@ def frontier(model: str, hardware: str, settings: Mapping[str, Any] | None = Non
     for pinned in ("batch_size", "plan_batch_size"):
         if pinned in settings:
             raise InputError(f"--frontier varies the batch; drop --set {pinned}")
-    if "context_length" not in settings:
-        first = _evaluate(m, h, settings, "bound", None)
-        settings["context_length"] = (f"{first.magnitude('input_length') + first.magnitude('output_length')!r} "
-                                      "token/sequence")
+    _at_traffic_lengths(m, h, settings)
     scored = search.score(m, h, settings, mode, calibration, allow_dtype, batches=search.FRONTIER_BATCHES)
     rows = search.frontier(scored)
     if rows.empty:

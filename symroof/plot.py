@@ -257,44 +257,17 @@ def serving_figure(frame: pandas.DataFrame, heading: str, suffix: str):
     return fig
 
 
-def plot(kind: str, model: str | None, hardware: str | None, output: str | Path,
-         overrides: Mapping[str, Any] | None = None, contexts: Sequence[float] = SEED_CONTEXTS, *,
-         mode: str = "bound", calibration: str | None = None) -> Path:
-    """Write the ``frontier`` or ``breakdown`` figure to ``output`` (.png, .svg or .html)."""
-    if kind not in KINDS:
-        raise InputError(f"unknown figure {kind!r}; choose {' or '.join(KINDS)}")
+def _target(output: str | Path) -> tuple[Path, str]:
+    """The figure's path and its suffix, refused up front unless .png, .svg or .html."""
     path = Path(output)
     suffix = path.suffix.lower()
     if suffix not in (".png", ".svg", ".html"):
         raise InputError(f"{path}: write .png, .svg or .html")
-    if kind == "serving":
-        raise InputError("plot serving needs its workload: use plot_serving (symroof plot serving MODEL CHIP "
-                         "--input N --output N)")
-    frame, critical, scenario = figure_data(model, hardware, overrides, contexts, mode, calibration)
-    heading = title(kind, scenario)
-    if suffix == ".html":
-        write_text_atomically(html(frame, kind, critical, heading, scenario["estimate"]), path)
-        return path
-    fig = (frontier_png(frame, heading) if kind == "frontier"
-           else breakdown_png(frame, critical, heading, scenario["estimate"]))
-    buf = io.BytesIO()
-    fig.savefig(buf, format=suffix[1:])
-    write_text_atomically(buf.getvalue(), path)
-    return path
+    return path, suffix
 
 
-def plot_serving(model: str, hardware: str, output: str | Path, input_length: float, output_length: float,
-                 engine: str = "vllm", overrides: Mapping[str, Any] | None = None,
-                 calibration: str | None = None) -> Path:
-    """Write the serving figure (throughput per chip against ITL and TTFT as concurrency grows)."""
-    path = Path(output)
-    suffix = path.suffix.lower()
-    if suffix not in (".png", ".svg", ".html"):
-        raise InputError(f"{path}: write .png, .svg or .html")
-    frame = serving_data(model, hardware, input_length, output_length, engine, overrides, calibration)
-    heading = (f"{model} on {hardware}: {input_length:g} in, {output_length:g} out, {engine} "
-               f"(estimate) and the idealised engine (bound)")
-    fig = serving_figure(frame, heading, suffix)
+def _write(fig, path: Path, suffix: str) -> Path:
+    """Write an HTML text or a matplotlib figure at once (atomically: no half-written file)."""
     if suffix == ".html":
         write_text_atomically(fig, path)
         return path
@@ -302,6 +275,36 @@ def plot_serving(model: str, hardware: str, output: str | Path, input_length: fl
     fig.savefig(buf, format=suffix[1:])
     write_text_atomically(buf.getvalue(), path)
     return path
+
+
+def plot(kind: str, model: str | None, hardware: str | None, output: str | Path,
+         overrides: Mapping[str, Any] | None = None, contexts: Sequence[float] = SEED_CONTEXTS, *,
+         mode: str = "bound", calibration: str | None = None) -> Path:
+    """Write the ``frontier`` or ``breakdown`` figure to ``output`` (.png, .svg or .html)."""
+    if kind not in KINDS:
+        raise InputError(f"unknown figure {kind!r}; choose {' or '.join(KINDS)}")
+    path, suffix = _target(output)
+    if kind == "serving":
+        raise InputError("plot serving needs its workload: use plot_serving (symroof plot serving MODEL CHIP "
+                         "--input N --output N)")
+    frame, critical, scenario = figure_data(model, hardware, overrides, contexts, mode, calibration)
+    heading = title(kind, scenario)
+    if suffix == ".html":
+        return _write(html(frame, kind, critical, heading, scenario["estimate"]), path, suffix)
+    return _write(frontier_png(frame, heading) if kind == "frontier"
+                  else breakdown_png(frame, critical, heading, scenario["estimate"]), path, suffix)
+
+
+def plot_serving(model: str, hardware: str, output: str | Path, input_length: float, output_length: float,
+                 engine: str = "vllm", overrides: Mapping[str, Any] | None = None,
+                 calibration: str | None = None) -> Path:
+    """Write the serving figure (throughput per chip against ITL and TTFT as concurrency grows)."""
+    path, suffix = _target(output)
+    frame = serving_data(model, hardware, input_length, output_length, engine, overrides, calibration)
+    heading = (f"{model} on {hardware}: {input_length:g} in, {output_length:g} out, {engine} "
+               f"(estimate) and the idealised engine (bound)")
+    fig = serving_figure(frame, heading, suffix)
+    return _write(fig, path, suffix)
 
 
 def plan_frontier_figure(rows: pandas.DataFrame, heading: str, suffix: str):
@@ -326,8 +329,7 @@ def plan_frontier_figure(rows: pandas.DataFrame, heading: str, suffix: str):
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(x, y, "-o")
     for text, xv, yv in zip(label, x, y, strict=True):
-        ax.annotate(text.split(",")[0] + text.split(",")[1], (xv, yv), fontsize=6, xytext=(3, 3),
-                    textcoords="offset points")
+        ax.annotate(text.rsplit(", TTFT", 1)[0], (xv, yv), fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("output tokens/s per user")
@@ -340,17 +342,8 @@ def plan_frontier_figure(rows: pandas.DataFrame, heading: str, suffix: str):
 def plot_plan_frontier(model: str, hardware: str, output: str | Path, settings: Mapping[str, Any] | None = None,
                        mode: str = "bound", calibration: str | None = None) -> Path:
     """Write the configuration search's cost frontier (symroof plan --frontier) as a figure."""
-    path = Path(output)
-    suffix = path.suffix.lower()
-    if suffix not in (".png", ".svg", ".html"):
-        raise InputError(f"{path}: write .png, .svg or .html")
+    path, suffix = _target(output)
     rows = frontier(model, hardware, settings, mode, calibration)
     heading = f"{model} on {hardware}: cost against speed per user over every layout and batch ({mode})"
     fig = plan_frontier_figure(rows, heading, suffix)
-    if suffix == ".html":
-        write_text_atomically(fig, path)
-        return path
-    buf = io.BytesIO()
-    fig.savefig(buf, format=suffix[1:])
-    write_text_atomically(buf.getvalue(), path)
-    return path
+    return _write(fig, path, suffix)
