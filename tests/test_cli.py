@@ -80,7 +80,8 @@ def test_list(cli):
     # the seed's three, and the models issue 11 adds
     assert {"llama-3-405b", "llama-3-70b", "llama-3-8b", "deepseek-v3", "qwen3-235b-a22b", "qwen3-30b-a3b",
             "qwen3-32b", "llama-4-scout", "llama-4-maverick", "gpt-oss-120b", "gpt-oss-20b", "mixtral-8x7b",
-            "gemma-3-27b", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.3-70b"} == set(ids)
+            "gemma-3-27b", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.3-70b",
+            "deepseek-r1"} == set(ids)  # issue 31: an alias of deepseek-v3's file
     status, out, _ = cli("list", "hardware")
     assert status == 0 and "tpu-v5e" in out and "h100" in out
     status, out, _ = cli("list", "quantities", "--format", "json")
@@ -143,6 +144,13 @@ def test_module_entry_point_bad_input():
     done = subprocess.run([sys.executable, "-m", "symroof.cli", "eval", "nope", "tpu-v5e"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_python_dash_m_symroof_runs_the_command_line():
+    """Issue 31: ``python -m symroof`` said the package cannot be directly executed."""
+    done = subprocess.run([sys.executable, "-m", "symroof", "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: ") and "calibrate" in done.stdout and "import-model" in done.stdout
 
 
 def test_solve_without_model_prints_the_closed_form(cli):

@@ -63,3 +63,43 @@ def test_a_plan_is_priced_at_its_traffics_own_lengths():
     assert ev.magnitude("plan_batch_size") <= fits
     pinned = plan("llama-3-70b", "h200", {"n_chips": 8, "batch_size": 10})
     assert pinned.evaluations["bound"].magnitude("plan_batch_size") == 10
+
+
+def test_calibrate_keeps_an_existing_file_and_writes_only_toml(cli, tmp_path):
+    """Issue 31: calibrate -o overwrote an existing file (its --force was never read) and wrote TOML into .json."""
+    from pathlib import Path
+
+    data = str(Path(__file__).parent / "data" / "measurements" / "h100-2026-11-26")
+    kept = tmp_path / "my-model.toml"
+    kept.write_text("mine")
+    status, _, err = cli("calibrate", data, "--hardware", "h100", "-o", str(kept))
+    assert status == 2 and "--force" in err and err.count("\n") == 1 and kept.read_text() == "mine", err
+    wrong = tmp_path / "cal.json"
+    status, _, err = cli("calibrate", data, "--hardware", "h100", "-o", str(wrong))
+    assert status == 2 and "name it .toml" in err and err.count("\n") == 1 and not wrong.exists(), err
+    status, _, err = cli("calibrate", data, "--hardware", "h100", "-o", str(kept), "--force")
+    assert status == 0 and 'chip = "h100"' in kept.read_text(), err
+
+
+def test_validate_json_is_strict_json(cli, tmp_path):
+    """Issue 31: a mode with no points (held out, under --no-fit) printed its undefined error as a bare NaN."""
+    import csv
+    import json
+
+    from symroof import validation
+
+    rows = list(csv.DictReader(validation.default_data().open(encoding="utf-8")))
+    path = tmp_path / "one.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, list(rows[0]))
+        w.writeheader()
+        w.writerow(next(r for r in rows if r["model"] == "llama-3.1-8b" and r["metric"] == "output_tokens_per_s_total"))
+    status, out, err = cli("validate", "--data", str(path), "--no-fit", "--format", "json", "--quiet")
+    assert status == 0, err
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    data = json.loads(out, parse_constant=refuse)  # NaN, Infinity and -Infinity are refused
+    assert data["summary"]["all"]["held_out"] == {"error": None, "measured_over_predicted": None, "points": 0}
+    assert data["summary"]["all"]["bound"]["points"] == 1 and data["summary"]["all"]["bound"]["error"] >= 0

@@ -33,7 +33,7 @@ LAYERS = (
      "testing", "quantity", "search", "notebook"),
     ("workbook",),
     ("cli",),
-    ("",),  # symroof/__init__.py: the public facade
+    ("", "__main__"),  # symroof/__init__.py: the public facade; __main__.py: python -m symroof
 )
 NEVER = {"runtime": ("sympy", "symroof.declare", "symroof.model", "symroof.derive", "symroof.printing")}
 

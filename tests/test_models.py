@@ -272,6 +272,99 @@ def test_import_model_refuses_a_nonsense_window(cli, tmp_path):
     assert status == 2 and "sliding_window must be a whole number of tokens" in err
 
 
+# Issue 31: quantised checkpoints were read as bf16. Each quantization_config is the published one's scheme keys:
+# AWQ hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4, GPTQ ...-GPTQ-INT4, bitsandbytes
+# unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit, compressed-tensors RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w8a8
+# and ...-FP8-dynamic (llm-compressor's W8A8 and FP8_DYNAMIC presets). The dtypes are the schemes' own widths.
+QUANTISED = [
+    ({"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm", "zero_point": True},
+     {"weight_dtype": "int4", "compute_dtype": "bf16"}),
+    ({"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": True, "sym": True},
+     {"weight_dtype": "int4", "compute_dtype": "bf16"}),
+    ({"quant_method": "gptq", "bits": 8, "group_size": 128, "sym": True}, {"weight_dtype": "int8"}),
+    ({"quant_method": "bitsandbytes", "load_in_4bit": True, "load_in_8bit": False, "bnb_4bit_quant_type": "nf4"},
+     {"weight_dtype": "int4", "compute_dtype": "bf16"}),
+    ({"quant_method": "bitsandbytes", "load_in_4bit": "false", "load_in_8bit": "true"}, {"weight_dtype": "int8"}),
+    ({"quant_method": "compressed-tensors", "format": "int-quantized", "ignore": ["lm_head"], "config_groups": {
+        "group_0": {"targets": ["Linear"], "weights": {"num_bits": 8, "type": "int", "strategy": "channel"},
+                    "input_activations": {"num_bits": 8, "type": "int", "dynamic": True}}}},
+     {"weight_dtype": "int8", "compute_dtype": "int8"}),
+    ({"quant_method": "compressed-tensors", "format": "float-quantized", "config_groups": {
+        "group_0": {"targets": ["Linear"], "weights": {"num_bits": 8, "type": "float", "strategy": "channel"},
+                    "input_activations": {"num_bits": 8, "type": "float", "dynamic": True}}}},
+     {"weight_dtype": "fp8", "compute_dtype": "fp8"}),
+    ({"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {
+        "group_0": {"targets": ["Linear"], "input_activations": None,
+                    "weights": {"num_bits": 4, "type": "int", "group_size": 128, "strategy": "group"}}}},
+     {"weight_dtype": "int4", "compute_dtype": "bf16"}),
+]
+
+
+def _quantised(tmp_path, quant, **keys):
+    config = {**json.loads((DATA / "llama-3.1-8b.json").read_text()), "torch_dtype": "float16", **keys}
+    if quant is not None:
+        config["quantization_config"] = quant
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+@pytest.mark.parametrize("quant, want", QUANTISED)
+def test_import_model_reads_quantised_checkpoints(cli, tmp_path, quant, want):
+    out = tmp_path / "m.toml"
+    status, _, err = cli("import-model", str(_quantised(tmp_path, quant)), "-o", str(out))
+    assert status == 0 and "warning" not in err, err
+    r = symroof.evaluate(str(out), "h100")
+    assert {k: r.magnitude(k) for k in want} == want
+    # Llama 3.1 8B: 8,030,261,248 parameters (Hugging Face model page: 8.03B), at the scheme's bits per weight
+    bits = {"int4": 4, "int8": 8, "fp8": 8}[want["weight_dtype"]]
+    assert value(r, "param_bytes", "byte") == pytest.approx(8_030_261_248 * bits / 8, rel=1e-9)
+
+
+def test_import_model_warns_of_a_quantisation_it_does_not_know(cli, tmp_path):
+    config = _quantised(tmp_path, {"quant_method": "hqq", "nbits": 4})
+    status, out, err = cli("import-model", str(config))
+    assert status == 0 and err.count("\n") == 1, err
+    assert err.startswith("symroof: warning: ") and "quant_method 'hqq' is not understood" in err and str(config) in err
+    assert 'weight_dtype = { value = "bf16", source = "config.json torch_dtype float16" }' in out
+
+
+@pytest.mark.parametrize("text, tied", [("false", 0), ("true", 1), ("False", 0), (False, 0), (True, 1)])
+def test_import_model_reads_boolean_strings(cli, tmp_path, text, tied):
+    path = _quantised(tmp_path, None, tie_word_embeddings=text)
+    out = tmp_path / "m.toml"
+    status, _, err = cli("import-model", str(path), "-o", str(out))
+    assert status == 0, err
+    r = symroof.evaluate(str(out), "h100")
+    # Llama 3.1 8B unties its embeddings (8,030,261,248 parameters); tied, one 128,256 x 4,096 matrix fewer
+    assert r.magnitude("tie_word_embeddings") == tied
+    assert r.magnitude("param_count") == 8_030_261_248 - tied * 128_256 * 4_096
+
+
+def test_import_model_refuses_a_boolean_it_cannot_read(cli, tmp_path):
+    path = _quantised(tmp_path, None, tie_word_embeddings="maybe")
+    status, _, err = cli("import-model", str(path))
+    assert status == 2 and "tie_word_embeddings must be true or false, got 'maybe'" in err and err.count("\n") == 1
+
+
+def test_qwen_use_sliding_window_false_is_read_as_false(cli, tmp_path):
+    # Qwen2.5 configs carry "sliding_window": 131072 with "use_sliding_window": false: no layer slides
+    config = {**json.loads((DATA / "qwen3-32b.json").read_text()), "use_sliding_window": "false",
+              "sliding_window": 131072}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    status, out, err = cli("import-model", str(path))
+    assert status == 0 and "\nsliding_window =" not in out and "n_sliding_layers" not in out, err
+
+
+def test_import_model_reads_a_byte_order_mark(cli, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text((DATA / "llama-3.1-8b.json").read_text(), encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    status, out, err = cli("import-model", str(path), "--id", "bom")
+    assert status == 0 and "n_layers = { value = 32," in out, err
+
+
 def test_every_family_reader_exists():
     assert set(hf.FAMILIES) == set(hf.READERS)
 

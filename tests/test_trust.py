@@ -5,7 +5,9 @@ Expected values come from the publishers' configs (cited in each model file) and
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +96,33 @@ def test_pinning_param_bytes_keeps_critical_batch_size():
     r = symroof.evaluate("llama-3-70b", "tpu-v5e", param_bytes="100 GB")
     c, w, n = r.magnitude("chip_flops"), r.magnitude("hbm_bandwidth"), r.magnitude("param_count")
     assert r.magnitude("critical_batch_size") == pytest.approx(c * 100e9 / (2 * w * n), rel=1e-12)
+
+
+def test_deepseek_r1_is_an_alias_of_deepseek_v3s_file(cli, tmp_path):
+    """Issue 31: serve --help's example named deepseek-r1, which was no catalog id. Its Hugging Face config.json
+    (huggingface.co/deepseek-ai/DeepSeek-R1) has DeepSeek-V3's architecture keys, values and fp8 weights."""
+    r1, v3 = symroof.evaluate("deepseek-r1", "h200"), symroof.evaluate("deepseek-v3", "h200")
+    assert r1.magnitude("weight_dtype") == "fp8" and r1.magnitude("n_experts") == 256
+    assert value(r1, "param_bytes", "GB") == pytest.approx(671.03, rel=1e-3)  # the README's 671B, one byte each
+    assert value(r1, "step_time", "ms") == value(v3, "step_time", "ms")
+    status, out, _ = cli("list", "models")
+    assert status == 0 and any(line.split()[0] == "deepseek-r1" and "deepseek-v3" in line for line in out.splitlines())
+    status, out, _ = cli("list", "models", "--format", "json")
+    assert {"id": "deepseek-r1", "name": "DeepSeek-R1", "alias_of": "deepseek-v3"} in json.loads(out)
+    status, out, err = cli("eval", "deepseek-r1", "h200", "--format", "json")
+    assert status == 0 and json.loads(out)["model"] == "deepseek-r1", err
+    # the example of symroof serve --help
+    status, out, err = cli("serve", "deepseek-r1", "h200", "--input", "1000", "--output", "1000", "--concurrency",
+                           "max", "--engine", "sglang", "--set", "attention_data_parallel=8")
+    assert status == 0 and out.startswith("DeepSeek-R1 on NVIDIA H200"), err
+    status, _, err = cli("eval", "deepseek-r2", "h200")
+    assert status == 2 and "deepseek-r1" in err and err.count("\n") == 1
+
+
+def test_a_malformed_alias_is_one_line(cli, tmp_path):
+    text = (Path(catalog.__file__).parent / "models" / "deepseek-v3.toml").read_text()
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace('aliases = [', 'aliases = ["deepseek-r1", ', 1))
+    status, _, err = cli("eval", str(path), "h200")
+    assert status == 2 and "each alias must be { id = ..., name = ..., source = ... }" in err and str(path) in err
+    assert err.count("\n") == 1

@@ -84,6 +84,7 @@ RANDOM_INPUTS = st.fixed_dictionaries({
 })
 
 
+@pytest.mark.slow  # about 5 minutes of the formulas package (CI runs the slow tier)
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(RANDOM_INPUTS)

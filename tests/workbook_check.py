@@ -22,7 +22,8 @@ from symroof.workbook import template
 from symroof.workbook.metadata import cell_map, meta
 
 ERRORS = ("#NAME?", "#REF!", "#DIV/0!", "#VALUE!", "#N/A", "#NUM!", "#NULL!", "Err:")
-UNAVAILABLE = object()  # symroof has no finite value here; the spreadsheet must show an error
+UNAVAILABLE = object()  # symroof has no finite value here; the cell must say why in words, not as an error
+BLANK = object()  # an input nobody has published for the chip: an empty cell until a planner types one
 
 
 class StartsWith(str):
@@ -89,9 +90,11 @@ def expected_values(path, overrides=None):
             out[key] = bool(batches[row_of[c.detail]] <= ev.magnitude("max_batch_size"))
         elif c.kind == "sweep_input":
             out[key] = float(wb[c.sheet][c.cell].value)
-        elif c.kind == "unpublished":  # the vendor has not published it: the cell is #N/A until a planner sets it
+        elif c.kind == "unpublished" and c.name in (overrides or {}):  # a planner typed a value into the blank
+            out[key] = float(overrides[c.name])
+        elif c.kind == "unpublished":  # the vendor has not published it: blank until a planner sets it
             assert c.name in ev.unpublished, c.name
-            out[key] = UNAVAILABLE
+            out[key] = BLANK
     return out
 
 
@@ -125,9 +128,11 @@ def formula_cells(path):
 def compare(actual, expected, rel=1e-9):
     """Assert every expected cell has the expected value; returns how many were compared."""
     for key, want in expected.items():
-        have = actual[key]
-        if want is UNAVAILABLE:
-            assert is_error(have), (key, have)
+        have = actual.get(key) if want is BLANK else actual[key]  # a blank nothing reads may not be reported
+        if want is UNAVAILABLE:  # a sentence saying why (blanks.py), never a spreadsheet error
+            assert isinstance(have, str) and have and not is_error(have), (key, have)
+        elif want is BLANK:
+            assert have is None, (key, have)
         elif isinstance(want, StartsWith):
             assert isinstance(have, str) and have.startswith(want), (key, have, want)
         elif isinstance(want, str | bool):
@@ -152,7 +157,8 @@ def formulas_values(path):
         if sheet is None or ":" in cell:
             continue
         v = value.value[0, 0] if hasattr(value, "value") else value
-        out[(sheet, cell)] = v.item() if hasattr(v, "item") else v
+        v = v.item() if hasattr(v, "item") else v
+        out[(sheet, cell)] = None if str(v) == "empty" and type(v).__name__ != "str" else v  # formulas' blank
     return out
 
 
@@ -173,6 +179,11 @@ RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
 
 def recalculate(path, outdir, profile, convert_to="xlsx"):
     """Recalculate ``path`` with headless LibreOffice (every formula, whatever it stores); returns the copy's path."""
+    return recalculate_all([path], outdir, profile, convert_to)[0]
+
+
+def recalculate_all(paths, outdir, profile, convert_to="xlsx"):
+    """Recalculate every workbook in ``paths`` in one LibreOffice run; returns the copies' paths, in order."""
     settings = Path(profile) / "user" / "registrymodifications.xcu"
     if not settings.exists():
         settings.parent.mkdir(parents=True, exist_ok=True)
@@ -181,11 +192,11 @@ def recalculate(path, outdir, profile, convert_to="xlsx"):
     outdir.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [soffice(), f"-env:UserInstallation=file://{profile}", "--headless", "--calc", "--convert-to", convert_to,
-         "--outdir", str(outdir), str(path)],
-        capture_output=True, text=True, timeout=180, check=False, env={**os.environ, "HOME": str(profile)})
-    result = outdir / (Path(path).stem + "." + convert_to.split(":")[0])
-    assert done.returncode == 0 and result.exists(), done.stderr
-    return result
+         "--outdir", str(outdir), *map(str, paths)],
+        capture_output=True, text=True, timeout=180 * len(paths), check=False, env={**os.environ, "HOME": str(profile)})
+    results = [outdir / (Path(p).stem + "." + convert_to.split(":")[0]) for p in paths]
+    assert done.returncode == 0 and all(r.exists() for r in results), done.stderr
+    return results
 
 
 def cached_values(path):
@@ -209,8 +220,10 @@ def comparison_expected(path):
     shared = {c.name: now(c) for c in cells if c.kind == "input"}
     columns: dict[str, dict] = {}
     for c in cells:
-        if c.kind == "compare_input" and not str(now(c)).startswith("="):
-            columns.setdefault(c.detail, {})[c.name] = now(c)
+        if c.kind == "compare_input":
+            columns.setdefault(c.detail, {})
+            if now(c) is not None:  # a blank one (not published for the chip) is left to the catalog
+                columns[c.detail][c.name] = now(c)
     evs = {}
     for column, own in columns.items():
         chip, mode = column.split(":")
@@ -226,7 +239,9 @@ def comparison_expected(path):
         elif c.kind in ("compare", "compare_input"):
             ev = evs[c.detail]
             spec = ev.table.specs[c.name]
-            if any(ev.holds(r) is False for r in spec.requires):
+            if c.kind == "compare_input" and now(c) is None:
+                out[key] = BLANK
+            elif any(ev.holds(r) is False for r in spec.requires):
                 out[key] = "not feasible"
             elif c.name in ev.unavailable:
                 out[key] = UNAVAILABLE

@@ -1,12 +1,15 @@
 """The catalog: one TOML file per model and per chip, validated when loaded.
 
 A model or chip is named by its id (``llama-3-70b``, ``tpu-v5e``) or by the
-path of a TOML file of the same form, so users can bring their own.
+path of a TOML file of the same form, so users can bring their own. A file may
+also answer to aliases: other releases with the same architecture and values
+(``deepseek-r1`` is ``deepseek-v3.toml``), each with its own name and source.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -22,7 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 KINDS = {"model": "models", "hardware": "hardware"}
-META_KEYS = {"id", "name", "source", "ici_convention"}
+META_KEYS = {"id", "name", "source", "ici_convention", "aliases"}
 REQUIRED = {
     "model": ("n_layers", "d_model", "d_ff", "n_heads", "n_kv_heads", "d_head", "vocab_size"),
     "hardware": ("hbm_capacity", "hbm_bandwidth", "chip_flops_bf16"),
@@ -60,8 +63,45 @@ def ids(kind: str) -> list[str]:
     return sorted(p.stem for p in _folder(kind).glob("*.toml"))
 
 
+def _aliases_in(path: Path) -> list[dict]:
+    """The ``aliases`` of one catalog file: ``[{ id, name, source }, ...]``, each checked."""
+    data = read_toml(path)
+    return _check_aliases(data.get("aliases", []), data.get("id"), str(path))
+
+
+def _check_aliases(found: object, own: object, where: str) -> list[dict]:
+    if not isinstance(found, list):
+        raise CatalogError(f"{where}: aliases must be a list of {{ id = ..., name = ..., source = ... }}")
+    for a in found:
+        if not isinstance(a, dict) or set(a) != {"id", "name", "source"} or \
+                not all(isinstance(v, str) and v.strip() for v in a.values()):
+            raise CatalogError(f"{where}: each alias must be {{ id = ..., name = ..., source = ... }}, got {a!r}")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]*", a["id"]) or a["id"] == own:
+            raise CatalogError(f"{where}: alias {a['id']!r} must be lowercase letters, digits, dots and dashes, "
+                               "and not the file's own id")
+    return found
+
+
+def aliases(kind: str) -> dict[str, tuple[str, dict]]:
+    """``{alias: (the id of the file it names, {id, name, source})}`` of the catalog's files of one kind."""
+    files = ids(kind)
+    out: dict[str, tuple[str, dict]] = {}
+    for target in files:
+        path = _folder(kind) / f"{target}.toml"
+        for a in _aliases_in(path):
+            if a["id"] in files or a["id"] in out:
+                raise CatalogError(f"{path}: alias {a['id']!r} is already the id of another {kind}")
+            out[a["id"]] = (target, a)
+    return out
+
+
+def known(kind: str) -> list[str]:
+    """Every name the catalog answers to for one kind: its ids and their aliases, sorted."""
+    return sorted([*ids(kind), *aliases(kind)])
+
+
 def load(kind: str, ref: str) -> Entry:
-    """Load a ``model`` or ``hardware`` entry by id or by TOML path."""
+    """Load a ``model`` or ``hardware`` entry by id, by alias or by TOML path."""
     if ref.endswith(".toml") or "/" in ref:
         path = Path(ref)
         if not path.is_file():
@@ -69,8 +109,14 @@ def load(kind: str, ref: str) -> Entry:
     else:
         path = _folder(kind) / f"{ref}.toml"
         if not path.is_file():
-            known = ids(kind)
-            raise InputError(f"unknown {kind} {ref!r}{suggest(ref, known)}; known: {', '.join(known)}")
+            other = aliases(kind).get(ref)
+            if other is None:
+                names = known(kind)
+                raise InputError(f"unknown {kind} {ref!r}{suggest(ref, names)}; known: {', '.join(names)}")
+            target, alias = other
+            entry = _parse(kind, _folder(kind) / f"{target}.toml")
+            return replace(entry, id=alias["id"], name=alias["name"],
+                           notes={**entry.notes, "alias_of": f"{target} ({alias['source']})"})
     return _parse(kind, path)
 
 
@@ -183,6 +229,7 @@ def _parse_file(kind: str, path: Path) -> Entry:
         raise CatalogError(f"{where}: missing {', '.join(missing)}")
     if kind == "model":
         _check_model(values, where)
+    _check_aliases(data.get("aliases", []), data["id"], where)
     notes = {k: data[k] for k in ("ici_convention",) if isinstance(data.get(k), str)}
     return Entry(data["id"], data["name"], kind, where, values, sources, notes)
 

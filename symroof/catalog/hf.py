@@ -10,11 +10,13 @@ source line names that default. Nothing is downloaded.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import CatalogError
+from .hf_dtypes import flag, native_dtypes
 
 FAMILIES = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "deepseek_v2", "deepseek_v3", "gpt_oss",
             "gemma2", "gemma3", "llama4")
@@ -75,12 +77,12 @@ def _common(m: Model, tie_default: bool) -> None:
                                f"num_attention_heads {heads}")
         m.take("d_head", "hidden_size", hidden // heads, "hidden_size / num_attention_heads, no head_dim key")
     m.take("vocab_size", "vocab_size")
-    tie = m.config.get("tie_word_embeddings")
-    if tie is None:
+    if m.config.get("tie_word_embeddings") is None:
         m.set("tie_word_embeddings", int(tie_default), f"transformers default for {m.config.get('model_type')} "
                                                         "(no tie_word_embeddings key)")
     else:
-        m.take("tie_word_embeddings", "tie_word_embeddings", int(bool(tie)))
+        m.take("tie_word_embeddings", "tie_word_embeddings", int(flag(m.config, "tie_word_embeddings", tie_default,
+                                                                         m.where)))
 
 
 def _dense(m: Model) -> None:
@@ -133,10 +135,11 @@ def _layer_types(m: Model) -> int:
 def _llama(m: Model) -> None:
     _common(m, tie_default=False)
     _dense(m)
-    if m.config.get("sliding_window"):  # Mistral 7B v0.1: every layer slides
-        _sliding(m, "sliding_window", m.values["n_layers"], "config.json sliding_window: every layer")
-    if m.config.get("use_sliding_window"):
+    if flag(m.config, "use_sliding_window", False, m.where):
         raise CatalogError(f"{m.where}: use_sliding_window with max_window_layers is not understood")
+    # Mistral 7B v0.1: every layer slides; Qwen2 configs carry a sliding_window their use_sliding_window turns off
+    if m.config.get("sliding_window") and flag(m.config, "use_sliding_window", True, m.where):
+        _sliding(m, "sliding_window", m.values["n_layers"], "config.json sliding_window: every layer")
 
 
 def _mixtral(m: Model) -> None:
@@ -157,7 +160,7 @@ def _qwen3_moe(m: Model) -> None:
     only = m.key("mlp_only_layers", [])
     dense = sum(1 for i in range(layers) if i in only or (i + 1) % step != 0)
     _dense_layers(m, dense, f"config.json decoder_sparse_step {step} and mlp_only_layers {only}")
-    if m.config.get("use_sliding_window"):
+    if flag(m.config, "use_sliding_window", False, m.where):
         raise CatalogError(f"{m.where}: use_sliding_window with max_window_layers is not understood")
 
 
@@ -242,12 +245,17 @@ READERS: dict[str, Callable[[Model], None]] = {
 }
 
 
-def read(path: str | Path) -> tuple[dict[str, object], dict[str, str], str]:
-    """(values, sources, family) of the model a ``config.json`` describes."""
+def read(path: str | Path, warn: Callable[[Sequence[str]], None] | None = None
+         ) -> tuple[dict[str, object], dict[str, str], str]:
+    """(values, sources, family) of the model a ``config.json`` describes.
+
+    What it reads but cannot place (an unknown quantisation method) goes to ``warn`` as one line each; without
+    ``warn``, to Python's :mod:`warnings`.
+    """
     path = Path(path)
     where = str(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark (Windows editors) is read
     except FileNotFoundError:
         raise CatalogError(f"{where}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -265,29 +273,14 @@ def read(path: str | Path) -> tuple[dict[str, object], dict[str, str], str]:
         raise CatalogError(f"{where}: model_type {family or '(none)'!r} is not understood; symroof reads {known}")
     m = Model(where, config)
     READERS[family](m)
-    _native_dtypes(m, raw)
+    dtypes, said = native_dtypes(raw, config, where)
+    for quantity, (value, source) in dtypes.items():
+        m.set(quantity, value, source)
+    if said and warn is not None:
+        warn(said)
+    for line in said if warn is None else ():
+        warnings.warn(line, stacklevel=2)
     return m.values, m.sources, family
-
-
-#: ``torch_dtype`` spellings and the dtypes they are.
-TORCH_DTYPES = {"bfloat16": "bf16", "float16": "bf16", "float32": "bf16"}
-
-
-def _native_dtypes(m: Model, raw: dict) -> None:
-    """The released checkpoint's dtypes: ``quantization_config`` (fp8 blocks, MXFP4 experts), else ``torch_dtype``."""
-    quant = raw.get("quantization_config")
-    method = str(quant.get("quant_method", "")).lower() if isinstance(quant, dict) else ""
-    torch_dtype = str(raw.get("torch_dtype") or (m.config.get("torch_dtype") or ""))
-    if method == "fp8":
-        m.values["weight_dtype"] = m.values["compute_dtype"] = "fp8"
-        m.sources["weight_dtype"] = m.sources["compute_dtype"] = "config.json quantization_config quant_method fp8"
-    elif method == "mxfp4":
-        m.values["expert_dtype"] = "mxfp4"
-        m.sources["expert_dtype"] = "config.json quantization_config quant_method mxfp4 (MoE weights)"
-        m.values["weight_dtype"], m.sources["weight_dtype"] = "bf16", "config.json: tensors left unconverted are BF16"
-    elif torch_dtype in TORCH_DTYPES:
-        m.values["weight_dtype"] = TORCH_DTYPES[torch_dtype]
-        m.sources["weight_dtype"] = f"config.json torch_dtype {torch_dtype}"
 
 
 def to_toml(values: dict[str, object], sources: dict[str, str], model_id: str, name: str, origin: str) -> str:

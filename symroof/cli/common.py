@@ -68,9 +68,9 @@ def operating_point(args: argparse.Namespace, name: str):
         model, hardware = load_pair(refs[0], refs[1])
     else:
         ref = refs[0]
-        if ref in catalog.ids("model"):
+        if ref in catalog.known("model"):
             kind = "model"
-        elif ref in catalog.ids("hardware") or ref.endswith(".toml"):
+        elif ref in catalog.known("hardware") or ref.endswith(".toml"):
             kind = "hardware"
         else:
             raise InputError(f"{ref!r} is neither a catalog model nor a chip; give MODEL HARDWARE")

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..core.errors import InputError
 from ..core.files import write_text_atomically
 from ..core.progress import Progress
 from ..core.units import Q_
@@ -16,7 +17,18 @@ from ..measure import cmd_measure
 from ..validation import report
 
 
+def _check_output(output: str | None, force: bool) -> None:
+    """Refuse, before any fitting, an output that is not ``.toml`` or exists without ``--force``."""
+    if output is None:
+        return
+    if Path(output).suffix.lower() != ".toml":
+        raise InputError(f"-o {output}: a calibration file is TOML; name it .toml")
+    if Path(output).exists() and not force:
+        raise InputError(f"-o {output}: the file exists; add --force to replace it")
+
+
 def cmd_calibrate(args: argparse.Namespace) -> str:
+    _check_output(args.output, args.force)
     cal = fit(args.folder, args.hardware, args.attention_kernel)
     lines = [f"calibration of {cal.chip} from {cal.data} (attention kernel {cal.attention_kernel})"]
     for key, value in cal.values.items():

@@ -82,10 +82,12 @@ def cmd_list(args: argparse.Namespace) -> str:
                                 "description": s.description} for s in rows], indent=2)
         return "\n".join(f"{s.name:<38} {s.kind:<8} {s.unit_short:<14} {s.group:<12} {s.description}" for s in rows)
     kind = "model" if args.what == "models" else "hardware"
-    entries = [catalog.load(kind, i) for i in catalog.ids(kind)]
+    alias_of = {a: target for a, (target, _) in catalog.aliases(kind).items()}
+    entries = [catalog.load(kind, i) for i in catalog.known(kind)]  # ids and aliases, sorted together
     if args.format == "json":
-        return json.dumps([{"id": e.id, "name": e.name} for e in entries], indent=2)
-    return "\n".join(f"{e.id:<14} {e.name}" for e in entries)
+        return json.dumps([{"id": e.id, "name": e.name, "alias_of": alias_of.get(e.id)} for e in entries], indent=2)
+    return "\n".join(f"{e.id:<14} {e.name}" + (f" (same architecture as {alias_of[e.id]})" if e.id in alias_of else "")
+                     for e in entries)
 
 
 def cmd_eval(args: argparse.Namespace) -> str:

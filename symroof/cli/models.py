@@ -12,6 +12,7 @@ from .. import catalog
 from ..catalog import hf
 from ..core.errors import CatalogError
 from ..core.files import atomic_write
+from .common import warn
 
 
 def _default_id(path: Path, config_name: str | None) -> str:
@@ -21,9 +22,9 @@ def _default_id(path: Path, config_name: str | None) -> str:
 
 def cmd_import_model(args: argparse.Namespace) -> str:
     path = Path(args.config)
-    values, sources, family = hf.read(path)
+    values, sources, family = hf.read(path, warn=warn)
     try:
-        name_or_path = json.loads(path.read_text(encoding="utf-8")).get("_name_or_path")
+        name_or_path = json.loads(path.read_text(encoding="utf-8-sig")).get("_name_or_path")
     except (OSError, ValueError, AttributeError):
         name_or_path = None
     model_id = args.id or _default_id(path, name_or_path)

@@ -82,7 +82,7 @@ class Point:
 
 
 def _moe_models() -> set[str]:
-    return {m for m in catalog.ids("model") if catalog.load("model", m).values.get("mlp") == "moe"}
+    return {m for m in catalog.known("model") if catalog.load("model", m).values.get("mlp") == "moe"}
 
 
 def default_data() -> Path:
@@ -153,9 +153,9 @@ def _engine(text: str) -> str | None:
 def read(p: Point, where: str) -> str | None:
     """Fill in the serve call of ``p``; the reason it cannot be predicted, or None."""
     r = p.row
-    if r["model"] not in catalog.ids("model"):
+    if r["model"] not in catalog.known("model"):
         return f"model {r['model']} is not in the catalog"
-    if r["chip"] not in catalog.ids("hardware"):
+    if r["chip"] not in catalog.known("hardware"):
         return f"chip {r['chip']} is not in the catalog"
     if r["metric"] not in METRICS:
         return f"metric {r['metric']} is not predicted (per-node or prefill-only serving)"

@@ -54,15 +54,26 @@ def _ratio(p: Point, mode: str) -> str:
     return f"{p.measured / value:8.2f}" if value else f"{'n/a':>8}"
 
 
+def _finite(value):
+    """``value`` with every NaN or infinite float (in dicts, lists and tuples) made None, for strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(x) for k, x in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(x) for x in value]
+    return value
+
+
 def render(v, fmt: str = "table", show_rows: bool = True) -> str:
     done = v.predicted()
     table = summary(done)
-    if fmt == "json":
-        return json.dumps({"summary": table, "fitted": {e: {"values": vals, "error": err, "points": n}
+    if fmt == "json":  # no points of a mode is an undefined error: null, never a bare NaN (not JSON)
+        return json.dumps(_finite({"summary": table, "fitted": {e: {"values": vals, "error": err, "points": n}
                                                          for e, (vals, err, n) in v.fitted.items()},
                            "points": [{"line": p.line, "label": p.label, "measured": p.measured, "bound": p.bound,
                                        "estimate": p.estimate, "held_out": p.held_out, "skipped": p.skipped,
-                                       "source": p.row["source"]} for p in v.points]}, indent=1)
+                                       "source": p.row["source"]} for p in v.points]}), indent=1, allow_nan=False)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

@@ -8,7 +8,7 @@ calculate (file previews, pandas, openpyxl ``data_only``) show numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy
 import sympy
@@ -24,6 +24,7 @@ from ..evaluation import CALIBRATION, RULE, SET, Evaluation
 from ..printing.excel import MAX_FORMULA_LENGTH as EXCEL_LIMIT
 from ..printing.excel import excel_formula
 from . import metadata
+from .blanks import blank_ref
 from .template import Template
 
 #: Longest formula one cell may hold; a longer one is split into helper cells (a test lowers it to force splits).
@@ -62,6 +63,9 @@ class Book:
         self.helpers = None
         self.helper_row = 0
         self.helper_values: dict[sympy.Dummy, float | None] = {}
+        self.blanks: dict[str, str] = {}  # input -> its note: a blank cell the planner fills (blanks.py)
+        self.reasons: dict[str, str] = {}  # formula -> the sentence it shows without a number (bound)
+        self.reasons_est: dict[str, str] = {}  # likewise, the estimate column
 
     # --- cells ---
     def fmt(self, *parts: dict, num: str | None = None):
@@ -103,13 +107,18 @@ class Book:
         return address
 
     # --- formulas ---
-    def formula(self, expr: sympy.Expr, names: Mapping | None = None) -> Formula:
+    def formula(self, expr: sympy.Expr, names: Mapping | None = None, blanks: Iterable[str] | None = None) -> Formula:
         """The Excel formula of ``expr`` (reporting units already), split into helper cells if too long.
 
-        Lambert W, which Excel lacks, is computed in helper cells first (see :meth:`_lambertw`).
+        Lambert W, which Excel lacks, is computed in helper cells first (see :meth:`_lambertw`). A blank
+        input cell (``blanks``, the book's own by default) is read through ISBLANK: never a silent zero.
         """
         available = {REGISTRY.get(n).symbol for n in self.where}
         names = dict(names or {})
+        for name in self.blanks if blanks is None else blanks:
+            symbol = REGISTRY.get(name).symbol
+            if symbol in expr.free_symbols:
+                names[symbol] = blank_ref(names.get(symbol, name))
         if expr.has(Select):
             expr = resolve(expr, self.ev.structure)  # dense or MoE is fixed by the model, not a planner's choice
         expr, available = self._lambertw(expr, names, available)

@@ -32,8 +32,9 @@ from ..planner import compare
 from ..sensitivity import elasticities, elasticity_formulas
 from . import formats as F
 from . import metadata
-from .cells import Book, Formula
-from .rows import cell_value, guarded, number_format
+from .blanks import blank_notes, formula_cells, reasons
+from .cells import Book
+from .rows import blank_input, cell_value, guarded, noted, number_format
 from .template import TemplateError, _folder
 
 if sys.version_info >= (3, 11):
@@ -143,9 +144,12 @@ def write_comparison(plans: list, template: dict, filename: str, overrides: Mapp
         refs = {**{n: f"'{SHEET}'!${xl_col_to_name(col)}${r + 1}" for n, r in row_of.items() if n not in shared},
                 **shared_ref}
         names = {REGISTRY.get(n).symbol: ref for n, ref in refs.items()}
-        for name, r in row_of.items():
-            if name not in shared:
-                _cell(book, ws, r, col, name, ev, names, refs, f"{chip}:{mode}")
+        own = [n for n in row_of if n not in shared]
+        formulas = formula_cells(ev, own)
+        blanks = blank_notes(ev, [n for n in own if n not in formulas])
+        why = reasons(ev, formulas, blanks)
+        for name in own:
+            _cell(book, ws, row_of[name], col, name, ev, (names, refs), (blanks, why), f"{chip}:{mode}")
     _chart(book, ws, template["chart"], row_of, columns, len(plans))
     _tornado(book, template, columns[0], row_of, shared)
     meta = book.wb.add_worksheet(metadata.SHEET)
@@ -166,21 +170,26 @@ class _Plain:
     sheets: list = []
 
 
-def _cell(book: Book, ws, row: int, col: int, name: str, ev: Evaluation, names: dict, refs: dict,
-          column: str) -> None:
-    """One chip's cell of ``name``: its formula over the column (a rule's too), or its own input value."""
+def _cell(book: Book, ws, row: int, col: int, name: str, ev: Evaluation, where: tuple[dict, dict],
+          notes: tuple[dict, dict], column: str) -> None:
+    """One chip's cell of ``name``: its formula over the column (a rule's too), or its own input value.
+
+    ``where``: the column's (symbol -> cell, name -> cell); ``notes``: its blank inputs' notes and the
+    sentences its formulas show without a number (blanks.py)."""
+    (names, refs), (blanks, why) = where, notes
     s = ev.table.specs[name]
     q = REGISTRY.get(name)
     origin = ev.provenance.get(name, FORMULA)
-    value = cell_value(ev, name) if name not in ev.unavailable else "#N/A"
-    if name in ev.unavailable and not (q.kind == Kind.DERIVED or origin == RULE):  # no value for this chip
-        book.put(ws, row, col, Formula("=NA()"), book.fmt(F.INPUT), cached="#N/A", editable=True)
+    value = cell_value(ev, name)
+    if name in blanks:  # no value for this chip: blank until a planner types one
+        blank_input(book, ws, row, col, s, blanks[name], {})
         book.cell(ws, row, col, "compare_input", name, column)
         return
     if q.kind == Kind.DERIVED or origin == RULE:
         needs = [r for r in s.requires if r in refs]
-        text = book.formula(excel_expr(q, pins=ev.pins, mode=ev.mode), names)
+        text = book.formula(excel_expr(q, pins=ev.pins, mode=ev.mode), names, blanks)
         text, value = guarded(book, needs, text, value, ev, refs)
+        text, value = noted(book, text, value, why.get(name))
         style = F.DERIVED if q.kind == Kind.DERIVED else F.RULE
         book.put(ws, row, col, text, book.fmt(style, num=number_format(s, value, False)), cached=value)
         book.cell(ws, row, col, "compare", name, column)

@@ -94,7 +94,7 @@ def differences(path: Path) -> Differences:
             continue
         now = wb[c.sheet][c.cell].value
         edited, kept = (out.edited_est, out.kept_est) if c.kind.startswith("estimate") else (out.edited, out.kept)
-        if c.kind in ("input", "estimate_input"):
+        if c.kind in ("input", "estimate_input", "unpublished"):  # an unpublished one is generated blank
             if now != c.generated and not (isinstance(now, int | float) and isinstance(c.generated, int | float)
                                            and _same_number(float(now), float(c.generated))):
                 edited[c.name] = now

@@ -12,6 +12,7 @@ from ..derive.lower import excel_expr
 from ..evaluation import FORMULA, RULE, Evaluation
 from . import cells
 from . import formats as F
+from .blanks import DOES_NOT_APPLY
 from .cells import ENGINEERING, EST_COL, NOT_FEASIBLE, PLAIN, PLAIN_WIDTHS, SOLVED, VALUE_COL, Book, Formula
 from .layout import Block
 
@@ -78,6 +79,7 @@ def quantity_rows(book: Book, ws, block: Block, lists: dict) -> None:
         if origin == FORMULA and q.kind == Kind.DERIVED:
             text, value = guarded(book, needs, book.formula(excel_expr(q, pins=ev.pins, mode=ev.mode)), value,
                                    ev, {})
+            text, value = noted(book, text, value, book.reasons.get(name))
             book.put(ws, row, VALUE_COL, text, book.fmt(F.DERIVED, num=number_format(s, value, False)), cached=value)
             if not plain:
                 note = f"{name} = {ev.formula_text(name)}"
@@ -92,7 +94,8 @@ def quantity_rows(book: Book, ws, block: Block, lists: dict) -> None:
             else:
                 expr = excel_expr(q, pins=ev.pins, mode=ev.mode)
                 rule_text = s.formula_text(ev.mode)
-            book.put(ws, row, VALUE_COL, book.formula(expr), book.fmt(F.RULE, num=number_format(s, value, True)),
+            text, value = noted(book, book.formula(expr), value, book.reasons.get(name))
+            book.put(ws, row, VALUE_COL, text, book.fmt(F.RULE, num=number_format(s, value, True)),
                      cached=value, editable=True)
             if not plain:
                 book.put(ws, row, formula_col, f"default: {name} = {rule_text}")
@@ -108,10 +111,10 @@ def quantity_rows(book: Book, ws, block: Block, lists: dict) -> None:
             if not plain:
                 book.put(ws, row, formula_col, "estimate factor: the bound takes it at this neutral value")
             kind = "neutral"
-        elif name in ev.unpublished:  # the vendor has not published it: #N/A until the planner types one
-            book.put(ws, row, VALUE_COL, Formula("=NA()"), book.fmt(F.INPUT), cached="#N/A", editable=True)
+        elif name in book.blanks:  # the vendor has not published it: blank until the planner types one
+            blank_input(book, ws, row, VALUE_COL, s, book.blanks[name], lists)
             if not plain:
-                book.put(ws, row, formula_col, "input: not published for this chip; type a value to use it")
+                book.put(ws, row, formula_col, f"input: {book.blanks[name]}")
             kind = "unpublished"
         else:
             num = None if s.categorical else number_format(s, value, True)
@@ -135,11 +138,35 @@ def quantity_rows(book: Book, ws, block: Block, lists: dict) -> None:
 
 
 def cell_value(ev: Evaluation, name: str):
-    """What a cell shows: the value in its reporting unit (TRUE/FALSE for yes/no), or the error it computes."""
-    if name in ev.unpublished:
-        return "#N/A"
-    value = ev.magnitude(name) if name in ev.base else "#DIV/0!"
-    return bool(value) if ev.table.specs[name].boolean and not isinstance(value, str) else value
+    """What a cell shows: the value in its reporting unit (TRUE/FALSE for yes/no), or None without one."""
+    if name in ev.unpublished or name in ev.unavailable or name not in ev.base:
+        return None
+    value = ev.magnitude(name)
+    if not isinstance(value, str) and not numpy.isfinite(numpy.asarray(value, dtype=float)).all():
+        return None
+    return bool(value) if ev.table.specs[name].boolean else value
+
+
+def noted(book: Book, text: Formula, value, reason: str | None) -> tuple:
+    """A formula that shows ``reason`` in words where it has no number (blanks.py), with what it shows now.
+
+    A formula the model does not derive here at all (``NA()``: an expert-parallel threshold on a torus) is
+    the sentence itself."""
+    if text == "=NA()":
+        return DOES_NOT_APPLY, DOES_NOT_APPLY
+    if reason is None:
+        return text, value
+    body = f'=IFERROR({text[1:]},"{reason}")'
+    if len(body) > cells.MAX_FORMULA_LENGTH:  # compute the formula in a helper cell, the note here
+        body = f'=IFERROR({book._helper(text, None if isinstance(value, str) else value)},"{reason}")'
+    return Formula(body), (reason if value is None else value)
+
+
+def blank_input(book: Book, ws, row: int, col: int, s, note: str, lists: dict) -> None:
+    """An input cell with no value yet (no vendor published one): blank, with its note as a cell comment."""
+    book.put(ws, row, col, None, book.fmt(F.INPUT), editable=True)
+    ws.write_comment(row, col, f"{s.name}: {note}")
+    _validation(book, ws, row, col, s, lists)
 
 
 def guarded(book: Book, needs: list[str], text: Formula, value, ev: Evaluation, refs: dict) -> tuple:
@@ -172,13 +199,15 @@ def estimate_cell(book: Book, ws, row: int, name: str, kind: str, needs: list[st
         book.cell(ws, row, EST_COL, "estimate_input", name, generated=float(value), kept=name in book.kept_est)
         return
     if kind == "rule" and name in est.rules:
-        text = Formula("=" + refs.get(est.rules[name], est.rules[name]))
+        text, value = noted(book, Formula("=" + refs.get(est.rules[name], est.rules[name])), value,
+                            book.reasons_est.get(name))
         book.put(ws, row, EST_COL, text, book.fmt(F.RULE, num=number_format(s, value, True)), cached=value,
                  editable=True)
         book.cell(ws, row, EST_COL, "estimate_rule", name)
         return
     text = book.formula(excel_expr(q, pins=est.pins, mode=est.mode), names)
     text, value = guarded(book, needs, text, value, est, refs)
+    text, value = noted(book, text, value, book.reasons_est.get(name))
     book.put(ws, row, EST_COL, text, book.fmt(F.ESTIMATE, num=number_format(s, value, False)), cached=value)
     book.cell(ws, row, EST_COL, "estimate", name)
     if needs:

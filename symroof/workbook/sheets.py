@@ -28,7 +28,7 @@ from .cells import (
     Book,
     Formula,
 )
-from .rows import header, number_format
+from .rows import header, noted, number_format
 from .template import Sheet, TemplateError
 
 
@@ -160,8 +160,13 @@ def sweep_sheet(book: Book, ws, sheet: Sheet) -> None:
     choices = {n: v for n, v in ev.base.items() if ev.table.specs[n].categorical}
     values = _sweep_values(ev, {n: resolve(e, choices) for n, e in exprs.items()}, vary, batches)
     cell_formats, shown, templates = {}, {}, {}
+    why = {}  # a column whose formula reads a cell that can hold a sentence shows one too (blanks.py)
     for n in cols:  # each column's formula is printed once, with the row's batch cell as a placeholder
         shown[n] = in_reporting_units(exprs[n], REGISTRY.get(n))
+        read = {REGISTRY.by_symbol(x).name for x in shown[n].free_symbols if x in REGISTRY._by_symbol}
+        if n in book.reasons or any(r in book.reasons or r in book.blanks for r in read) \
+                or not numpy.isfinite(numpy.asarray(values[n], dtype=float)).all():
+            why[n] = book.reasons.get(n, "not finite here")
         helpers_before = book.helper_row
         template = book.formula(shown[n], {vary.symbol: "$A{ROW}"})
         templates[n] = template if book.helper_row == helpers_before else None  # split: print row by row
@@ -179,6 +184,9 @@ def sweep_sheet(book: Book, ws, sheet: Sheet) -> None:
                 cell_formats[n] = book.fmt(F.DERIVED, num=number_format(s, values[n][count // 2], False))
             text = Formula(templates[n].replace("{ROW}", str(row + 1))) if templates[n] is not None else \
                 book.formula(shown[n], {vary.symbol: ref})
+            if not numpy.isfinite(float(value)):
+                value = None
+            text, value = noted(book, text, value, why.get(n))
             book.put(ws, row, 1 + j, text, cell_formats[n], cached=value)
             book.cell(ws, row, 1 + j, "sweep", n, ref)
     first, last = top + 1, top + count

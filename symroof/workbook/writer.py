@@ -22,6 +22,7 @@ from ..core.sentences import names as sentence_names
 from ..core.version import __version__
 from ..evaluation import Evaluation
 from . import metadata
+from .blanks import blank_notes, formula_cells, reasons
 from .cells import VALUE_COL, Book
 from .layout import place
 from .names import check_names
@@ -45,6 +46,10 @@ def write(ev: Evaluation, est: Evaluation, template: Template, filename: str, ke
     lists = choice_lists(ev, set(where))
     check_names(list(where) + list(lists))
     book.where = where
+    book.blanks = blank_notes(ev, [n for n in where if n not in formula_cells(ev, [n])])
+    book.reasons = reasons(ev, formula_cells(ev, where), book.blanks)
+    book.reasons_est = reasons(est, [n for n in formula_cells(est, where) if n in book.varies], book.blanks,
+                               {n: r for n, r in book.reasons.items() if n not in book.varies})
     sheets = {s.name: book.wb.add_worksheet(s.name) for s in template.sheets}
     for sheet in template.sheets:
         heading(book, sheets[sheet.name], sheet, sheet is template.sheets[0], status)
