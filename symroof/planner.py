@@ -19,6 +19,7 @@ import numpy
 
 from . import catalog, search
 from .core.errors import InputError
+from .derive import table
 from .evaluation import Evaluation, load_calibration, parse_overrides
 from .evaluation.display import frame, html_table
 
@@ -111,6 +112,7 @@ def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
     default slice, as before the search."""
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
     settings = dict(settings or {})
+    _serve_only(settings)
     _at_traffic_lengths(m, h, settings)
     scored = None
     if searched and (_layout_free(settings) or allow_dtype):
@@ -136,6 +138,22 @@ def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
         evaluations[each], chosen_by_mode[each] = ev, chosen
     evaluations = {k: evaluations[k] for k in MODES}
     return Plan(m.id, h.id, evaluations, {k: chosen_by_mode[k] for k in MODES}, scored, notes)
+
+
+#: Inputs only the engine model of ``symroof serve`` reads: a plan prices the chapter's decode step, which has
+#: no engine caps, CPU times or draft tokens yet (issue 28), so setting one would change nothing.
+SERVE_ONLY = ("speculative_tokens", "accepted_tokens_per_step", "workload", "concurrency", "serving_mode",
+              "step_sequences", "step_prefill_tokens")
+
+
+def _serve_only(settings: Mapping[str, Any]) -> None:
+    """Refuse a setting the plan would drop without a word."""
+    specs = table().specs
+    unused = sorted(n for n in settings if n in SERVE_ONLY or (n in specs and specs[n].group == "engine"))
+    if unused:
+        raise InputError(f"--set {unused[0]}: plan prices the chapter's decode step, which has no engine settings "
+                         "or speculative decoding yet; symroof serve models it (plan on the layout it chooses, "
+                         "then serve that layout with the setting)")
 
 
 def _plan_mode(m, h, settings: dict, mode: str, calibration) -> tuple[Evaluation, dict]:

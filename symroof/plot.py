@@ -21,7 +21,7 @@ import pandas
 
 from . import search
 from .core.errors import InputError
-from .core.files import write_text_atomically
+from .core.files import check_target, shown, write_text_atomically
 from .evaluation import evaluate
 from .planner import frontier
 from .serve import serve
@@ -258,12 +258,13 @@ def serving_figure(frame: pandas.DataFrame, heading: str, suffix: str):
 
 
 def _target(output: str | Path) -> tuple[Path, str]:
-    """The figure's path and its suffix, refused up front unless .png, .svg or .html."""
+    """The figure's path and its suffix, refused up front unless .png, .svg or .html and a path this system can
+    create."""
     path = Path(output)
     suffix = path.suffix.lower()
     if suffix not in (".png", ".svg", ".html"):
-        raise InputError(f"{path}: write .png, .svg or .html")
-    return path, suffix
+        raise InputError(f"{shown(path)}: write .png, .svg or .html")
+    return check_target(path), suffix
 
 
 def _write(fig, path: Path, suffix: str) -> Path:

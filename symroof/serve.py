@@ -15,6 +15,7 @@ from typing import Any
 
 from . import catalog, profiles
 from .core.errors import InputError
+from .derive import table
 from .evaluation import Evaluation, load_calibration, parse_overrides
 from .evaluation.display import frame, html_table
 
@@ -32,6 +33,8 @@ ROWS = (
                     "output_throughput_per_user")),
     ("Batch", ("served_concurrency", "running_batch", "serve_decode_batch", "batch_cap", "max_num_seqs",
                "serve_token_cap", "max_num_batched_tokens", "kv_pool_sequences", "kv_pool_bytes", "prefill_chunks")),
+    ("Limits (closed form)", ("saturation_request_rate", "max_request_rate_for_itl", "max_concurrency_for_itl",
+                              "target_step_time")),
     ("Layout", ("n_chips", "tensor_parallel_size", "attention_data_parallel", "pipeline_stages", "weight_dtype",
                 "kv_dtype")),
 )
@@ -92,15 +95,18 @@ def _count(value: Any, option: str) -> str:
         number = float(value)
     except (TypeError, ValueError):
         raise InputError(f"{option} {value!r}: give a whole number of requests, like 64") from None
-    if not number >= 1 or number != int(number):
-        raise InputError(f"{option} {value!r}: give a whole number of requests, at least 1")
+    if not 1 <= number < float("inf") or number != int(number):
+        raise InputError(f"{option} {value!r}: give a whole number of requests, at least 1 and finite")
     return f"{number!r} sequence"
 
 
 def rate_text(value: Any) -> str:
     """``10/s``, ``10 /s``, ``10 per second``, ``600/min`` or a plain number (per second) as a request rate."""
     if not isinstance(value, str):
-        return f"{_number(value)!r} sequence/s"
+        n = _number(value)
+        if not 0 < n < float("inf"):
+            raise InputError(f"--rate {value!r}: the rate must be above 0 and finite")
+        return f"{n!r} sequence/s"
     text = value.strip().lower().replace("per ", "/").replace(" ", "")
     number, _, unit = text.partition("/")
     try:
@@ -110,8 +116,8 @@ def rate_text(value: Any) -> str:
     seconds = {"": 1, "s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hour": 3600}.get(unit)
     if seconds is None:
         raise InputError(f"--rate {value!r}: a rate is requests per second, minute or hour, like 10/s or 600/min")
-    if not n > 0:
-        raise InputError(f"--rate {value!r}: the rate must be above 0")
+    if not 0 < n < float("inf"):
+        raise InputError(f"--rate {value!r}: the rate must be above 0 and finite")
     return f"{n / seconds!r} sequence/s"
 
 
@@ -192,10 +198,14 @@ def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_lengt
     if both:
         raise InputError(f"{both[0]} is given twice (the workload and --set); give it once")
     settings = {**work, **given}
+    # an engine setting or efficiency (a factor neutral in bound mode) is the estimate's: the bound has no engine
+    specs = table().specs
+    engine_set = sorted(n for n in given if n in specs and specs[n].neutral is not None)
     evaluations = {}
     for mode in MODES:
         cal = load_calibration(h, calibration) if mode == "estimate" else None
-        evaluations[mode] = Evaluation(m, h, parse_overrides(settings, "--set "), mode=mode, calibration=cal,
+        mine = settings if mode == "estimate" else {k: v for k, v in settings.items() if k not in engine_set}
+        evaluations[mode] = Evaluation(m, h, parse_overrides(mine, "--set "), mode=mode, calibration=cal,
                                        engine=profile)
     out = Served(m.id, h.id, profile.id, {k: v for k, v in work.items() if k in (
         "workload", "concurrency", "request_rate", "batch_size", "input_length", "output_length")}, evaluations)
@@ -205,4 +215,8 @@ def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_lengt
         if not ev.feasible:
             raise InputError(f"{mode}: {ev.infeasible()}")
         out.notes[mode] = [out.verdict(mode)] if out.overloaded(mode) else []
+    if engine_set:
+        out.notes["bound"].append(f"{', '.join(engine_set)} set for the estimate only: the bound is the idealised "
+                                  "engine (no overheads, no caps but HBM)")
     return out
+

@@ -36,6 +36,12 @@ from .printing.numpy import codegen
 #: Quantities a sweep reports when none are named.
 DEFAULT_QUANTITIES = ("step_time", "step_time_kv", "step_time_flops", "step_time_params", "tokens_per_second",
                       "tokens_per_second_per_chip", "cost_per_million_tokens")
+#: What a sweep over a serving workload shows by default (the engine's answer, as symroof serve gives it).
+SERVING_QUANTITIES = ("ttft", "itl", "e2e_latency", "output_throughput_per_chip", "running_batch", "serve_step_time",
+                      "serve_stable")
+#: A workload input varied or set picks its workload, unless the workload is given: varying request_rate
+#: under the default closed loop would change nothing (issue 28).
+WORKLOAD_OF = {"request_rate": "rate", "concurrency": "concurrency"}
 FIT = "fits_in_hbm"  # always computed: does the point fit in HBM? (reported as the column "fits")
 CHUNK = 2_000_000  # points evaluated at once (bounds the memory of the intermediates)
 #: The largest table a sweep builds in memory (cells of 8 bytes); streamed CSV has no such limit.
@@ -184,6 +190,12 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
         if mode == "estimate" else {}
     engines = {c: profiles.load(engine, catalog.load("hardware", c)) for c in hardware} if engine else {}
     overrides = dict(overrides or {})
+    serving = [n for n in WORKLOAD_OF if n in vary or n in overrides]
+    if len(serving) > 1:
+        raise InputError("request_rate and concurrency belong to different workloads (an open and a closed loop); "
+                         "vary or set one of them")
+    if serving and "workload" not in vary and "workload" not in overrides:
+        overrides["workload"] = WORKLOAD_OF[serving[0]]
     if not vary:
         raise InputError("nothing to vary: give at least one --vary NAME=VALUES")
     both = sorted(set(vary) & set(overrides))
@@ -200,7 +212,9 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
                                  parse_overrides(fixed_overrides), mode=mode, calibration=calibrations.get(c),
                                  engine=engines.get(c))
               for m, c in itertools.product(models, hardware)}
-    if quantities is None:
+    if quantities is None and serving:  # the probe stands at one default rate or concurrency: every row has its own
+        quantities = list(SERVING_QUANTITIES)
+    elif quantities is None:
         quantities = list(DEFAULT_QUANTITIES)
         for probe in probes.values():
             unavailable.update({q: probe.unavailable[q] for q in quantities if q in probe.unavailable})

@@ -156,7 +156,8 @@ def test_python_dash_m_symroof_runs_the_command_line():
 def test_solve_without_model_prints_the_closed_form(cli):
     status, out, _ = cli("solve", "critical_batch_size")
     assert status == 0
-    assert "critical_batch_size = chip_flops*weight_bytes_per_param/(2*hbm_bandwidth)" in out
+    # the seed's C b / (2 W), times the attention data-parallel groups (each loads its own weights; issue 28)
+    assert "critical_batch_size = attention_data_parallel*chip_flops*weight_bytes_per_param/(2*hbm_bandwidth)" in out
     assert "step_time_flops = step_time_params_spread, solved for batch_size" in out
     assert "value:" not in out
 
@@ -169,7 +170,7 @@ def test_solve_on_v5e_prints_240(cli):
                          "--format", "json")
     entry = json.loads(out)["quantities"]["critical_batch_size"]
     assert round(entry["value"]) == 240 and entry["unit"] == "sequence"
-    assert entry["closed_form"] == "chip_flops*weight_bytes_per_param/(2*hbm_bandwidth)"
+    assert entry["closed_form"] == "attention_data_parallel*chip_flops*weight_bytes_per_param/(2*hbm_bandwidth)"
 
 
 def test_solve_latex_and_regimes(cli):

@@ -52,7 +52,10 @@ def test_tornado_ranks_elasticities(workbook):
     (["export", "--compare", "llama-3-70b", "h100,nope"], "unknown hardware 'nope'"),
     (["export", "--compare", "llama-3-70b"], "--compare needs MODEL CHIP,CHIP"),
     (["export", "llama-3-70b", "h100", "--template", "comparison"], "the comparison template compares chips"),
-    (["export", "--compare", "llama-3-70b", "h100,h200", "--template", "finance"], "is not one"),
+    (["export", "--compare", "llama-3-70b", "h100,h200", "--template", "finance"], "--template finance is one chip's"),
+    # issue 31: the engineering template was taken for the default and the comparison written without a word
+    (["export", "--compare", "llama-3-70b", "h100,h200", "--template", "engineering"],
+     "--template engineering is one chip's workbook; --compare writes the comparison template's own layout"),
 ])
 def test_bad_comparison_requests(cli, argv, message, tmp_path):
     status, out, err = cli(*argv, "-o", str(tmp_path / "x.xlsx"))
@@ -63,4 +66,27 @@ def test_an_existing_file_is_not_replaced_without_force(cli, tmp_path):
     path = tmp_path / "c.xlsx"
     path.write_bytes(b"a planner's file")
     status, _, err = cli("export", "--compare", "llama-3-70b", "h100,h200", "-o", str(path))
-    assert status == 2 and "exists; give --force" in err and path.read_bytes() == b"a planner's file"
+    assert status == 2 and "is not a readable workbook" in err and "use --force" in err
+    assert path.read_bytes() == b"a planner's file"
+
+
+def test_an_unedited_comparison_is_replaced_and_an_edited_one_kept(cli, tmp_path):
+    """Issue 31: a second export --compare over its own untouched workbook asked for --force, while the
+    one-chip export replaces an unedited workbook (README, Workbooks)."""
+    path = tmp_path / "c.xlsx"
+    argv = ("export", "--compare", "llama-3-70b", "h100,h200", "--set", "n_chips=8", "-o", str(path))
+    status, _, err = cli(*argv)
+    assert status == 0, err
+    status, out, err = cli(*argv)  # nothing changed: replaced
+    assert status == 0 and out.strip() == str(path), err
+    wb = openpyxl.load_workbook(path)
+    # a chip column's own input cells (its prefill replicas, its batch) are the planner's to edit
+    cell = next(c for c in cell_map(wb) if c.kind == "compare_input" and isinstance(c.generated, float))
+    wb[cell.sheet][cell.cell] = cell.generated * 2
+    wb.save(path)
+    edited = path.read_bytes()
+    status, _, err = cli(*argv)
+    assert status == 2 and f"input {cell.name} ({cell.detail}) was edited" in err and "use --force" in err, err
+    assert err.count("\n") == 1 and path.read_bytes() == edited
+    status, _, err = cli(*argv, "--force")
+    assert status == 0 and path.read_bytes() != edited, err

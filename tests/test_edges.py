@@ -103,3 +103,51 @@ def test_validate_json_is_strict_json(cli, tmp_path):
     data = json.loads(out, parse_constant=refuse)  # NaN, Infinity and -Infinity are refused
     assert data["summary"]["all"]["held_out"] == {"error": None, "measured_over_predicted": None, "points": 0}
     assert data["summary"]["all"]["bound"]["points"] == 1 and data["summary"]["all"]["bound"]["error"] >= 0
+
+
+DEEP = "a/" * 2000  # 2,000 folders that do not exist, then the file
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["plot", "breakdown", "-o"], "x.png"),
+    (["plot", "frontier", "llama-3-70b", "h100", "--rate", "10/s", "-o"], "x.html"),
+    (["plot", "serving", "llama-3-70b", "h100", "-o"], "x.svg"),
+    (["sweep", *HERE_MODEL, "--vary", "batch_size=1,2", "-o"], "x.csv"),
+    (["export", *HERE_MODEL, "-o"], "x.xlsx"),
+])
+def test_an_output_path_two_thousand_folders_deep_is_one_line(cli, tmp_path, argv, name):
+    """Issue 31: Path.mkdir(parents=True) recursed once per missing folder and raised RecursionError."""
+    target = tmp_path / DEEP / name
+    status, _, err = cli(*argv, str(target))
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err, err[:400]
+    assert err.startswith("symroof: error: cannot write ") and "it would make 2,000 nested folders, more than the 64" \
+        in err, err[:400]
+    assert len(err) < 400  # the path is shortened, not printed whole (4,000 characters)
+    assert list(tmp_path.iterdir()) == []  # nothing made
+
+
+def test_a_path_too_long_or_with_a_name_too_long_is_one_line(cli, tmp_path):
+    """Linux's limits: a path of 4,096 bytes (PATH_MAX), a name of 255 (NAME_MAX); both are refused before any
+    folder is made."""
+    long = tmp_path / "/".join(["b" * 250] * 20) / "x.csv"  # 20 names of 250 bytes: over 5,000 bytes
+    status, _, err = cli("sweep", *HERE_MODEL, "--vary", "batch_size=1,2", "-o", str(long))
+    assert status == 2 and err.count("\n") == 1 and "over this system's limit of 4,096" in err, err[:400]
+    name = tmp_path / ("c" * 256 + ".csv")
+    status, _, err = cli("sweep", *HERE_MODEL, "--vary", "batch_size=1,2", "-o", str(name))
+    assert status == 2 and err.count("\n") == 1 and "over this system's limit of 255 bytes" in err, err[:400]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_removes_the_folders_it_made(tmp_path):
+    from symroof.core.files import atomic_write
+
+    def fails(tmp: str) -> None:
+        raise OSError(28, "No space left on device", tmp)
+
+    target = tmp_path / "new" / "deeper" / "x.csv"
+    with pytest.raises(OSError) as caught:
+        atomic_write(target, fails)
+    assert caught.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []
+    atomic_write(target, lambda tmp: open(tmp, "w").write("ok"))  # the folders are made when the write works
+    assert target.read_text() == "ok"

@@ -28,7 +28,7 @@ from .workbook_check import compare, expected_values, formulas_values
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = {"param_bytes": "100 GB"}
-PINNED_TEXT = "chip_flops*param_bytes/(2*hbm_bandwidth*param_count)"
+PINNED_TEXT = "attention_data_parallel*chip_flops*param_bytes/(2*hbm_bandwidth*param_count)"
 
 
 def _by_hand(r):
@@ -42,7 +42,7 @@ def _by_hand(r):
 def test_pinned_formula_text_and_value_agree_in_json_and_table(cli):
     _, out, _ = cli("eval", "llama-3-70b", "tpu-v5e", "--set", "param_bytes=100 GB", "--format", "json")
     q = json.loads(out)["quantities"]["critical_batch_size"]
-    assert q["formula"] == PINNED_TEXT  # was the unpinned chip_flops*weight_bytes_per_param/(2*hbm_bandwidth)
+    assert q["formula"] == PINNED_TEXT  # was the unpinned attention_data_parallel*chip_flops*...
     r = symroof.evaluate("llama-3-70b", "tpu-v5e", PIN)
     assert q["value"] == pytest.approx(_by_hand(r), rel=1e-12)
     _, out, _ = cli("eval", "llama-3-70b", "tpu-v5e", "--set", "param_bytes=100 GB")

@@ -240,3 +240,18 @@ def test_on_demand_takes_the_users_chip_price(cli):
                            "--format", "json")
     assert status == 0, err
     assert json.loads(out)["quantities"]["chip_hour_cost"]["value"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--allow-dtype", ""], "--allow-dtype is empty"),  # searched the model's own dtype without a word
+    (["--allow-dtype", ", "], "--allow-dtype ', ' names no dtype"),
+    (["--rate", ""], "--rate is empty"),  # became target_request_rate's default without a word
+    (["--ttft", " "], "--ttft is empty"),
+    (["--compare", ","], "--compare ',' names no chip besides h200"),
+    (["--ttft-p99", "2s", "--ttft-p95", "1s"], "two TTFT targets (--ttft 2s, 1s; --ttft-percentile 99, 95)"),
+    (["--ttft-p99", "2s", "--ttft", "1s"], "two TTFT targets (--ttft 2s, 1s; --ttft-percentile 99)"),
+])
+def test_options_that_would_be_dropped_are_refused(cli, argv, message):
+    """Issue 31: an empty value fell back to the default, and of two TTFT targets the last was kept."""
+    status, out, err = cli("plan", "llama-3-70b", "h200", *argv)
+    assert status == 2 and message in err and err.count("\n") == 1 and not out, err

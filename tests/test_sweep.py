@@ -219,3 +219,55 @@ def test_progress_shows_only_on_a_terminal_after_a_while():
     quiet = FakeTTY()
     Progress(quiet, enabled=False, after=0)(1, 2)
     assert quiet.getvalue() == ""
+
+
+def test_a_sweep_too_large_to_compute_is_refused_with_its_size(cli, tmp_path):
+    """Issue 31: 100,000 x 100,000 points streamed to a CSV ran for minutes. The default columns are model,
+    hardware, the two varied inputs, n_chips, seven quantities and fits: 13; 1e10 points x 13 cells x 13 bytes
+    (pandas's width of a float) = 1.69e12 bytes."""
+    out = tmp_path / "huge.csv"
+    status, _, err = cli("sweep", "llama-3-70b", "tpu-v5e", "--vary", "batch_size=1:100000",
+                         "--vary", "context_length=1:100000", "-o", str(out))
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "10,000,000,000 points (100,000 batch_size x 100,000 context_length) of 13 columns" in err
+    assert "about 1.7 TB as CSV" in err and "over the limit of 1,000,000 points" in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    # a range is counted, not laid out: 1e12 values are refused at once
+    status, _, err = cli("sweep", "llama-3-70b", "tpu-v5e", "--vary", "batch_size=1:1e12", "--format", "json")
+    assert status == 2 and "over the limit of 1,000,000 points" in err and err.count("\n") == 1, err
+
+
+def test_the_point_limit_counts_models_chips_and_dtypes(cli, monkeypatch):
+    """The command's limit is on the product of every list: 2 models x 2 chips x 2 dtypes x 3 batches = 24."""
+    import symroof.cli.sweeps as sw
+
+    argv = ("sweep", "llama-3-70b,llama-3-8b", "tpu-v5e,h100", "--vary", "batch_size=1:3", "--vary",
+            "weight_dtype=int8,bf16", "--quantities", "step_time", "--quiet")
+    monkeypatch.setattr(sw, "MAX_POINTS", 24)
+    status, out, err = cli(*argv)
+    assert status == 0 and len(out.splitlines()) == 1 + 24, err
+    monkeypatch.setattr(sw, "MAX_POINTS", 23)
+    status, _, err = cli(*argv)
+    assert status == 2 and "24 points (2 models x 2 chips x 3 batch_size x 2 weight_dtype)" in err, err
+    # the library's sweep() returns a table in memory, held by its memory limit only (computing is fast)
+    frame = sweep(["llama-3-70b", "llama-3-8b"], ["tpu-v5e", "h100"], {"batch_size": [1, 2, 3],
+                                                                      "weight_dtype": ["int8", "bf16"]})
+    assert len(frame) == 24
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["serving", "llama-3-70b", "h100", "--contexts", "2048"],
+     "--contexts: not used by plot serving, which reads --input, --output-tokens and --engine"),
+    (["frontier", "llama-3-70b", "h100", "--rate", "10/s", "--engine", "sglang"],
+     "--engine: not used by the plan frontier"),
+    (["frontier", "llama-3-70b", "h100", "--rate", "10/s", "--contexts", "2048", "--engine", "vllm"],
+     "--contexts, --engine: not used by the plan frontier"),
+    (["frontier", "--input", "100"], "--input: not used by plot frontier, which reads --contexts"),
+    (["breakdown", "--engine", "vllm"], "--engine: not used by plot breakdown"),
+    (["frontier", "llama-3-70b", "h100", "--rate", ""], "--rate is empty"),  # drew the seed's figure instead
+])
+def test_plot_refuses_options_it_does_not_use(cli, tmp_path, argv, message):
+    """Issue 31: these options were dropped without a word."""
+    target = tmp_path / "x.png"
+    status, _, err = cli("plot", *argv, "-o", str(target))
+    assert status == 2 and message in err and err.count("\n") == 1 and not target.exists(), err

@@ -31,9 +31,12 @@ def test_critical_batch_size(weights, compute, seed):
 
 
 def test_critical_batch_closed_form():
-    # issue 11: solved once per structure; the dense root is the seed's, an MoE model's goes through LambertW
+    # issue 11: solved once per structure; the dense root is the seed's, an MoE model's goes through LambertW.
+    # Issue 28: each attention data-parallel group loads its own weights, so the root scales with the groups
+    # (the seed's C * bytes / (2 W) at one group)
     text = REGISTRY.get("critical_batch_size").formula_text()
-    assert text.startswith("select(mlp, {dense: chip_flops*weight_bytes_per_param/(2*hbm_bandwidth), moe: ")
+    assert text.startswith("select(mlp, {dense: attention_data_parallel*chip_flops*weight_bytes_per_param/"
+                           "(2*hbm_bandwidth), moe: ")
     assert "LambertW" in text
 
 

@@ -107,7 +107,8 @@ def _workbooks(sub) -> None:
                        description="Write a workbook whose cells are live formulas over one defined name per "
                                    "quantity; it recomputes in Excel or LibreOffice exactly as symroof does.")
     _pair(p, optional=True)
-    p.add_argument("--template", default="engineering", help="engineering (default), finance, or a TOML path")
+    p.add_argument("--template", help="engineering (the default), finance, or a TOML path; with --compare the "
+                                      "comparison template (its own layout) or a TOML path of that kind")
     add_set(p)
     p.add_argument("-o", "--output", metavar="PATH",
                    help="the file to write (default MODEL_HARDWARE_TEMPLATE.xlsx); with --all, the folder")
@@ -145,7 +146,8 @@ def _sweeps(sub) -> None:
                    help="keep only the latency-throughput frontier (per value of every other varied input)")
     p.add_argument("--format", choices=["csv", "json", "table"], default="csv")
     p.add_argument("-o", "--output", metavar="FILE",
-                   help="write to FILE instead of standard output (CSV is written in chunks, for any size)")
+                   help="write to FILE instead of standard output (CSV is written in chunks; a sweep has at most "
+                        "1,000,000 points)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func="sweeps:cmd_sweep")
 
@@ -162,7 +164,7 @@ def _sweeps(sub) -> None:
     p.add_argument("--input", metavar="N", help="serving: input tokens per request (default 1024)")
     p.add_argument("--output-tokens", "--osl", dest="output_tokens", metavar="N",
                    help="serving: output tokens per request (default 1024)")
-    p.add_argument("--engine", default="vllm", metavar="ENGINE", help="serving: the engine profile (default vllm)")
+    p.add_argument("--engine", metavar="ENGINE", help="serving: the engine profile (default vllm)")
     p.add_argument("--plan", action="store_true",
                    help="frontier: the configuration search's cost frontier (symroof plan --frontier) instead of "
                         "the seed's figure; --rate, --ttft and --tpot imply it")
@@ -210,13 +212,18 @@ def _estimates(sub) -> None:
 
     p = sub.add_parser("validate", help="compare predictions with published serving measurements",
                        description="Predict each published measurement of the validation dataset in bound and "
-                                   "estimate mode; print measured/predicted per point and the geometric-mean error.")
+                                   "estimate mode (the shipped engine profiles); print measured/predicted per "
+                                   "point and the geometric-mean error. --fit adds the fitted CPU times and the "
+                                   "held-out error.")
     p.add_argument("--data", metavar="CSV", help="a dataset of the same columns (default: symroof's own)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.add_argument("--summary", action="store_true", help="only the error summary")
-    p.add_argument("--no-fit", dest="fit", action="store_false",
-                   help="predict with the shipped engine profiles only, no fit and no leave-one-source-out (score "
-                        "a held-back set)")
+    fit = p.add_mutually_exclusive_group()
+    fit.add_argument("--fit", dest="fit", action="store_true",
+                     help="also fit the engines' CPU times on the points and predict each source held out (with "
+                          "CPU times fitted on the other sources); about a minute on symroof's own dataset")
+    fit.add_argument("--no-fit", dest="fit", action="store_false",
+                     help="predict with the shipped engine profiles only (the default; scores a held-back set)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func="estimates:cmd_validate")
 
@@ -235,9 +242,9 @@ def _plans(sub) -> None:
     p.add_argument("--rate", help="requests per second, like 2000/s (default: target_request_rate)")
     p.add_argument("--input", help="input (prompt) tokens per request")
     p.add_argument("--output", help="output tokens per request")
-    p.add_argument("--ttft", help="time-to-first-token target with its unit, like 2s")
-    p.add_argument("--ttft-percentile", dest="ttft_percentile", metavar="P",
-                   help="the percentile the TTFT target holds at (default 99); --ttft-p99 2s sets both")
+    p.add_argument("--ttft", action="append", help="time-to-first-token target with its unit, like 2s (once)")
+    p.add_argument("--ttft-percentile", dest="ttft_percentile", metavar="P", action="append",
+                   help="the percentile the TTFT target holds at (default 99); --ttft-p99 2s sets both (once)")
     p.add_argument("--tpot", help="time per output token target with its unit, like 33ms (sets target_step_time)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--own", action="store_true", help="own the chips (capital, power, hosting)")

@@ -28,6 +28,21 @@ def parse_sets(items: Sequence[str] | None, option: str = "--set") -> dict[str, 
     return out
 
 
+#: An example value per option, for the sentence refusing it empty.
+EXAMPLES = {"--rate": "2000/s", "--ttft": "2s", "--tpot": "33ms", "--allow-dtype": "fp8,fp4", "--compare": "h100,b200",
+            "--input": "3000", "--output": "500", "--rent": "spot", "--ttft-percentile": "99",
+            "--contexts": "2048,8192", "--output-tokens": "1024", "--engine": "vllm",
+            "--template": "finance"}
+
+
+def refuse_empty(given: dict[str, str | None]) -> None:
+    """An option given as empty text ("") would read as not given and fall back to its default: refuse it."""
+    for option, value in given.items():
+        if value is not None and not value.strip():
+            raise InputError(f"{option} is empty; give a value, like {EXAMPLES.get(option, '...')}, or leave the "
+                             "option out")
+
+
 def fmt(value) -> str:
     return value if isinstance(value, str) else f"{value:.6g}"
 

@@ -7,14 +7,15 @@ import sys
 from pathlib import Path
 
 from ..core.errors import InputError
-from ..core.files import write_text_atomically
+from ..core.files import check_target, write_text_atomically
 from ..core.progress import Progress
 from ..core.units import Q_
 from ..core.version import __version__
 from ..derive import table
 from ..fit import check, fit, to_toml
 from ..measure import cmd_measure
-from ..validation import report
+from ..validation import render, run
+from .common import warn
 
 
 def _check_output(output: str | None, force: bool) -> None:
@@ -23,6 +24,7 @@ def _check_output(output: str | None, force: bool) -> None:
         return
     if Path(output).suffix.lower() != ".toml":
         raise InputError(f"-o {output}: a calibration file is TOML; name it .toml")
+    check_target(output)
     if Path(output).exists() and not force:
         raise InputError(f"-o {output}: the file exists; add --force to replace it")
 
@@ -51,8 +53,9 @@ def cmd_calibrate(args: argparse.Namespace) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> str:
-    return report(args.data, args.format, show_rows=not args.summary, progress=Progress(sys.stderr, not args.quiet),
-                  fit=args.fit)
+    v = run(args.data, Progress(sys.stderr, not args.quiet), fit=args.fit)
+    warn(v.warnings())
+    return render(v, args.format, show_rows=not args.summary)
 
 
 __all__ = ["cmd_calibrate", "cmd_measure", "cmd_validate"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import catalog
 from ..catalog import hf
 from ..core.errors import CatalogError
-from ..core.files import atomic_write
+from ..core.files import atomic_write, check_target
 from .common import warn
 
 
@@ -35,6 +35,7 @@ def cmd_import_model(args: argparse.Namespace) -> str:
         return text.rstrip("\n")
     if Path(args.output).suffix.lower() != ".toml":
         raise CatalogError(f"-o {args.output}: a model file is TOML; name it .toml")
+    check_target(args.output)
     if Path(args.output).exists() and not getattr(args, "force", False):
         raise CatalogError(f"-o {args.output}: the file exists; add --force to replace it")
 

@@ -10,7 +10,7 @@ from .. import search
 from ..core.errors import InputError
 from ..planner import compare, frontier, frontier_json, plan
 from ..serve import rate_text, tokens
-from .common import fmt, parse_sets
+from .common import fmt, parse_sets, refuse_empty
 from .notes import notes
 
 #: What the plan table shows, in order: (section, quantity).
@@ -34,7 +34,23 @@ def with_unit(text: str | None, option: str, example: str) -> str | None:
     return text
 
 
+def _ttft(args: argparse.Namespace) -> None:
+    """One TTFT target and one percentile: ``--ttft-p99 2s --ttft-p95 1s`` kept the last without a word."""
+    targets, percentiles = args.ttft or [], args.ttft_percentile or []
+    if len(targets) > 1 or len(percentiles) > 1:
+        given = "; ".join(f"{option} {', '.join(values)}" for option, values in
+                          (("--ttft", targets), ("--ttft-percentile", percentiles)) if values)
+        raise InputError(f"two TTFT targets ({given}): a plan meets one time-to-first-token percentile; give one "
+                         "--ttft-pNN, or --ttft and --ttft-percentile once each")
+    args.ttft = targets[0] if targets else None
+    args.ttft_percentile = percentiles[0] if percentiles else None
+
+
 def _settings(args: argparse.Namespace) -> dict[str, str]:
+    _ttft(args)
+    refuse_empty({"--rate": args.rate, "--ttft": args.ttft, "--ttft-percentile": args.ttft_percentile,
+                  "--tpot": args.tpot, "--input": args.input, "--output": args.output, "--rent": args.rent,
+                  "--compare": args.compare, "--allow-dtype": args.allow_dtype})
     settings = parse_sets(args.set)
     args.ttft, args.tpot = with_unit(args.ttft, "--ttft", "2s"), with_unit(args.tpot, "--tpot", "33ms")
     given = {"request_rate": rate_text(args.rate) if args.rate else None,
@@ -104,7 +120,10 @@ def render_compare(plans, mode: str) -> str:
 
 
 def _allowed(text: str | None) -> list[str]:
-    return [d.strip() for d in (text or "").split(",") if d.strip()]
+    allowed = [d.strip() for d in (text or "").split(",") if d.strip()]
+    if text is not None and not allowed:  # ",": no dtype, which would search the model's own without a word
+        raise InputError(f"--allow-dtype {text!r} names no dtype; give them, like fp8,fp4, or leave the option out")
+    return allowed
 
 
 def render_search(plan) -> str:
@@ -145,6 +164,9 @@ def cmd_plan(args: argparse.Namespace) -> str:
         raise InputError("--frontier is one chip's frontier; drop --compare (or plan each chip with --frontier)")
     if args.compare:
         chips = list(dict.fromkeys([args.hardware, *[c.strip() for c in args.compare.split(",") if c.strip()]]))
+        if len(chips) < 2:
+            raise InputError(f"--compare {args.compare!r} names no chip besides {args.hardware}; give others, "
+                             "like h100,b200")
         plans = compare(args.model, chips, settings, mode, args.calibration, searched=not args.no_search,
                         allow_dtype=allow)
         if args.format == "json":

@@ -6,32 +6,56 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas
 
 from ..core.errors import InputError
-from ..core.files import atomic_write, write_text_atomically
+from ..core.files import atomic_write, check_target, shown, write_text_atomically
 from ..core.progress import Progress
 from ..derive import table
 from ..plot import SEED_CONTEXTS, plot, plot_plan_frontier, plot_serving
 from ..serve import rate_text, tokens
-from ..sweep import attrs, check_size, chunks, pareto, plan
-from .common import mode_of, parse_sets, warn
+from ..sweep import DEFAULT_QUANTITIES, attrs, check_size, chunks, pareto, plan
+from .common import mode_of, parse_sets, refuse_empty, warn
 from .plans import with_unit
+
+#: The most points ``symroof sweep`` writes, to a file or not: about 10 s and 170 MB of CSV at the default 13
+#: columns (the library's sweep() is held only by its memory limit: computing is fast, writing text is not).
+MAX_POINTS = 1_000_000
+BYTES_PER_CELL = 13  # a float as pandas writes it to CSV (a 1,000,000-point sweep of 13 columns wrote 172 MB)
+
+
+def check_points(sizes: dict[str, int], width: int) -> None:
+    """Refuse, before any work, a sweep of more than MAX_POINTS points (the product of ``sizes``)."""
+    total = math.prod(sizes.values())
+    if total <= MAX_POINTS:
+        return
+    shape = " x ".join(f"{n:,} {name}" for name, n in sizes.items() if n > 1)
+    size = total * width * BYTES_PER_CELL
+    disk = next(f"{size / k:,.1f} {unit}" for unit, k in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6))
+                if size >= k or unit == "MB")
+    raise InputError(f"the sweep has {total:,} points ({shape}) of {width} columns, about {disk} as CSV, over "
+                     f"the limit of {MAX_POINTS:,} points; sweep fewer values or a coarser step (a:b:step)")
+
+
+def _count(start: float, stop: float, step: float) -> int:
+    """How many values ``start:stop:step`` holds (inclusive of ``stop``, never past it)."""
+    return math.floor((stop - start) / step * (1 + 1e-12) + 1e-9) + 1
 
 
 def inclusive_range(start: float, stop: float, step: float) -> list[float]:
     """``start, start + step, ...`` up to ``stop`` and never past it (``1:512:64`` ends at 449)."""
-    count = math.floor((stop - start) / step * (1 + 1e-12) + 1e-9) + 1
-    return [start + i * step for i in range(count)]
+    return [start + i * step for i in range(_count(start, stop, step))]
 
 
-def parse_vary(items: Sequence[str] | None) -> dict[str, list]:
+def parse_vary(items: Sequence[str] | None,
+               check: Callable[[dict[str, int]], None] | None = None) -> dict[str, list]:
     """``--vary NAME=SPEC``: SPEC is a comma list of values (with units if wanted, or dtype names) and
-    inclusive ranges ``a:b`` or ``a:b:step``."""
-    out: dict[str, list] = {}
+    inclusive ranges ``a:b`` or ``a:b:step``. ``check`` sees how many values each name has before the ranges
+    are laid out (so that ``1:1e12`` is refused, not built)."""
+    specs: dict[str, list] = {}  # each part: a range (start, stop, step) or one value as written
     for item in items or []:
         name, sep, spec = item.partition("=")
         name, spec = name.strip(), spec.strip()
@@ -39,9 +63,9 @@ def parse_vary(items: Sequence[str] | None) -> dict[str, list]:
             raise InputError(f"--vary {item!r}: expected NAME=VALUES, like batch_size=1:512 or "
                              "context_length=2048,8192")
         q = table().get(name)
-        if name in out:
+        if name in specs:
             raise InputError(f"--vary {name} is given twice; give all its values once, separated by commas")
-        values: list = []
+        parts: list = []
         for part in spec.split(","):
             part = part.strip()
             if ":" in part and not q.categorical:
@@ -50,16 +74,20 @@ def parse_vary(items: Sequence[str] | None) -> dict[str, list]:
                     numbers = [float(b) for b in bounds]
                 except ValueError:
                     raise InputError(f"--vary {name}: {part!r} is not a range a:b or a:b:step") from None
-                if len(numbers) not in (2, 3) or (len(numbers) == 3 and numbers[2] <= 0):
+                if len(numbers) not in (2, 3) or (len(numbers) == 3 and numbers[2] <= 0) or \
+                        not all(math.isfinite(x) for x in numbers):
                     raise InputError(f"--vary {name}: {part!r} is not a range a:b or a:b:step")
                 start, stop, step = numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else 1.0
                 if stop < start:
                     raise InputError(f"--vary {name}: the range {part!r} runs backwards")
-                values.extend(inclusive_range(start, stop, step))
+                parts.append((start, stop, step))
             elif part:
-                values.append(part)
-        out[name] = values
-    return out
+                parts.append(part)
+        specs[name] = parts
+    if check is not None:
+        check({n: sum(_count(*x) if isinstance(x, tuple) else 1 for x in parts) for n, parts in specs.items()})
+    return {n: [v for x in parts for v in (inclusive_range(*x) if isinstance(x, tuple) else [x])]
+            for n, parts in specs.items()}
 
 
 def _rows(n: int) -> str:
@@ -70,17 +98,18 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
     quantities = [n.strip() for n in args.quantities.split(",")] if args.quantities else None
     for n in quantities or []:
         table().get(n)
-    vary = parse_vary(args.vary)
-    mode, calibration = mode_of(args)
-    p = plan(args.model.split(","), args.hardware.split(","), vary, parse_sets(args.set), quantities, mode,
-             calibration,
-             getattr(args, "engine", None))
-    if args.output is not None:
+    if args.output is not None:  # refused before any work
         want = {".csv": "csv", ".json": "json", ".txt": "table"}.get(Path(args.output).suffix.lower())
         if want is None or want != args.format:
-            raise InputError(f"-o {args.output}: --format {args.format} writes "
+            raise InputError(f"-o {shown(args.output)}: --format {args.format} writes "
                              f"{ {'csv': '.csv', 'json': '.json', 'table': '.txt'}[args.format]} files; "
                              "name the file so, or choose the format its name says (a workbook: symroof export)")
+        check_target(args.output)
+    models, chips = args.model.split(","), args.hardware.split(",")
+    vary = parse_vary(args.vary, lambda counts: check_points({"models": len(models), "chips": len(chips), **counts},
+                                                             len(quantities or DEFAULT_QUANTITIES) + len(counts) + 4))
+    mode, calibration = mode_of(args)
+    p = plan(models, chips, vary, parse_sets(args.set), quantities, mode, calibration, getattr(args, "engine", None))
     streamed = args.format == "csv" and args.output is not None and not args.pareto
     check_size(p, streamed)
     for name, reason in p.unavailable.items():
@@ -122,7 +151,27 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
     return text
 
 
+#: The options each figure reads; any other given is refused (it would be dropped without a word).
+PLOT_OPTIONS = {"plan frontier": ("--rate", "--ttft", "--tpot", "--input", "--output-tokens"),
+                "serving": ("--input", "--output-tokens", "--engine"), "frontier": ("--contexts",),
+                "breakdown": ("--contexts",)}
+
+
+def _unused(args: argparse.Namespace, drawn: str) -> None:
+    given = {"--contexts": args.contexts, "--input": args.input, "--output-tokens": args.output_tokens,
+             "--engine": args.engine}
+    refuse_empty({**given, "--rate": args.rate, "--ttft": args.ttft, "--tpot": args.tpot})
+    unused = [o for o, v in given.items() if v is not None and o not in PLOT_OPTIONS[drawn]]
+    if unused:
+        *rest, last = PLOT_OPTIONS[drawn]
+        reads = f"{', '.join(rest)} and {last}" if rest else last
+        raise InputError(f"{', '.join(unused)}: not used by {'the' if drawn == 'plan frontier' else 'plot'} {drawn}, "
+                         f"which reads {reads} (and --set); drop {'them' if len(unused) > 1 else 'it'}")
+
+
 def cmd_plot(args: argparse.Namespace) -> str:
+    planned = bool(args.plan or args.rate is not None or args.ttft is not None or args.tpot is not None)
+    _unused(args, "plan frontier" if planned and args.kind == "frontier" else args.kind)
     contexts = SEED_CONTEXTS
     if args.contexts:
         try:
@@ -131,14 +180,14 @@ def cmd_plot(args: argparse.Namespace) -> str:
             raise InputError(f"--contexts {args.contexts!r}: expected numbers separated by commas, "
                              "like 2048,8192") from None
     mode, calibration = mode_of(args)
-    if args.plan or args.rate or args.ttft or args.tpot:
+    if planned:
         return _plot_plan_frontier(args, mode, calibration)
     if args.kind == "serving":
         if not (args.model and args.hardware):
             raise InputError("plot serving needs MODEL and HARDWARE")
         lengths = [tokens(v if v is not None else 1024, what, option) for v, what, option in (
             (args.input, "input", "--input"), (args.output_tokens, "output", "--output-tokens"))]
-        return str(plot_serving(args.model, args.hardware, args.output, *lengths, engine=args.engine,
+        return str(plot_serving(args.model, args.hardware, args.output, *lengths, engine=args.engine or "vllm",
                                 overrides=parse_sets(args.set), calibration=calibration))
     return str(plot(args.kind, args.model, args.hardware, args.output, parse_sets(args.set), contexts,
                     mode=mode, calibration=calibration))

@@ -6,20 +6,23 @@ import argparse
 import sys
 
 from ..core.errors import InputError
+from ..core.files import check_target
 from ..core.progress import Progress
 from ..workbook import export as workbook_export
-from ..workbook.comparison import export_comparison
-from .common import parse_sets, warn
+from .common import parse_sets, refuse_empty, warn
 
 
 def cmd_export(args: argparse.Namespace) -> str:
+    refuse_empty({"--template": args.template})
     if args.all:
-        if args.model or args.hardware or args.set or args.template != "engineering" or args.keep_inputs or \
+        if args.model or args.hardware or args.set or args.template is not None or args.keep_inputs or \
                 args.calibration or args.compare:
             raise InputError("--all exports the featured pairs with their defaults; give no MODEL, HARDWARE, "
                              "--set, --template or --keep-inputs with it")
         paths = workbook_export.export_all(args.output or "sheets", progress=progress(args))
         return "\n".join(str(p) for p in paths)
+    if args.output is not None:  # refused before any work
+        check_target(args.output)
     if args.compare:
         if not (args.model and args.hardware):
             raise InputError("--compare needs MODEL CHIP,CHIP,..., like: symroof export --compare llama-3-70b "
@@ -27,11 +30,15 @@ def cmd_export(args: argparse.Namespace) -> str:
         if args.keep_inputs:
             raise InputError("--keep-inputs is for one chip's workbook; a comparison is written afresh (--force)")
         chips = [c.strip() for c in args.hardware.split(",") if c.strip()]
-        template = "comparison" if args.template == "engineering" else args.template
-        return str(export_comparison(args.model, chips, parse_sets(args.set), args.output, args.force, template,
-                                     args.calibration))
+        if args.template in ("engineering", "finance"):  # one chip's layouts; the comparison has its own
+            raise InputError(f"--template {args.template} is one chip's workbook; --compare writes the comparison "
+                             "template's own layout: drop --template (or give a comparison template's TOML)")
+        template = args.template or "comparison"
+        return str(workbook_export.export_compared(args.model, chips, parse_sets(args.set), args.output, args.force,
+                                                   template, args.calibration))
     if not (args.model and args.hardware):
         raise InputError("give MODEL HARDWARE, or --all")
+    args.template = args.template or "engineering"
     if args.template == "comparison":
         raise InputError("the comparison template compares chips: symroof export --compare MODEL CHIP,CHIP,...")
     path = workbook_export.export(args.model, args.hardware, args.template, parse_sets(args.set), args.output,

@@ -15,7 +15,7 @@ import sympy
 from sympy.codegen.cfunctions import log2
 from sympy.core.symbol import Str
 
-from .functions import ErlangC, Select
+from .functions import ErlangC, Saturation, Select
 
 _KNOWN: dict[str, str] = {}
 
@@ -31,5 +31,5 @@ def known(name: str) -> sympy.Expr | None:
     if text is None:
         return None
     namespace = {k: getattr(sympy, k) for k in dir(sympy) if not k.startswith("_")}
-    namespace.update(Select=Select, ErlangC=ErlangC, Str=Str, log2=log2)
+    namespace.update(Select=Select, ErlangC=ErlangC, Saturation=Saturation, Str=Str, log2=log2)
     return eval(text, namespace)  # noqa: S307 - srepr text symroof wrote into its own cache, checked by its key

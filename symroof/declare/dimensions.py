@@ -13,7 +13,7 @@ from pint.util import UnitsContainer
 from sympy.codegen.cfunctions import log2
 
 from ..core.errors import UnitError
-from .functions import ErlangC, Select
+from .functions import ErlangC, Saturation, Select
 from .quantity import REGISTRY, Quantity
 
 Dim = UnitsContainer
@@ -106,6 +106,7 @@ RULES: dict[type, Callable[[sympy.Basic], Dim]] = {
     sympy.exp: _dimensionless_arg,
     sympy.LambertW: _dimensionless_arg,
     ErlangC: _dimensionless_arg,
+    Saturation: _dimensionless_arg,
 }
 
 

@@ -76,3 +76,21 @@ class ErlangC(sympy.Function):
 
     def _eval_is_nonnegative(self):
         return True
+
+
+class Saturation(sympy.Function):
+    """0 while a queue's utilisation ``x`` is below 1, undefined (nan) at or beyond it: added to a steady-state
+    time, it leaves the time where a steady state exists and marks the rest as having none. A function rather
+    than a Piecewise, so that a condition holding it (a batch above a cap) is never folded by sympy, which
+    cannot compare nan; each printer writes it as a conditional."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number and x < 1:
+            return sympy.Integer(0)
+        return None
+
+    def _eval_is_extended_real(self):
+        return None

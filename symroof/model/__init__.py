@@ -10,6 +10,8 @@ from . import (  # noqa: F401
     decode,
     engine,
     engine_inputs,
+    engine_step,
+    engine_thresholds,
     inputs,
     memory,
     ownership,

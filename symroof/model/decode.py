@@ -9,7 +9,7 @@ from __future__ import annotations
 from sympy import Max
 
 from ..declare import Group, one
-from .communication import comm_exposed, pipeline_stages, step_time_comm
+from .communication import attention_data_parallel, comm_exposed, pipeline_stages, step_time_comm
 from .inputs import (
     attention_latency,
     batch_size,
@@ -56,9 +56,11 @@ expected_experts_touched = GROUP.derived(
 step_param_bytes = GROUP.derived(
     "step_param_bytes", r"M_{\text{param}}^{\text{step}}", "GB",
     "Weight bytes one decode step loads: every weight of a dense model; an MoE step skips the experts no token "
-    "chose.", Q_MOE,
-    GROUP.select(mlp, {"dense": param_bytes,  # an untouched routed expert is skipped with probability q^B
-                       "moe": (param_count - routed_expert_params) * weight_bytes_per_param
+    "chose. With attention data parallelism each attention group loads its own copy of the non-expert weights.",
+    Q_MOE + "; issue 28 (attention data parallelism, as the engine step)",
+    GROUP.select(mlp, {"dense": attention_data_parallel * param_bytes,  # each attention group holds its copy
+                       # an untouched routed expert is skipped with probability q^B
+                       "moe": attention_data_parallel * (param_count - routed_expert_params) * weight_bytes_per_param
                        + routed_expert_params * expert_bytes_per_param
                        * (1 - expert_miss_probability ** (decode_tokens_per_step / one("token")))}),
     requires=(), label="Weights loaded per decode step")

@@ -32,81 +32,52 @@ from __future__ import annotations
 
 import sympy
 
-from ..declare import Group, one
-from .communication import (
-    attention_data_parallel,
-    comm_exposed,
-    moe_layers,
-    pipeline_stages,
-    step_time_comm_fixed,
-    step_time_comm_per_sequence,
-    tensor_parallel_size,
-)
-from .decode import expert_miss_probability, flops_per_param_token, step_time_overhead
+from ..declare import one
+from ..declare.functions import Saturation
 from .engine_inputs import (
     accepted_tokens_per_step,
     activation_reserve,
     api_overhead,
     concurrency,
     cuda_graph_max_batch,
-    engine_layer_overhead,
-    engine_request_overhead,
-    expert_imbalance,
     kv_memory_basis,
     kv_memory_fraction,
-    kv_replication_counted,
     max_num_batched_tokens,
     max_num_seqs,
     prefill_separate,
+    serving_mode,
     speculative_tokens,
     workload,
 )
+from .engine_step import (
+    GROUP,
+    STEP,
+    eager_time,
+    experts_share,
+    kv_replication,
+    serve_decode_flops_time,
+    serve_fixed_time,
+    serve_prefill_matmul_time,
+    serve_time_per_prefill_token,
+    serve_time_per_sequence,
+    weights_stored,
+    weights_time,
+)
 from .inputs import (
-    attention,
     batch_size,
-    chip_flops,
+    cached_prefix_fraction,
     context_length,
-    d_head,
-    decode_flops_efficiency,
-    expert_bytes_per_param,
-    hbm_bandwidth,
     hbm_capacity,
     input_length,
-    kv_lora_rank,
-    kv_stream_efficiency,
-    mlp,
     n_chips,
-    n_experts_per_token,
-    n_heads,
-    n_kv_heads,
-    n_layers,
     output_length,
-    prefill_length,
-    prefill_mfu,
-    qk_rope_head_dim,
     request_rate,
-    weight_stream_efficiency,
 )
-from .memory import active_param_count, expert_params, kv_bytes_per_sequence, param_bytes, routed_expert_params
-from .prefill import prefill_attention_flops
+from .memory import kv_bytes_per_sequence
 
-GROUP = Group("serve", "Serving a workload", requires=("fits_in_hbm",))
+_s = 1 + speculative_tokens  # tokens a decode step computes per sequence
 LITTLE = "Little's law in steady state (Kleinrock, Queueing Systems I); see symroof/model/engine.py"
 
-# --- what the engine holds ---
-_a = attention_data_parallel
-_tp_attn = tensor_parallel_size / _a  # chips one attention group splits its heads over
-kv_replication = GROUP.derived(
-    "kv_replication", r"\rho_{KV}", "", "Copies of each sequence's KV cache the engine stores: an MLA latent is whole "
-    "on every chip of its attention group; GQA heads are split until there are more chips than KV heads.",
-    "vLLM/SGLang MLA tensor parallelism; DeepSeek-V3 paper (data-parallel attention)",
-    1 + kv_replication_counted * (GROUP.select(attention, {
-        "gqa": sympy.Max(1, _tp_attn / n_kv_heads), "mla": _tp_attn}) - 1), requires=())
-nonexpert_bytes = param_bytes - routed_expert_params * expert_bytes_per_param
-weights_stored = GROUP.derived(
-    "weights_stored", r"M_{\text{w}}^{\text{stored}}", "GB", "Weights the replica stores: the attention and dense "
-    "weights once per attention group, the routed experts once.", "issue 17: attention data parallelism",
-    _a * nonexpert_bytes + routed_expert_params * expert_bytes_per_param, requires=())
 _hbm = n_chips * hbm_capacity
 _act = n_chips * activation_reserve
 kv_pool_bytes = GROUP.derived(
@@ -133,22 +104,52 @@ serve_kv_holds_a_request = GROUP.derived(
           "the KV cache cannot hold one request: the pool has {kv_pool_bytes:,.1f} GB and one request of "
           "{input_length:,.0f} + {output_length:,.0f} tokens needs {kv_bytes_per_request:,.2f} GB (x "
           "{kv_replication:,.0f} copies); add chips, shorten the request or raise the memory fraction"))
+serve_token_budget_holds_a_step = GROUP.derived(
+    "serve_token_budget_holds_a_step", r"T^{\max} \ge 1 + n_{\text{draft}}", "", "Whether the token budget holds "
+    "one sequence's decode step (its own token and the draft tokens it verifies).", "engine scheduler (issue 28)",
+    sympy.GreaterThan(max_num_batched_tokens, (1 + speculative_tokens) * one("token")), boolean=True, requires=(),
+    on_false="refuse",
+    says=("A step's token budget holds {max_num_batched_tokens:,.0f} tokens.",
+          "max_num_batched_tokens ({max_num_batched_tokens}) is below the {speculative_tokens} + 1 tokens one "
+          "sequence's decode step carries: no step could run; raise it"))
+serve_seq_cap_whole = GROUP.derived(
+    "serve_seq_cap_whole", r"N_{\text{seqs}}^{\max} \in \mathbb{N}", "", "Whether the sequence cap is a whole "
+    "number of sequences, at least one.", "engine scheduler (issue 28)",
+    sympy.And(sympy.GreaterThan(max_num_seqs, one("sequence")),
+              sympy.Eq(sympy.floor(max_num_seqs / one("sequence")) * one("sequence"), max_num_seqs)),
+    boolean=True, requires=(), on_false="refuse",
+    says=("At most {max_num_seqs:,.0f} sequences run at once.",
+          "max_num_seqs ({max_num_seqs}) must be a whole number of sequences, at least 1"))
 # --- what one request asks of the engine ---
 decode_steps_per_request = GROUP.derived(
     "decode_steps_per_request", "D", "", "Decode steps a request takes after its first token: (output - 1) / "
     "accepted tokens per step.", LITTLE, (output_length / one("token/sequence") - 1) / accepted_tokens_per_step,
     requires=())
+serve_prefill_tokens = GROUP.derived(
+    "serve_prefill_tokens", r"P_{\text{new}}", "token/sequence", "Prompt tokens a request's prefill computes: those "
+    "not found in the prefix cache, and at least the last one (engines compute it to sample the first token).",
+    "vLLM automatic prefix caching (a fully cached prompt still computes its last token)",
+    sympy.Max(one("token/sequence"), input_length * (1 - cached_prefix_fraction)), requires=())
+_Pn = serve_prefill_tokens
 prefill_chunk_tokens = GROUP.derived(
     "prefill_chunk_tokens", r"T_{\text{chunk}}", "token", "Prompt tokens of one prefill step: the token budget, or "
     "the whole prompt when it fits.", "engine scheduler (chunked prefill)",
-    sympy.Min(max_num_batched_tokens, input_length * one("sequence")), requires=())
+    sympy.Min(max_num_batched_tokens, _Pn * one("sequence")), requires=())
 prefill_chunks = GROUP.derived(
     "prefill_chunks", r"n_{\text{chunk}}", "", "Steps a prompt's prefill is spread over: ceil(input / token budget).",
-    "engine scheduler (chunked prefill)", sympy.ceiling(input_length * one("sequence") / max_num_batched_tokens),
+    "engine scheduler (chunked prefill)", sympy.ceiling(_Pn * one("sequence") / max_num_batched_tokens),
     requires=())
 steps_per_request = GROUP.derived(
-    "steps_per_request", "K", "", "Steps a request stays in the engine: its prefill chunks and its decode steps.",
-    LITTLE, prefill_chunks + decode_steps_per_request, requires=())
+    "steps_per_request", "K", "", "Steps a request stays in the engine: its prefill chunks and its decode steps "
+    "(only the decode steps when a prefill fleet of its own prefills it).", LITTLE,
+    GROUP.select(serving_mode, {"colocated": prefill_chunks + decode_steps_per_request,
+                                "disaggregated": decode_steps_per_request}), requires=())
+serve_replica_prompt_tokens = GROUP.derived(
+    "serve_replica_prompt_tokens", r"P_{\text{here}}", "token/sequence", "Prompt tokens per request this replica's "
+    "steps prefill: its uncached prompt (colocated), none (disaggregated: a prefill fleet of its own does).",
+    "issue 28", GROUP.select(serving_mode, {"colocated": _Pn, "disaggregated": 0 * one("token/sequence")}),
+    requires=())
+_P = serve_replica_prompt_tokens
 
 serve_token_cap = GROUP.derived(
     "serve_token_cap", r"B^{T}", "sequence", "Most requests the token budget keeps running: each brings its prompt "
@@ -157,137 +158,118 @@ serve_token_cap = GROUP.derived(
     GROUP.select(workload, {
         "static": max_num_batched_tokens * one("sequence/token"),
         **{w: max_num_batched_tokens * steps_per_request
-           / (input_length + decode_steps_per_request * (1 + speculative_tokens) * one("token/sequence"))
+           / (_P + decode_steps_per_request * (1 + speculative_tokens) * one("token/sequence"))
            for w in ("concurrency", "rate", "max")}}), requires=(), label="Requests the token budget keeps")
 batch_cap = GROUP.derived(
     "batch_cap", r"B^{\max}", "sequence", "Most requests the engine runs at once: the least of its sequence cap, "
     "what its token budget keeps running and the requests the KV pool holds.", "engine scheduler caps",
     sympy.Min(max_num_seqs, serve_token_cap, kv_pool_sequences), requires=(), label="Most requests running")
 
-# --- what a step costs: a fixed part, a part per decode sequence, a part per prefill token ---
-STEP = "the chapter's step model, per engine step (issue 17); see symroof/model/engine.py"
-_Y = n_chips
-_s = 1 + speculative_tokens  # tokens a decode step computes per sequence
-_mean_context = input_length + output_length / 2
-serve_kv_bytes_per_sequence = GROUP.at(
-    "serve_kv_bytes_per_sequence", r"M_{\text{KV}}^{\bar S}", "GB/sequence", "KV cache of a decoding sequence at "
-    "its mean context (input plus half the output).", STEP, kv_bytes_per_sequence,
-    {context_length: _mean_context}, requires=())
-_width = GROUP.select(attention, {"gqa": 2 * d_head, "mla": 2 * kv_lora_rank + qk_rope_head_dim})
-serve_attention_time_per_sequence = GROUP.derived(
-    "serve_attention_time_per_sequence", r"\tau_{\text{attn}}", "us/sequence", "Decode attention of one sequence "
-    "per step: reading its KV (copies included) or its attention FLOPs (an absorbed MLA latent is multiplied by "
-    "every head), the larger.", "DeepSeek-V2 paper (absorbed MLA); FlashMLA README (compute-bound decode)",
-    sympy.Max(serve_kv_bytes_per_sequence * kv_replication / (_Y * hbm_bandwidth * kv_stream_efficiency),
-              flops_per_param_token * one("parameter") * n_heads * _width * n_layers * _mean_context * _s
-              / (_Y * chip_flops * decode_flops_efficiency)), requires=())
-serve_flop_params = GROUP.derived(
-    "serve_flop_params", r"N_{\text{active}}^{\iota}", "parameter", "Parameters a token's matmuls use, the routed "
-    "experts' counted at the most-loaded expert-parallel rank's share.", STEP,
-    active_param_count + (expert_imbalance - 1) * GROUP.select(mlp, {
-        "dense": 0 * one("parameter"), "moe": moe_layers * n_experts_per_token * expert_params}), requires=())
-serve_decode_flops_time = GROUP.derived(
-    "serve_decode_flops_time", r"\tau_{F}", "us/sequence", "Matmul FLOPs time of one decode sequence per step "
-    "(its own token and any draft tokens it verifies).", STEP,
-    flops_per_param_token * serve_flop_params * _s * one("token/sequence")
-    / (_Y * chip_flops * decode_flops_efficiency), requires=())
-serve_prefill_attention_flops = GROUP.at(
-    "serve_prefill_attention_flops", r"F_{\text{attn}}^{P}", "FLOP", "Attention FLOPs of one request's prefill.",
-    STEP, prefill_attention_flops, {prefill_length: input_length}, requires=())
-serve_prefill_matmul_time = GROUP.derived(
-    "serve_prefill_matmul_time", r"\tau_{P}", "us/token", "Matmul FLOPs time of one prompt token inside a step, at "
-    "the prefill MFU.", STEP, flops_per_param_token * serve_flop_params / (_Y * chip_flops * prefill_mfu), requires=())
-serve_fixed_time = GROUP.derived(
-    "serve_fixed_time", r"t_{0}", "ms", "The part of every step that no token changes: the engine's per-step "
-    "overhead, every layer's attention latency and the latency of the step's collectives.", STEP,
-    step_time_overhead + comm_exposed * step_time_comm_fixed, requires=())
-serve_time_per_sequence = GROUP.derived(
-    "serve_time_per_sequence", r"\beta", "us/sequence", "What each decode sequence adds to a step besides matmul "
-    "FLOPs: attention, the engine's CPU time per sequence, and the bytes of the collectives.", STEP,
-    serve_attention_time_per_sequence + engine_request_overhead
-    + comm_exposed * step_time_comm_per_sequence * _s, requires=())
-serve_time_per_prefill_token = GROUP.derived(
-    "serve_time_per_prefill_token", r"\gamma", "us/token", "What each prefill token adds to a step besides its "
-    "matmul FLOPs: its share of the causal attention and the bytes of the collectives it sends.", STEP,
-    serve_prefill_attention_flops / (input_length * one("sequence") * _Y * chip_flops * prefill_mfu)
-    + comm_exposed * step_time_comm_per_sequence * one("sequence/token"), requires=())
-
 # --- the step in steady state: two regimes, each a closed form; then a second pass ---
 _n = {"concurrency": sympy.Min(concurrency, batch_cap), "max": batch_cap}
-_D, _K, _P = decode_steps_per_request, steps_per_request, input_length  # steps, steps, prompt tokens per request
+_D, _K = decode_steps_per_request, steps_per_request  # decode steps, steps in the engine per request
 _rate = request_rate
 
 
-def _load(beta, gamma):
-    """(load per request in step-seconds, as a rate multiplies it): beta D + gamma P."""
-    return beta * _D + gamma * _P
-
-
-def _step(weights, extra):
-    """The step time for each workload: the larger of the weights-bound and the FLOPs-bound regime's root."""
-    regimes = []
+def regimes(weights, extra) -> list[tuple]:
+    """The step's two regimes, weights-bound then FLOPs-bound: (fixed time, load one request brings in
+    step-seconds, time per decode sequence). A step is the larger of the two; every workload's closed form
+    and every serving threshold is written on these."""
+    out = []
     for fixed, beta, gamma in (
             (serve_fixed_time + extra + weights, serve_time_per_sequence, serve_time_per_prefill_token),
             (serve_fixed_time + extra, serve_time_per_sequence + serve_decode_flops_time,
              serve_time_per_prefill_token + serve_prefill_matmul_time)):
         gamma = gamma + prefill_separate * fixed / prefill_chunk_tokens  # its own steps reload the weights
-        x = _rate * _load(beta, gamma)
-        regimes.append(GROUP.select(workload, {
-            "concurrency": fixed + _n["concurrency"] * _load(beta, gamma) / _K,
-            "max": fixed + _n["max"] * _load(beta, gamma) / _K,
+        out.append((fixed, beta * _D + gamma * _P, beta))
+    return out
+
+
+def _step(weights, extra):
+    """The step time for each workload: the larger of the weights-bound and the FLOPs-bound regime's root."""
+    steps = []
+    for fixed, load, beta in regimes(weights, extra):
+        x = _rate * load
+        steps.append(GROUP.select(workload, {
+            "concurrency": fixed + _n["concurrency"] * load / _K,
+            "max": fixed + _n["max"] * load / _K,
             "static": fixed + beta * batch_size,
-            "rate": fixed * sympy.Piecewise((1 / (1 - x), x < 1), (sympy.nan, True))}))  # nan: saturated
-    return sympy.Max(*regimes)
+            # nan once saturated, added rather than multiplied, so that a fixed time of 0 (bound mode) keeps it
+            "rate": fixed / (1 - x) + one("ms") * Saturation(x)}))
+    return sympy.Max(*steps)
 
 
-# a token's path loads every pipeline stage's weights in turn (as step_time_params)
-_weights_all = pipeline_stages * weights_stored / (_Y * hbm_bandwidth * weight_stream_efficiency)
+_weights_all = weights_time(1)  # every expert's weights: a first pass, and a prefill chunk's own step
 serve_first_step_time = GROUP.derived(
     "serve_first_step_time", r"t_{1}", "ms", "The step time of a first pass: every expert's weights loaded, no "
     "eager steps.", STEP, _step(_weights_all, 0 * one("ms")), requires=())
 _B = {"concurrency": _n["concurrency"] * _D / _K, "max": _n["max"] * _D / _K, "static": batch_size}
+
+
+def _decode_batch(t):
+    """Decode sequences per step when a step takes ``t`` (an open loop's batch grows with its step)."""
+    return GROUP.select(workload, {**_B, "rate": _rate * _D * t})
+
+
+def _tokens(t):
+    """Tokens a step's matmuls carry when a step takes ``t``: decode and draft tokens, and prefill tokens."""
+    return _decode_batch(t) * _s * one("token/sequence") + GROUP.select(workload, {
+        "concurrency": _n["concurrency"] * _P / _K, "max": _n["max"] * _P / _K, "static": 0 * one("token"),
+        "rate": _rate * _P * t})
+
+
 serve_first_decode_batch = GROUP.derived(
     "serve_first_decode_batch", r"B_{1}", "sequence", "Decode sequences per step of the first pass.", LITTLE,
-    GROUP.select(workload, {**_B, "rate": _rate * _D * serve_first_step_time}), requires=())
+    _decode_batch(serve_first_step_time), requires=())
 serve_tokens_per_step = GROUP.derived(
     "serve_tokens_per_step", r"T_{\text{step}}", "token", "Tokens a step's matmuls carry (decode and draft tokens, "
-    "prefill tokens), by the first pass.", LITTLE,
-    serve_first_decode_batch * _s * one("token/sequence") + GROUP.select(workload, {
-        "concurrency": _n["concurrency"] * _P / _K, "max": _n["max"] * _P / _K, "static": 0 * one("token"),
-        "rate": _rate * _P * serve_first_step_time}), requires=())
+    "prefill tokens), by the first pass.", LITTLE, _tokens(serve_first_step_time), requires=())
 serve_experts_loaded = GROUP.derived(
     "serve_experts_loaded", r"f_{E}", "", "Share of the routed experts' weights a step loads: all of a dense "
-    "model's; E (1 - (1 - k/E)^T) / E of an MoE layer's for the step's T tokens.",
+    "model's; E (1 - (1 - k/E)^T) / E of an MoE layer's for the step's T tokens (by the first pass).",
     "issue 11: B tokens each choosing k of E experts, uniformly and independently",
-    GROUP.select(mlp, {"dense": sympy.Integer(1),
-                       "moe": 1 - expert_miss_probability ** (serve_tokens_per_step / one("token"))}), requires=())
+    experts_share(serve_tokens_per_step), requires=())
 serve_eager = GROUP.derived(
     "serve_eager", r"\chi_{\text{eager}}", "", "1 when the decode batch is above the largest captured CUDA graph "
     "(the step runs eager), else 0.", "engine CUDA graph capture sizes",
     sympy.Piecewise((1, serve_first_decode_batch > cuda_graph_max_batch), (0, True)), requires=())
-_weights_touched = (pipeline_stages * (nonexpert_bytes * _a + routed_expert_params * expert_bytes_per_param
-                                       * serve_experts_loaded) / (_Y * hbm_bandwidth * weight_stream_efficiency))
-_eager = serve_eager * n_layers * engine_layer_overhead
+# the first pass loads every expert, so its step, batch and tokens are too large: each pass from above comes
+# closer to the fixed point t = step(experts touched by the tokens of a step of t)
+serve_second_step_time = GROUP.derived(
+    "serve_second_step_time", r"t_{2}", "ms", "The step time of a second pass: the experts the first pass's tokens "
+    "touch, eager above the largest CUDA graph.", STEP,
+    _step(weights_time(serve_experts_loaded), eager_time(serve_first_decode_batch)), requires=())
+serve_second_tokens_per_step = GROUP.derived(
+    "serve_second_tokens_per_step", r"T_{2}", "token", "Tokens a step carries, by the second pass.", LITTLE,
+    _tokens(serve_second_step_time), requires=())
+_second_batch = _decode_batch(serve_second_step_time)
 serve_step_time = GROUP.derived(
     "serve_step_time", r"t_{\text{step}}", "ms", "One engine step in steady state: weights of the experts the "
     "step's tokens touch, KV and attention of the running sequences, the prefill chunk it carries, collectives "
-    "and the engine's CPU time.", STEP, _step(_weights_touched, _eager), label="Engine step time")
+    "and the engine's CPU time (a third pass: the experts the second pass's tokens touch).", STEP,
+    _step(weights_time(experts_share(serve_second_tokens_per_step)), eager_time(_second_batch)),
+    label="Engine step time")
+_weights_touched = weights_time(experts_share(serve_second_tokens_per_step))
+_eager = eager_time(_second_batch)
 
 # --- what the users see ---
 OUT = "issue 17: vLLM's benchmark definitions (TTFT, TPOT = (e2e - ttft) / (output - 1)); Little's law"
 serve_decode_batch = GROUP.derived(
     "serve_decode_batch", r"B_{\text{dec}}", "sequence", "Sequences a step decodes.", LITTLE,
     GROUP.select(workload, {**_B, "rate": _rate * _D * serve_step_time}), label="Sequences decoded per step")
-_c = prefill_chunk_tokens
+_c = _Pn * one("sequence") / prefill_chunks  # the mean chunk: a remainder chunk is not charged as a full one
 serve_prefill_step_time = GROUP.derived(
     "serve_prefill_step_time", r"t_{\text{step}}^{P}", "ms", "A step that carries one of the request's prefill "
     "chunks beside the running decodes: at least the mean step, and at least the chunk's own weights-bound or "
-    "FLOPs-bound time.", STEP,
-    sympy.Max(serve_step_time,
+    "FLOPs-bound time; on a prefill fleet of its own, the chunk's step with no decodes.", STEP,
+    GROUP.select(serving_mode, {"disaggregated": sympy.Max(
+        serve_fixed_time + _weights_all + serve_time_per_prefill_token * _c,
+        serve_fixed_time + (serve_time_per_prefill_token + serve_prefill_matmul_time) * _c), "colocated": sympy.Max(
+        serve_step_time,
               serve_fixed_time + _eager + _weights_touched + serve_time_per_sequence * serve_decode_batch
               + serve_time_per_prefill_token * _c,
               serve_fixed_time + _eager + (serve_time_per_sequence + serve_decode_flops_time) * serve_decode_batch
-              + (serve_time_per_prefill_token + serve_prefill_matmul_time) * _c), requires=())
+              + (serve_time_per_prefill_token + serve_prefill_matmul_time) * _c)}), requires=())
 serve_request_time = GROUP.derived(
     "serve_request_time", r"T_{\text{engine}}", "s", "Time a request spends in the engine: its prefill chunks and "
     "its decode steps.", LITTLE, prefill_chunks * serve_prefill_step_time + _D * serve_step_time, requires=())
@@ -295,24 +277,27 @@ itl = GROUP.derived(
     "itl", r"\text{ITL}", "ms", "Mean inter-token latency (vLLM's TPOT): time between a request's tokens after "
     "the first.", OUT, serve_step_time / accepted_tokens_per_step, label="Inter-token latency")
 _chunked = prefill_chunks * serve_prefill_step_time
-_static_steps = sympy.ceiling(batch_size * input_length / max_num_batched_tokens)
+_static_steps = sympy.ceiling(batch_size * _Pn / max_num_batched_tokens)
 static_prefill_time = GROUP.derived(
     "static_prefill_time", r"T_{P}^{\text{batch}}", "s", "Prefill of a whole static batch: its prompts in steps "
     "of the token budget, each paying the fixed time, the weights or the FLOPs, and attention.", STEP,
     _static_steps * serve_fixed_time + sympy.Max(_static_steps * _weights_all,
-                                                 batch_size * input_length * serve_prefill_matmul_time)
-    + batch_size * input_length * serve_time_per_prefill_token, requires=())
+                                                 batch_size * _Pn * serve_prefill_matmul_time)
+    + batch_size * _Pn * serve_time_per_prefill_token, requires=())
 prefill_share_utilisation = GROUP.derived(
     "prefill_share_utilisation", r"\rho_{P}", "", "Share of each step's token budget the arriving prompts take "
     "(open loop).", "M/D/1 on the prefill share (issue 17)",
-    _rate * input_length * serve_step_time / max_num_batched_tokens, requires=())
+    _rate * _P * serve_step_time / max_num_batched_tokens, requires=())
 prefill_queue_wait = GROUP.derived(
     "prefill_queue_wait", r"W_{P}", "ms", "Mean wait of an arriving prompt for room in the token budget (open loop; "
     "M/D/1: rho S / (2 (1 - rho)), S its chunked prefill).", "M/D/1 (Pollaczek-Khinchine, deterministic service)",
-    _chunked * sympy.Piecewise((prefill_share_utilisation / (2 * (1 - prefill_share_utilisation)),
-                                prefill_share_utilisation < 1), (sympy.nan, True)), requires=())
-_closed = {w: sympy.Min(concurrency / (api_overhead + serve_request_time), _n[w] / serve_request_time)
-           if w == "concurrency" else _n[w] / serve_request_time for w in _n}
+    _chunked * (prefill_share_utilisation / (2 * (1 - prefill_share_utilisation))
+                + Saturation(prefill_share_utilisation)), requires=())
+# how long a request holds a place in this replica: all of its time, or only its decode steps (disaggregated)
+_held = GROUP.select(serving_mode, {"colocated": serve_request_time, "disaggregated": _D * serve_step_time})
+_closed = {"concurrency": GROUP.select(serving_mode, {
+    "colocated": sympy.Min(concurrency / (api_overhead + serve_request_time), _n["concurrency"] / serve_request_time),
+    "disaggregated": _n["concurrency"] / _held}), "max": _n["max"] / _held}
 request_throughput = GROUP.derived(
     "request_throughput", r"\lambda_{\text{out}}", "sequence/s", "Requests finished per second.", LITTLE,
     GROUP.select(workload, {**_closed, "rate": _rate,
@@ -322,9 +307,13 @@ ttft = GROUP.derived(
     "ttft", r"\text{TTFT}", "ms", "Mean time to first token: the API's time, waiting for a slot (a closed loop "
     "above the engine's cap) or for room in the token budget (an open loop), and the prompt's prefill chunks.",
     OUT, GROUP.select(workload, {
-        "concurrency": concurrency / request_throughput - _D * serve_step_time,
+        "concurrency": GROUP.select(serving_mode, {
+            "colocated": concurrency / request_throughput - _D * serve_step_time,
+            "disaggregated": api_overhead + _chunked}),
         "max": _chunked, "static": static_prefill_time,
-        "rate": api_overhead + prefill_queue_wait + _chunked}), label="Time to first token")
+        "rate": api_overhead + GROUP.select(serving_mode, {"colocated": prefill_queue_wait,
+                                                           "disaggregated": 0 * one("ms")}) + _chunked}),
+    label="Time to first token")
 e2e_latency = GROUP.derived(
     "e2e_latency", r"T_{\text{e2e}}", "s", "Mean end-to-end latency of a request: its first token, then (output - "
     "1) tokens at the inter-token latency.", OUT, ttft + (output_length / one("token/sequence") - 1) * itl,
@@ -334,7 +323,7 @@ served_concurrency = GROUP.derived(
     "(Little's law).", LITTLE, request_throughput * e2e_latency, label="Requests in flight")
 running_batch = GROUP.derived(
     "running_batch", r"B_{\text{run}}", "sequence", "Requests the engine holds at once (prefilling or decoding).",
-    LITTLE, GROUP.select(workload, {**_n, "static": batch_size, "rate": _rate * serve_request_time}),
+    LITTLE, GROUP.select(workload, {**_n, "static": batch_size, "rate": _rate * _held}),
     label="Requests the engine runs")
 output_throughput = GROUP.derived(
     "output_throughput", r"\text{TPS}_{\text{out}}", "token/s", "Output tokens per second of the replica.", OUT,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sympy
 
 from ..declare import Group, one
-from .inputs import SCENARIO
+from .inputs import SCENARIO, batch_size, prefill_mfu
 
 INPUTS = Group("engine", "Serving engine")
 ENGINE = "engine profile (symroof/engines/*.toml, --engine); neutral in bound mode"
@@ -23,9 +23,23 @@ workload = SCENARIO.choice(
     "How requests arrive: a closed loop of concurrency users, an open loop at request_rate (Poisson), one static "
     "batch of batch_size prefilled then decoded, or max (offline: as many as the engine admits).", WORKLOAD,
     default="concurrency", label="Workload")
+serving_mode = SCENARIO.choice(
+    "serving_mode", r"\text{mode}", ("colocated", "disaggregated"),
+    "Where prompts are prefilled: colocated (the engine's steady state, prefill chunks riding in its decode steps) "
+    "or disaggregated (a prefill fleet of its own; this replica's steps only decode, and a closed loop's "
+    "concurrency counts the requests decoding on it).", "issue 28; DistServe (Zhong et al., OSDI 2024)",
+    default="colocated", label="Serving mode")
 concurrency = SCENARIO.input(
     "concurrency", "N", "sequence", "Requests in flight in a closed loop (each user sends the next request when "
     "the last one finishes).", WORKLOAD, default=1 * one("sequence"), plausible=(1, 1e8), label="Concurrency")
+step_sequences = SCENARIO.input(
+    "step_sequences", r"B_{\text{step}}", "sequence", "Sequences one engine step decodes: engine_step_time's own "
+    "argument (each workload sets it through its closed form; by default the batch).", "issue 28",
+    default=batch_size, nonnegative=True, label="Sequences in the step")
+step_prefill_tokens = SCENARIO.input(
+    "step_prefill_tokens", r"P_{\text{step}}", "token", "Prompt tokens one engine step prefills: engine_step_time's "
+    "own argument (0 for a decode-only step).", "issue 28", default=0 * one("token"), nonnegative=True,
+    label="Prompt tokens in the step")
 speculative_tokens = SCENARIO.input(
     "speculative_tokens", r"n_{\text{draft}}", "", "Draft tokens a decode step verifies beside each sequence's own "
     "(speculative decoding, multi-token prediction); 0 without.", "assumption: no speculative decoding",
@@ -79,6 +93,11 @@ kv_replication_counted = INPUTS.input(
     "kv_replication_counted", r"\chi_{\text{rep}}", "", "1 when the KV cache is stored once per tensor-parallel "
     "chip that cannot split it (an MLA latent, or more chips than KV heads), as engines do; 0 as the chapter "
     "shards it evenly.", ENGINE, default=sympy.Integer(0), neutral=0, nonnegative=True, at_most=1)
+engine_prefill_mfu = INPUTS.input(
+    "engine_prefill_mfu", r"\text{MFU}_{P}^{\text{eng}}", "", "Fraction of peak FLOPs the engine's prefill chunks "
+    "reach: the prefill MFU (calibrated, or the chapter's 40%) in estimate mode, peak in bound mode, so that the "
+    "bound is never slower than the estimate (issue 28).", ENGINE + "; follows prefill_mfu", default=prefill_mfu,
+    neutral=1, at_most=1, label="Prefill MFU of the engine")
 expert_imbalance = INPUTS.input(
     "expert_imbalance", r"\iota_{E}", "", "Tokens of the most-loaded expert-parallel rank over the mean: its experts' "
     "work sets the step.", ENGINE, default=sympy.Integer(1), neutral=1, plausible=(1, 10))

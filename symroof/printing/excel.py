@@ -21,7 +21,7 @@ import sympy
 from sympy.codegen.cfunctions import log2
 from sympy.printing.codeprinter import CodePrinter
 
-from ..declare.functions import ErlangC, Select
+from ..declare.functions import ErlangC, Saturation, Select
 
 MAX_FORMULA_LENGTH = 8192  # characters, Excel's limit for one cell formula
 
@@ -91,6 +91,9 @@ class ExcelPrinter(CodePrinter):
         (POISSON, which every Excel and LibreOffice reads without a prefix); 1 when a >= c."""
         c, a = (self._print(x) for x in expr.args)
         return f"IF({a}>={c},1,1/((1-{a}/{c})*POISSON({c},{a},TRUE)/POISSON({c},{a},FALSE)+{a}/{c}))"
+
+    def _print_Saturation(self, expr) -> str:
+        return f"IF({self._print(expr.args[0])}<1,0,NA())"
 
     def _print_NaN(self, expr) -> str:  # a value the model does not derive (a threshold on a torus)
         return "NA()"
@@ -212,7 +215,8 @@ def _outside_selects(expr: sympy.Expr) -> set:
 ALLOWED = (sympy.Symbol, sympy.Integer, sympy.Rational, sympy.Float, sympy.Add, sympy.Mul, sympy.Pow,
            sympy.Max, sympy.Min, sympy.ceiling, sympy.floor, sympy.log, log2, sympy.exp, sympy.Heaviside,
            sympy.Piecewise, sympy.core.relational.Relational, Select, sympy.Or, sympy.And,
-           sympy.logic.boolalg.BooleanTrue, sympy.logic.boolalg.BooleanFalse, sympy.core.numbers.NaN, ErlangC)
+           sympy.logic.boolalg.BooleanTrue, sympy.logic.boolalg.BooleanFalse, sympy.core.numbers.NaN, ErlangC,
+           Saturation)
 
 
 def excel_formula(expr: sympy.Expr, names: dict | None = None, available: set | None = None) -> str:

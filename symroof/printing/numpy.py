@@ -64,6 +64,9 @@ class ArrayPrinter(NumPyPrinter):
     def _print_ErlangC(self, expr) -> str:
         return f"_erlang_c({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
+    def _print_Saturation(self, expr) -> str:
+        return f"numpy.where(({self._print(expr.args[0])}) < 1, 0.0, numpy.nan)"
+
 
 class RuntimePrinter(ArrayPrinter):
     """Prints declared quantities as ``v["name"]`` and a ``Select`` as a conditional on the choice."""

@@ -38,11 +38,11 @@ from ..derive import table
 from ..evaluation import load_calibration
 from ..serve import Workload, serve
 from ..sweep import FIT, compile_sweep
-from .dataset import COLUMNS, OPTIONAL, Point, default_data, load
+from .dataset import COLUMNS, METRICS, NOT_PREDICTED, OPTIONAL, Point, default_data, load
 from .report import render
 
-__all__ = ["COLUMNS", "GRID", "OPTIONAL", "Point", "Validation", "default_data", "fit_profiles", "load", "report",
-           "run"]
+__all__ = ["COLUMNS", "GRID", "OPTIONAL", "Point", "Validation", "default_data", "fit_profiles", "load", "render",
+           "report", "run"]
 
 #: The engine CPU times the fit searches, in each quantity's unit (ms, us/sequence, ms).
 #: Each range is what an engine's CPU plausibly costs (a wider grid fits model error as overhead: the held-out
@@ -62,6 +62,14 @@ class Validation:
 
     def predicted(self) -> list[Point]:
         return [p for p in self.points if p.skipped is None and p.bound]
+
+    def warnings(self) -> list[str]:
+        """One line per model, chip or metric the rows name and symroof does not know, with how many rows."""
+        where = {"model": "symroof list models", "chip": "symroof list hardware",
+                 "metric": "known: " + ", ".join([*METRICS, *NOT_PREDICTED])}
+        rows = Counter(p.unknown for p in self.points if p.unknown is not None)
+        return [f"{n} row{'s' if n > 1 else ''} not predicted: {kind} {name!r} is not one symroof knows "
+                f"({where[kind]})" for (kind, name), n in rows.items()]
 
 
 def _predict(p: Point, mode: str) -> float | None:

@@ -11,9 +11,11 @@ disaggregated serving, speculative decoding).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -40,6 +42,12 @@ METRICS = {"output_tokens_per_s_total": ("output_throughput", True),
            "e2e_latency_s": ("e2e_latency", False)}
 KINDS = {"output_throughput": "output throughput", "output_throughput_per_chip": "output throughput",
          "ttft": "time to first token", "itl": "inter-token latency", "e2e_latency": "end-to-end latency"}
+#: Metrics a dataset may hold that symroof knows and does not predict (per node, or input and output together).
+NOT_PREDICTED = ("throughput_tokens_per_s_total", "input_tokens_per_s_per_node", "output_tokens_per_s_per_node")
+#: Columns that, when they hold a number, must hold a finite one above 0 (words like "max" or "not stated" are read
+#: as not given).
+POSITIVE = ("n_chips", "tensor_parallel", "pipeline_parallel", "expert_parallel", "attention_data_parallel", "batch",
+            "concurrency", "rate", "input_length", "output_length")
 ENGINES = (("tensorrt-llm", "trtllm"), ("nvidia nim", "trtllm"), ("vllm", "vllm"), ("sglang", "sglang"))
 
 
@@ -59,6 +67,7 @@ class Point:
     bound: float | None = None
     estimate: float | None = None
     held_out: float | None = None
+    unknown: tuple[str, str] | None = None  # (model, chip or metric; the name) a row names and symroof does not know
 
     @property
     def label(self) -> str:
@@ -81,8 +90,15 @@ class Point:
         return KINDS.get(self.quantity, self.row["metric"])
 
 
-def _moe_models() -> set[str]:
-    return {m for m in catalog.known("model") if catalog.load("model", m).values.get("mlp") == "moe"}
+@functools.lru_cache(maxsize=2)
+def _known(kind: str) -> frozenset[str]:
+    """The names the shipped catalog answers to (read once: reading it per row was most of validate's time)."""
+    return frozenset(catalog.known(kind))
+
+
+@functools.lru_cache(maxsize=1)
+def _moe_models() -> frozenset[str]:
+    return frozenset(m for m in _known("model") if catalog.load("model", m).values.get("mlp") == "moe")
 
 
 def default_data() -> Path:
@@ -99,18 +115,29 @@ def load(path: str | Path | None = None) -> list[Point]:
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a UTF-8 CSV file") from None
     reader = csv.DictReader(io.StringIO(text))
+    twice = [c for c, n in Counter(c.strip() for c in reader.fieldnames or []).items() if n > 1]
+    if twice:  # a dict keeps the last of two columns of one name: the other would be dropped without a word
+        raise InputError(f"{path}: the header has {' and '.join(map(repr, twice))} more than once; keep one "
+                         f"column of each name")
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise InputError(f"{path}: missing columns {', '.join(missing)}")
     points = []
     for line, row in enumerate(reader, start=2):
-        row = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        if None in row:  # cells past the header's last column: DictReader files them under None
+            raise InputError(f"{path} line {line}: {len(row[None])} cell(s) beyond the header's "
+                             f"{len(reader.fieldnames or [])} columns")
+        row = {k: (v or "").strip() for k, v in row.items()}
         try:
             value = float(row["value"])
         except ValueError:
             raise InputError(f"{path} line {line}: value {row['value']!r} is not a number") from None
         if not math.isfinite(value) or value <= 0:
             raise InputError(f"{path} line {line}: value must be above 0")
+        for column in POSITIVE:
+            number = _number(row.get(column))
+            if number is not None and not (math.isfinite(number) and number > 0):
+                raise InputError(f"{path} line {line}: {column} {row[column]!r} must be a finite number above 0")
         p = Point(row, line, measured=value)
         p.skipped = read(p, f"{path} line {line}")
         points.append(p)
@@ -153,11 +180,16 @@ def _engine(text: str) -> str | None:
 def read(p: Point, where: str) -> str | None:
     """Fill in the serve call of ``p``; the reason it cannot be predicted, or None."""
     r = p.row
-    if r["model"] not in catalog.known("model"):
+    if r["model"] not in _known("model"):
+        p.unknown = ("model", r["model"])
         return f"model {r['model']} is not in the catalog"
-    if r["chip"] not in catalog.known("hardware"):
+    if r["chip"] not in _known("hardware"):
+        p.unknown = ("chip", r["chip"])
         return f"chip {r['chip']} is not in the catalog"
     if r["metric"] not in METRICS:
+        if r["metric"] not in NOT_PREDICTED:
+            p.unknown = ("metric", r["metric"])
+            return f"metric {r['metric']} is not one symroof knows"
         return f"metric {r['metric']} is not predicted (per-node or prefill-only serving)"
     text = (r["engine"] + " " + r["notes"]).lower()
     if re.search(r"(?<![-\w])disagg", text):  # "PD disagg", not "aggregated (non-disagg)"

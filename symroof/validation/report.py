@@ -69,11 +69,22 @@ def render(v, fmt: str = "table", show_rows: bool = True) -> str:
     done = v.predicted()
     table = summary(done)
     if fmt == "json":  # no points of a mode is an undefined error: null, never a bare NaN (not JSON)
-        return json.dumps(_finite({"summary": table, "fitted": {e: {"values": vals, "error": err, "points": n}
-                                                         for e, (vals, err, n) in v.fitted.items()},
-                           "points": [{"line": p.line, "label": p.label, "measured": p.measured, "bound": p.bound,
-                                       "estimate": p.estimate, "held_out": p.held_out, "skipped": p.skipped,
-                                       "source": p.row["source"]} for p in v.points]}), indent=1, allow_nan=False)
+        out = {"summary": table, "fitted": {e: {"values": vals, "error": err, "points": n}
+                                            for e, (vals, err, n) in v.fitted.items()}}
+        if show_rows:
+            out["points"] = [{"line": p.line, "label": p.label, "measured": p.measured, "bound": p.bound,
+                              "estimate": p.estimate, "held_out": p.held_out, "skipped": p.skipped,
+                              "source": p.row["source"]} for p in v.points]
+        return json.dumps(_finite(out), indent=1, allow_nan=False)
+    if fmt == "csv" and not show_rows:  # the summary: one row per set of points and mode
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["set", "mode", "error", "measured_over_predicted", "points"])
+        for name, s in table.items():
+            for m in MODES:
+                w.writerow([name, m, *(f"{x:.6g}" if s[m]["points"] else "" for x in
+                                       (s[m]["error"], s[m]["measured_over_predicted"])), s[m]["points"]])
+        return buf.getvalue().rstrip("\n")
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

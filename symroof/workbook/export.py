@@ -38,7 +38,7 @@ FEATURED = [
 ]
 #: The featured comparison (issue 13): one model on the priced GPUs, 8-chip replicas.
 COMPARED = ("llama-3-70b", ("h200", "h100", "b200"), {"n_chips": 8})
-EDITABLE = ("input", "rule", "estimate_input", "estimate_rule", "unpublished")
+EDITABLE = ("input", "rule", "estimate_input", "estimate_rule", "unpublished", "compare_input")
 
 
 class WorkbookEdited(SymroofError):
@@ -94,10 +94,11 @@ def differences(path: Path) -> Differences:
             continue
         now = wb[c.sheet][c.cell].value
         edited, kept = (out.edited_est, out.kept_est) if c.kind.startswith("estimate") else (out.edited, out.kept)
-        if c.kind in ("input", "estimate_input", "unpublished"):  # an unpublished one is generated blank
+        if c.kind in ("input", "estimate_input", "unpublished", "compare_input"):  # unpublished: generated blank
             if now != c.generated and not (isinstance(now, int | float) and isinstance(c.generated, int | float)
                                            and _same_number(float(now), float(c.generated))):
-                edited[c.name] = now
+                # a comparison's chip column holds its own inputs: named with the column (h100:estimate)
+                edited[c.name if c.kind != "compare_input" else f"{c.name} ({c.detail})"] = now
             elif c.kept:
                 kept[c.name] = now
         elif not (isinstance(now, str) and now.startswith("=")):
@@ -207,6 +208,24 @@ def export(model: str, hardware: str, template: str = "engineering", overrides: 
     if warn is not None:  # after writing: an export that fails says only why
         warn(ev.warnings() + [w for w in est.warnings() if w not in ev.warnings()])
     return path
+
+
+def export_compared(model: str, chips: list[str], overrides: Mapping[str, Any] | None = None,
+                    out: str | Path | None = None, force: bool = False, template: str = "comparison",
+                    calibration: str | None = None) -> Path:
+    """The comparison workbook (:func:`export_comparison`), replacing one that symroof wrote and nobody changed,
+    as :func:`export` does; one that differs (an input edited, a sheet added, a note typed) only with ``force``."""
+    path = Path(out) if out is not None else Path(f"{Path(model).stem}_comparison.xlsx")
+    if path.suffix.lower() == ".xlsx" and path.exists() and not force:
+        diff = differences(path)
+        changed = [*(f"input {n} was edited" for n in sorted(diff.edited)),
+                   *(f"input {n} (estimate) was edited" for n in sorted(diff.edited_est)), *diff.other]
+        if changed:
+            what = "; ".join(changed[:4]) + ("; ..." if len(changed) > 4 else "")
+            raise WorkbookEdited(f"{path}: differs from what symroof wrote ({what}); a comparison is written "
+                                 "afresh: use --force to overwrite it")
+        force = True  # symroof's own, unchanged: replaced like a one-chip workbook
+    return export_comparison(model, chips, overrides, path, force, template, calibration)
 
 
 def export_all(folder: str | Path = "sheets", progress=None) -> list[Path]:

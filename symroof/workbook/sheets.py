@@ -186,7 +186,8 @@ def sweep_sheet(book: Book, ws, sheet: Sheet) -> None:
                 book.formula(shown[n], {vary.symbol: ref})
             if not numpy.isfinite(float(value)):
                 value = None
-            text, value = noted(book, text, value, why.get(n))
+            if len(text) + 80 <= cells.MAX_FORMULA_LENGTH:  # a helper cell elsewhere could not read this row
+                text, value = noted(book, text, value, why.get(n))
             book.put(ws, row, 1 + j, text, cell_formats[n], cached=value)
             book.cell(ws, row, 1 + j, "sweep", n, ref)
     first, last = top + 1, top + count
