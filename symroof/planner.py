@@ -19,9 +19,9 @@ import numpy
 
 from . import catalog, search
 from .core.errors import InputError
-from .derive import table
 from .evaluation import Evaluation, load_calibration, parse_overrides
 from .evaluation.display import frame, html_table
+from .plan_engine import engine_of, estimate_only, for_mode
 
 MODES = ("bound", "estimate")
 PLAN_GROUPS = ("scenario", "serving", "ownership", "planning")
@@ -54,7 +54,8 @@ class Plan:
 
 def _evaluate(model, hardware, settings: Mapping[str, Any], mode: str, calibration) -> Evaluation:
     cal = load_calibration(hardware, calibration) if mode == "estimate" else None
-    return Evaluation(model, hardware, parse_overrides(dict(settings), "--set "), mode=mode, calibration=cal)
+    return Evaluation(model, hardware, parse_overrides(for_mode(settings, mode), "--set "), mode=mode,
+                      calibration=cal, engine=engine_of(hardware))
 
 
 def _needs(ev: Evaluation, name: str):
@@ -90,10 +91,10 @@ def fewest_prefill_replicas(ev: Evaluation, settings: Mapping[str, Any]) -> int:
         raise InputError(f"the traffic offers {load:,.0f} prefill replicas' worth of work on {ev.hardware.id}, "
                          f"beyond the {search.MAX_PREFILL_LOAD:,} the queue model plans: split the traffic over "
                          "fleets (a lower --rate) or give each replica more chips")
-    given = parse_overrides(dict(settings), "--set ")
+    given = parse_overrides(for_mode(settings, ev.mode), "--set ")
     found = search.fewest_prefill_replicas(
         lambda c: Evaluation(ev.model, ev.hardware, {**given, "prefill_replicas": c}, mode=ev.mode,
-                             calibration=ev.calibration), ev)
+                             calibration=ev.calibration, engine=ev.engine), ev)
     return int(found)
 
 
@@ -137,23 +138,23 @@ def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
         ev.quiet_pins = quiet
         evaluations[each], chosen_by_mode[each] = ev, chosen
     evaluations = {k: evaluations[k] for k in MODES}
+    if estimate_only(settings):
+        notes.append(f"bound: {', '.join(estimate_only(settings))} set for the estimate only: the bound is "
+                     "the idealised engine (no overheads, no caps but HBM)")
     return Plan(m.id, h.id, evaluations, {k: chosen_by_mode[k] for k in MODES}, scored, notes)
 
 
-#: Inputs only the engine model of ``symroof serve`` reads: a plan prices the chapter's decode step, which has
-#: no engine caps, CPU times or draft tokens yet (issue 28), so setting one would change nothing.
-SERVE_ONLY = ("speculative_tokens", "accepted_tokens_per_step", "workload", "concurrency", "serving_mode",
-              "step_sequences", "step_prefill_tokens")
+#: Inputs of a serving workload: a plan is its own (decode replicas at the batch it prices, prefill on a fleet of
+#: its own), so setting one would change nothing.
+SERVE_ONLY = ("workload", "concurrency", "serving_mode", "step_sequences", "step_prefill_tokens")
 
 
 def _serve_only(settings: Mapping[str, Any]) -> None:
     """Refuse a setting the plan would drop without a word."""
-    specs = table().specs
-    unused = sorted(n for n in settings if n in SERVE_ONLY or (n in specs and specs[n].group == "engine"))
+    unused = sorted(n for n in settings if n in SERVE_ONLY)
     if unused:
-        raise InputError(f"--set {unused[0]}: plan prices the chapter's decode step, which has no engine settings "
-                         "or speculative decoding yet; symroof serve models it (plan on the layout it chooses, "
-                         "then serve that layout with the setting)")
+        raise InputError(f"--set {unused[0]}: a plan is its own workload (disaggregated decode replicas at the "
+                         "batch it prices); symroof serve takes workloads and serving modes")
 
 
 def _plan_mode(m, h, settings: dict, mode: str, calibration) -> tuple[Evaluation, dict]:

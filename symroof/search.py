@@ -32,6 +32,7 @@ from . import catalog
 from .core.errors import InputError
 from .derive import table
 from .evaluation import Evaluation, load_calibration, parse_overrides
+from .plan_engine import engine_of, for_mode
 
 #: The layout coordinates the search chooses, as the model names them; the most chips of one replica and the
 #: most configurations one search scores.
@@ -262,8 +263,8 @@ def fewest_prefill_replicas(at: Callable[[numpy.ndarray], Evaluation], ev: Evalu
 
 def _evaluation(model, hardware, given: Mapping[str, Any], arrays: Mapping[str, Any], mode: str,
                 calibration) -> Evaluation:
-    return Evaluation(model, hardware, {**parse_overrides(dict(given), "--set "), **arrays}, mode=mode,
-                      calibration=calibration)
+    return Evaluation(model, hardware, {**parse_overrides(for_mode(given, mode), "--set "), **arrays}, mode=mode,
+                      calibration=calibration, engine=engine_of(hardware))
 
 
 def _why(row: Mapping[str, float], ttft_target: float, tpot_target: float) -> str:

@@ -168,7 +168,7 @@ def test_planner_changes_nvlink_bandwidth_and_the_estimate_moves(lo, tmp_path):
     """Issue 12: on 8 H100s (tensor_parallel 8) the estimate's step time carries the all-reduces; halving the
     NVLink bandwidth in the workbook moves it, exactly as symroof computes it."""
     import symroof
-    from symroof.workbook.metadata import cell_map
+    from symroof.workbook.metadata import cell_map, meta
 
     path = wx.export("llama-3-70b", "h100", overrides={"tensor_parallel": 8}, out=tmp_path / "nvlink.xlsx")
     cell = next(c for c in cell_map(openpyxl.load_workbook(path)) if c.kind == "estimate" and c.name == "step_time")
@@ -180,7 +180,7 @@ def test_planner_changes_nvlink_bandwidth_and_the_estimate_moves(lo, tmp_path):
     sheet, batch = next(wb.defined_names["batch_size"].destinations)
     want = symroof.evaluate("llama-3-70b", "h100", {"tensor_parallel": 8, "scale_up_bandwidth": "225e9 byte/s/chip",
                                                     "batch_size": wb[sheet][batch.replace("$", "")].value},
-                            estimate=True).magnitude("step_time")
+                            estimate=True, engine=meta(wb)["engine"]).magnitude("step_time")  # the plan's engine
     assert after > before
     assert after == pytest.approx(want, rel=1e-9)
     compare(values, expected_values(path, {"tensor_parallel": 8, "scale_up_bandwidth": 225e9}))

@@ -29,8 +29,9 @@ def test_every_formula_cell_equals_symroof(engineering):
     expected = expected_values(engineering)
     assert compare(formulas_values(engineering), expected) > 400
     kinds = {(c.sheet, c.cell): c.kind for c in cell_map(openpyxl.load_workbook(engineering))}
-    # every formula cell of the workbook is one symroof knows the value of
-    assert {cell for cell in formula_cells(engineering)} <= set(expected)
+    # every formula cell of the workbook is one symroof knows the value of (a helper cell holds part of a long
+    # formula, such as the engine's step: the cell it feeds is compared)
+    assert {cell for cell in formula_cells(engineering) if cell[0] != "Helpers"} <= set(expected)
     assert {"derived", "rule", "elasticity", "sweep", "input"} <= set(kinds.values())
 
 

@@ -106,16 +106,17 @@ def scenario(info, overrides, estimate=False):
     tpl = template.load(info["template"])
     model, hardware = info["model"], info["hardware"]
     calibration = (info.get("calibration") or None) if estimate else None
+    engine = (info.get("engine") or None) if estimate else None  # the estimate's engine profile (plan's)
     if not estimate:
         overrides = {k: v for k, v in overrides.items() if symroof.formula(k).neutral is None}
     first = symroof.evaluate(model, hardware, {k: v for k, v in overrides.items()
                                                if symroof.formula(k).neutral is None})
     fixed = {**{n: first.magnitude(n) for n in tpl.hold if n not in overrides}, **overrides}
     if tpl.rules:
-        step = symroof.evaluate(model, hardware, fixed, estimate=estimate, calibration=calibration)
+        step = symroof.evaluate(model, hardware, fixed, estimate=estimate, calibration=calibration, engine=engine)
         fixed.update({n: numpy.asarray(step.magnitude(target)) for n, target in tpl.rules.items()
                       if n not in fixed})
-    return symroof.evaluate(model, hardware, fixed, estimate=estimate, calibration=calibration)
+    return symroof.evaluate(model, hardware, fixed, estimate=estimate, calibration=calibration, engine=engine)
 
 
 def formula_cells(path):
@@ -209,7 +210,7 @@ def comparison_expected(path):
     """{(sheet, cell): value} symroof computes for every generated cell of a comparison workbook, each chip's
     column evaluated with the inputs its cells hold now (shared ones from column C): a planner's edits
     included."""
-    from symroof import catalog
+    from symroof import catalog, profiles
     from symroof.evaluation import Evaluation, load_calibration, parse_overrides
     from symroof.sensitivity import elasticities
 
@@ -229,8 +230,9 @@ def comparison_expected(path):
         chip, mode = column.split(":")
         h = catalog.load("hardware", chip)
         cal = load_calibration(h, None) if mode == "estimate" else None
+        engine = profiles.load(info["engine"], h) if info.get("engine") else None
         evs[column] = Evaluation(catalog.load("model", info["model"]), h, parse_overrides({**shared, **own}),
-                                 mode=mode, calibration=cal)
+                                 mode=mode, calibration=cal, engine=engine)
     out = {}
     for c in cells:
         key = (c.sheet, c.cell)

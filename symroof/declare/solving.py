@@ -112,8 +112,15 @@ def _solve(f: sympy.Expr, unknown: sympy.Symbol) -> list[sympy.Expr]:
         except RecursionError:  # sympy's simplify can recurse without end through the collectives' branches:
             # simplify on the placeholders instead (all positive or real, so a LambertW root's logs combine)
             full = put_back(sympy.logcombine(sympy.simplify(r), force=True))
-        out.append(full)
+        out.append(_one_power(full))
     return out
+
+
+def _one_power(root: sympy.Expr) -> sympy.Expr:
+    """``root`` with the powers of one base in each product merged into one power: apart, each of q^a / q^b can
+    underflow to 0 when a and b are large (an MoE root, q = 1 - k/E), where q^(a - b) is an ordinary number."""
+    return root.replace(lambda e: e.is_Mul and sum(isinstance(a, sympy.Pow) for a in e.args) > 1,
+                        lambda e: sympy.powsimp(e, combine="exp", force=True))
 
 
 def _polynomial_roots(g: sympy.Expr, unknown: sympy.Symbol) -> list[sympy.Expr] | None:

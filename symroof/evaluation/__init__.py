@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .. import catalog
+from .. import catalog, profiles
 from .compute import Computed, Unavailable
 from .inputs import (
     BOUND,
@@ -42,7 +42,8 @@ class Evaluation(Readout, Computed):
 
 def evaluate(model: str | catalog.Entry, hardware: str | catalog.Entry,
              overrides: Mapping[str, Any] | None = None, *, estimate: bool = False,
-             calibration: str | Any | None = None, **kwargs: Any) -> Evaluation:
+             calibration: str | Any | None = None, engine: str | catalog.Entry | None = None,
+             **kwargs: Any) -> Evaluation:
     """Evaluate every quantity for a model and chip (ids, TOML paths or loaded entries).
 
     Overrides set inputs or pin derived quantities: numbers are read in the
@@ -50,7 +51,8 @@ def evaluate(model: str | catalog.Entry, hardware: str | catalog.Entry,
     quantities are converted, dtypes are given by name. ``estimate=True``
     adds the chip's calibrated efficiencies and overheads (its shipped
     calibration, or the generic one); ``calibration=PATH`` uses a file from
-    ``symroof calibrate`` (and implies the estimate).
+    ``symroof calibrate`` (and implies the estimate). ``engine`` (``"vllm"``, ``"sglang"``, ``"trtllm"`` or a
+    loaded profile) gives the estimate an engine's caps and CPU times; the bound has none.
 
     >>> evaluate("llama-3-70b", "tpu-v5e", batch_size=32, weight_dtype="int8")["step_time"]
     """
@@ -58,4 +60,6 @@ def evaluate(model: str | catalog.Entry, hardware: str | catalog.Entry,
     h = hardware if isinstance(hardware, catalog.Entry) else catalog.load("hardware", hardware)
     merged = {**(overrides or {}), **kwargs}
     cal = load_calibration(h, calibration) if (estimate or calibration is not None) else None
-    return Evaluation(m, h, parse_overrides(merged), mode=ESTIMATE if cal is not None else BOUND, calibration=cal)
+    profile = profiles.load(engine, h) if isinstance(engine, str) else engine
+    return Evaluation(m, h, parse_overrides(merged), mode=ESTIMATE if cal is not None else BOUND, calibration=cal,
+                      engine=profile)

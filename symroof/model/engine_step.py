@@ -156,13 +156,23 @@ def eager_time(batch):
 
 
 _Bs, _Ps = step_sequences, step_prefill_tokens
+engine_step_weights_time = GROUP.derived(
+    "engine_step_weights_time", r"t_{W}(B, P)", "ms", "A step's weights-bound time: the weights of the experts its "
+    "tokens touch, with attention, CPU time and collectives per sequence and per prompt token.", STEP,
+    weights_time(experts_share(_Bs * _s * one("token/sequence") + _Ps)) + serve_time_per_sequence * _Bs
+    + serve_time_per_prefill_token * _Ps, requires=())
+engine_step_flops_time = GROUP.derived(
+    "engine_step_flops_time", r"t_{F}(B, P)", "ms", "A step's FLOPs-bound time: its matmul FLOPs, with attention, "
+    "CPU time and collectives per sequence and per prompt token.", STEP,
+    (serve_time_per_sequence + serve_decode_flops_time) * _Bs
+    + (serve_time_per_prefill_token + serve_prefill_matmul_time) * _Ps, requires=())
+engine_replayed_step_time = GROUP.derived(
+    "engine_replayed_step_time", r"t_{\text{step}}^{\text{graph}}(B, P)", "ms", "One engine step that decodes "
+    "step_sequences and prefills step_prefill_tokens, replayed from a captured CUDA graph: its fixed time and the "
+    "larger of its weights-bound and FLOPs-bound time (what a plan solves for its batch).", STEP,
+    serve_fixed_time + sympy.Max(engine_step_weights_time, engine_step_flops_time), requires=())
 engine_step_time = GROUP.derived(
     "engine_step_time", r"t_{\text{step}}(B, P)", "ms", "One engine step that decodes step_sequences and "
-    "prefills step_prefill_tokens: its fixed time, eager launches above the largest CUDA graph, and the larger of "
-    "its weights-bound and FLOPs-bound time. Every serving answer is this step at its workload's batch.", STEP,
-    serve_fixed_time + eager_time(_Bs) + sympy.Max(
-        weights_time(experts_share(_Bs * _s * one("token/sequence") + _Ps)) + serve_time_per_sequence * _Bs
-        + serve_time_per_prefill_token * _Ps,
-        (serve_time_per_sequence + serve_decode_flops_time) * _Bs
-        + (serve_time_per_prefill_token + serve_prefill_matmul_time) * _Ps), requires=(),
-    label="Engine step time at the batch set")
+    "prefills step_prefill_tokens: the replayed step, with eager launches above the largest CUDA graph. Every "
+    "serving answer is this step at its workload's batch.", STEP, engine_replayed_step_time + eager_time(_Bs),
+    requires=(), label="Engine step time at the batch set")

@@ -24,14 +24,16 @@ import sympy
 
 from ..declare import Group, one
 from ..declare.functions import ErlangC
-from .decode import step_time, tokens_per_second_per_chip
+from .decode import tokens_per_second_per_chip
+from .engine import kv_pool_sequences
+from .engine_inputs import accepted_tokens_per_step, max_num_seqs, step_prefill_tokens, step_sequences
+from .engine_step import engine_replayed_step_time, engine_step_time
 from .inputs import (
     SCENARIO,
     batch_size,
     cached_prefix_fraction,
     chip_hour_cost,
     chip_price,
-    decode_length,
     input_length,
     n_chips,
     output_length,
@@ -53,7 +55,7 @@ from .memory import kv_bytes_per_token, max_batch_size
 from .ownership import chip_power
 from .prefill import prefill_time
 from .serving import cost_per_million_tokens
-from .thresholds import batch_size_for_step_time, generate_rate
+from .thresholds import generate_rate
 
 GROUP = Group("planning", "Planning")
 Q_QPS = "seed: Thinking about throughput, Q: queries per chip (real numbers are about half)"
@@ -62,10 +64,21 @@ cost_per_million_tokens_at_utilisation = GROUP.derived(
     "cost_per_million_tokens_at_utilisation", r"\$_{\text{Mtok}}^{U}", "USD/megatoken",
     "Cost of one million output tokens at the utilisation.", Q_QPS, cost_per_million_tokens / utilisation,
     label="Cost per million output tokens at the utilisation", requires=("fits_in_hbm",))
+engine_batch_for_step_time = GROUP.solved(
+    "engine_batch_for_step_time", r"B_{T}^{\text{eng}}", "sequence",
+    "Largest decode batch whose engine step (no prefill: a decode replica) meets the per-token target "
+    "(unrounded); with speculative decoding a step may take accepted_tokens_per_step targets.",
+    "issue 28: the plan priced through the one engine step",
+    sympy.Eq(engine_replayed_step_time, target_step_time * accepted_tokens_per_step), step_sequences,
+    combine="min", post=lambda root: sympy.Max(0, root),
+    regime="exact in both regimes (the step grows with the batch), replayed from CUDA graphs; at no prefill "
+           "tokens in the step (step_prefill_tokens 0); 0 when the weights alone miss the target")
 latency_batch_size = GROUP.derived(
     "latency_batch_size", r"B_{\text{plan}}", "sequence",
-    "Largest whole batch that fits in HBM and meets the latency target (0 when none does).", "seed: worked problem 3",
-    sympy.floor(sympy.Min(batch_size_for_step_time, max_batch_size) / one("sequence")) * one("sequence"),
+    "Largest whole batch that fits in HBM (and the engine's KV pool and sequence cap) and whose engine step meets "
+    "the latency target (0 when none does).", "seed: worked problem 3; issue 28 (the engine step)",
+    sympy.floor(sympy.Min(engine_batch_for_step_time, max_batch_size, kv_pool_sequences, max_num_seqs)
+                / one("sequence")) * one("sequence"),
     label="Largest batch that fits in HBM and meets the latency target")
 plan_feasible = GROUP.derived(
     "plan_feasible", r"\text{plan}_{\text{ok}}", "", "Whether some batch both fits in HBM and meets the latency target "
@@ -81,13 +94,15 @@ plan_batch_size = GROUP.derived(
     "Batch the plan prices: the largest that fits and meets the latency target, or 1 when none does.",
     "seed: worked problem 3", sympy.Max(one("sequence"), latency_batch_size), label="Batch the plan prices")
 priced_step_time = GROUP.at(
-    "priced_step_time", r"T_{\text{step}}^{\text{priced}}", "ms", "Decode step time at the batch the plan prices "
-    "(what each output token takes per user).", "seed: worked problem 3", step_time, {batch_size: plan_batch_size},
+    "priced_step_time", r"T_{\text{step}}^{\text{priced}}", "ms", "The engine's decode step at the batch the plan "
+    "prices, no prefill in it (a decode replica).", "seed: worked problem 3; issue 28 (the engine step)",
+    engine_step_time, {step_sequences: plan_batch_size, step_prefill_tokens: 0 * one("token")},
     requires=("fits_in_hbm",), label="Step time at the priced batch")
+_per_token = priced_step_time / accepted_tokens_per_step  # each step gains accepted tokens per sequence
 tpot_met = GROUP.derived(
     "tpot_met", r"T_{\text{step}}^{\text{priced}} \le T^{\text{target}}", "", "Whether the step at the batch the "
     "plan prices meets the per-token target (a batch set by hand may not).", "seed: worked problem 3",
-    sympy.LessThan(priced_step_time, target_step_time), boolean=True, on_false="warn", requires=("fits_in_hbm",),
+    sympy.LessThan(_per_token, target_step_time), boolean=True, on_false="warn", requires=("fits_in_hbm",),
     label="Meets the per-token target",
     says=("Meets the per-token target: {priced_step_time:,.2f} ms of {target_step_time:,.1f} ms.",
           "misses the per-token target: a step at the priced batch of {plan_batch_size:,.0f} takes "
@@ -95,7 +110,7 @@ tpot_met = GROUP.derived(
 plan_tokens_per_second_per_user = GROUP.derived(
     "plan_tokens_per_second_per_user", r"\text{TPS}_{\text{user}}^{\text{priced}}", "token/s/sequence", "Output "
     "tokens per second each user sees at the batch the plan prices (one token per step).", "seed: worked problem 3",
-    one("token/sequence") / priced_step_time, requires=("fits_in_hbm",), label="Output tokens/s per user")
+    one("token/sequence") / _per_token, requires=("fits_in_hbm",), label="Output tokens/s per user")
 replica_request_rate = GROUP.at(
     "replica_request_rate", r"R_{\text{replica}}", "sequence/s",
     "Requests one slice of n_chips finishes per second at the planning batch (decode only).", Q_QPS,
@@ -179,10 +194,11 @@ ttft_met = GROUP.derived(
           "misses the TTFT target: p{ttft_percentile} is {ttft_at_percentile:,.3f} s against {ttft_target:,.3f} s "
           "(prefill alone {request_prefill_time:,.3f} s); add prefill replicas (symroof plan finds how many) or "
           "chips per replica"))
-decode_replica_rate = GROUP.at(
+decode_replica_rate = GROUP.derived(
     "decode_replica_rate", r"R_{G}^{\text{plan}}", "sequence/s", "Requests one decode replica finishes per "
-    "second at the batch the plan prices and the traffic's output length.", Q_PLAN, generate_rate,
-    {batch_size: plan_batch_size, decode_length: output_length}, requires=_PLAN,
+    "second at the batch the plan prices and the traffic's output length (the engine's step; speculative "
+    "decoding's accepted tokens per step included).", Q_PLAN,
+    plan_batch_size * one("token/sequence") / (output_length * _per_token), requires=_PLAN,
     label="Requests per second per decode replica")
 decode_replicas = GROUP.derived(
     "decode_replicas", r"N_{G}", "", "Decode replicas for the request rate at the utilisation.", Q_PLAN,

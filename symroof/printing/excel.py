@@ -167,7 +167,13 @@ class ExcelPrinter(CodePrinter):
                 return f"{name}({','.join(self._print(a) for a in expr.args)}{extra})"
         raise ExcelPrintError(f"cannot print {type(expr).__name__} as an Excel formula: {expr}")
 
-    _print_Max = _print_Min = _print_Function
+    def _print_Min(self, expr) -> str:
+        """MIN or MAX, each reference read as a number (``+0``): MIN and MAX skip a cell holding text (a sentence
+        saying why it has no number), where arithmetic turns it into an error that the cell's own note catches."""
+        name = "MIN" if isinstance(expr, sympy.Min) else "MAX"
+        return f"{name}({','.join(self._print(a) + ('+0' if a.is_Symbol else '') for a in expr.args)})"
+
+    _print_Max = _print_Min
 
     def _print_Heaviside(self, expr) -> str:
         """H(x) = (SIGN(x)+1)/2: 0, 1/2 at 0, 1; its argument is printed once (derivatives nest many)."""

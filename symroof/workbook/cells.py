@@ -107,7 +107,8 @@ class Book:
         return address
 
     # --- formulas ---
-    def formula(self, expr: sympy.Expr, names: Mapping | None = None, blanks: Iterable[str] | None = None) -> Formula:
+    def formula(self, expr: sympy.Expr, names: Mapping | None = None, blanks: Iterable[str] | None = None,
+                ev: Evaluation | None = None) -> Formula:
         """The Excel formula of ``expr`` (reporting units already), split into helper cells if too long.
 
         Lambert W, which Excel lacks, is computed in helper cells first (see :meth:`_lambertw`). A blank
@@ -121,8 +122,12 @@ class Book:
                 names[symbol] = blank_ref(names.get(symbol, name))
         if expr.has(Select):
             expr = resolve(expr, self.ev.structure)  # dense or MoE is fixed by the model, not a planner's choice
-        expr, available = self._lambertw(expr, names, available)
-        return Formula(self._fit(expr, names, available))
+        self._reading = ev  # the evaluation whose cells ``names`` refer to: helper cells cache its values
+        try:
+            expr, available = self._lambertw(expr, names, available)
+            return Formula(self._fit(expr, names, available))
+        finally:
+            self._reading = None
 
     def _lambertw(self, expr: sympy.Expr, names: dict, available: set) -> tuple[sympy.Expr, set]:
         """``expr`` with each LambertW(x) replaced by a helper cell that computes it: x, a first guess, then
@@ -154,7 +159,7 @@ class Book:
         """Print ``expr``; while too long, move its largest part into a helper cell."""
         text = excel_formula(expr, names, available)
         while len(text) > MAX_FORMULA_LENGTH:
-            compound = [a for a in _parts(expr) if not a.is_Atom]
+            compound = [a for a in _parts(expr) if not a.is_Atom and not isinstance(a, sympy.Tuple)]
             if compound:
                 part = max(compound, key=lambda a: len(excel_formula(a, names, available)))
             elif isinstance(expr, sympy.Add | sympy.Mul | sympy.Max | sympy.Min) and len(expr.args) > 2:
@@ -170,19 +175,25 @@ class Book:
         return text
 
     def _value_of(self, expr: sympy.Expr, names: dict) -> float | None:
-        """A helper cell's value at the operating point (reporting units), for its cached result."""
+        """A helper cell's value at the operating point (reporting units), for its cached result: the choices the
+        workbook holds (a workload, a dtype) taken, a cell of the estimate's column read from the estimate."""
+        if expr.has(Select):
+            expr = resolve(expr, {n: v for n, v in self.ev.base.items() if self.ev.table.specs[n].categorical})
+        reading = getattr(self, "_reading", None)
+        source = reading or self.ev
         point = {}
         for s in expr.free_symbols:
             if isinstance(s, sympy.Dummy) and self.helper_values.get(s) is not None:
                 point[s] = sympy.Float(self.helper_values[s], 17)
-            elif (s not in names and s.name in self.ev.base and s.name not in self.ev.unavailable
+            elif (not isinstance(s, sympy.Dummy) and (s not in names or reading is not None)
+                  and s.name in source.base and s.name not in source.unavailable
                   and not REGISTRY.get(s.name).categorical):
-                point[s] = sympy.Float(float(self.ev.magnitude(s.name)), 17)
+                point[s] = sympy.Float(float(source.magnitude(s.name)), 17)
             else:
                 return None  # a reference to a sweep row, or a choice: the spreadsheet computes it
         try:
             value = float(expr.xreplace(point).evalf(17))
-        except TypeError:
+        except (TypeError, AttributeError):  # not a number (a yes/no condition): the spreadsheet computes it
             return None
         return value
 
@@ -203,6 +214,8 @@ def _parts(expr: sympy.Expr) -> tuple:
     """The parts of ``expr`` a helper cell may hold: a Piecewise's branch values and conditions, not the pairs."""
     if isinstance(expr, sympy.Piecewise):
         return tuple(x for pair in expr.args for x in pair.args)
+    if isinstance(expr, Select):  # a choice's options, never its (choice, option) pairs
+        return expr.options
     return expr.args
 
 

@@ -28,6 +28,7 @@ from ..declare import REGISTRY, Kind
 from ..derive import table
 from ..derive.lower import excel_expr, in_reporting_units, numeric
 from ..evaluation import FORMULA, RULE, Evaluation
+from ..plan_engine import ENGINE
 from ..planner import compare
 from ..sensitivity import elasticities, elasticity_formulas
 from . import formats as F
@@ -156,7 +157,7 @@ def write_comparison(plans: list, template: dict, filename: str, overrides: Mapp
     meta.hide()
     info = {"generator": f"symroof {__version__}", "model": first.model.id,
             "hardware": ",".join(p.hardware for p in plans), "template": "comparison", "rules": {},
-            "overrides": dict(overrides), "calibration": ""}
+            "overrides": dict(overrides), "calibration": "", "engine": ENGINE}
     digests = {sheet: {row: metadata.row_digest(cells) for row, cells in rows_.items()}
                for sheet, rows_ in book.content.items()}
     metadata.write(meta, info, book.cells, digests, lambda w, r, c, v: w.write_string(r, c, str(v)))
@@ -187,7 +188,7 @@ def _cell(book: Book, ws, row: int, col: int, name: str, ev: Evaluation, where: 
         return
     if q.kind == Kind.DERIVED or origin == RULE:
         needs = [r for r in s.requires if r in refs]
-        text = book.formula(excel_expr(q, pins=ev.pins, mode=ev.mode), names, blanks)
+        text = book.formula(excel_expr(q, pins=ev.pins, mode=ev.mode), names, blanks, ev=ev)
         text, value = guarded(book, needs, text, value, ev, refs)
         text, value = noted(book, text, value, why.get(name))
         style = F.DERIVED if q.kind == Kind.DERIVED else F.RULE

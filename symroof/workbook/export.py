@@ -24,6 +24,7 @@ from ..core.errors import InputError, SymroofError
 from ..core.files import atomic_write, write_text_atomically
 from ..derive import table
 from ..evaluation import Evaluation, load_calibration, parse_overrides
+from ..plan_engine import engine_of
 from . import metadata
 from . import template as templates
 from .comparison import export_comparison
@@ -198,7 +199,9 @@ def export(model: str, hardware: str, template: str = "engineering", overrides: 
                 sources[name] = f"held at export: its default ({base.formula_text(name) or 'value'}) at the " \
                                 "scenario's defaults"
     ev = Evaluation(m, h, parsed, rules=tpl.rules, sources=sources)
-    est = Evaluation(m, h, parsed_est, mode="estimate", calibration=cal, rules=tpl.rules, sources=sources)
+    # the estimate's engine is the one plans price with: the finance page's fleets are symroof plan's
+    est = Evaluation(m, h, parsed_est, mode="estimate", calibration=cal, rules=tpl.rules, sources=sources,
+                     engine=engine_of(h))
     for name in tpl.requires:
         if name in ev.unavailable:
             raise InputError(f"{h.id} has no {name} in the catalog; the {tpl.name} workbook needs one "

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..core.errors import SymroofError
 
 SHEET = "_symroof"
-INFO = ("generator", "model", "hardware", "template", "rules", "overrides", "calibration")
+INFO = ("generator", "model", "hardware", "template", "rules", "overrides", "calibration", "engine")
 COLUMNS = ("sheet", "cell", "kind", "name", "detail", "generated value", "kept edit")
 DIGEST_HEADER = "digests"
 

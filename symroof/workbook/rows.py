@@ -205,7 +205,7 @@ def estimate_cell(book: Book, ws, row: int, name: str, kind: str, needs: list[st
                  editable=True)
         book.cell(ws, row, EST_COL, "estimate_rule", name)
         return
-    text = book.formula(excel_expr(q, pins=est.pins, mode=est.mode), names)
+    text = book.formula(excel_expr(q, pins=est.pins, mode=est.mode), names, ev=est)
     text, value = guarded(book, needs, text, value, est, refs)
     text, value = noted(book, text, value, book.reasons_est.get(name))
     book.put(ws, row, EST_COL, text, book.fmt(F.ESTIMATE, num=number_format(s, value, False)), cached=value)

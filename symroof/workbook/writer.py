@@ -31,7 +31,7 @@ from .sheets import choice_lists, heading, page_setup, sensitivity_sheet, sweep_
 from .template import Template
 
 #: Groups a workbook leaves out (the serving engine of symroof serve; a Serving sheet is future work).
-SERVING_GROUPS = ("engine", "serve")
+SERVING_GROUPS: tuple[str, ...] = ()
 
 
 def write(ev: Evaluation, est: Evaluation, template: Template, filename: str, kept: frozenset[str] = frozenset(),
@@ -70,7 +70,8 @@ def write(ev: Evaluation, est: Evaluation, template: Template, filename: str, ke
     info = {"generator": f"symroof {__version__}", "model": ev.model.id, "hardware": ev.hardware.id,
             "template": template.name, "rules": dict(ev.rules),
             "overrides": {k: v for k, v in (overrides or {}).items()},
-            "calibration": reference(est.calibration) if est.calibration is not None else ""}
+            "calibration": reference(est.calibration) if est.calibration is not None else "",
+            "engine": est.engine.id if est.engine is not None else ""}
     digests = {sheet: {row: metadata.row_digest(cells) for row, cells in rows.items()}
                for sheet, rows in book.content.items()}
     for s in template.sheets:
