@@ -109,7 +109,8 @@ tpot_met = GROUP.derived(
           "{priced_step_time:,.2f} ms against {target_step_time:,.1f} ms; lower the batch or add chips"))
 plan_tokens_per_second_per_user = GROUP.derived(
     "plan_tokens_per_second_per_user", r"\text{TPS}_{\text{user}}^{\text{priced}}", "token/s/sequence", "Output "
-    "tokens per second each user sees at the batch the plan prices (one token per step).", "seed: worked problem 3",
+    "tokens per second each user sees at the batch the plan prices (accepted tokens per step).",
+    "seed: worked problem 3",
     one("token/sequence") / _per_token, requires=("fits_in_hbm",), label="Output tokens/s per user")
 replica_request_rate = GROUP.at(
     "replica_request_rate", r"R_{\text{replica}}", "sequence/s",
