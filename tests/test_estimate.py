@@ -350,6 +350,7 @@ def test_sweep_estimate_column_is_slower(cli):
 
 # --- validation against published serving numbers -----------------------------------------------------------
 
+@pytest.mark.slow  # about a minute on 2 cores (CI runs the slow tier)
 def test_validation_dataset_has_sources_and_enough_points():
     from symroof import validation
 

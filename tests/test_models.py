@@ -397,6 +397,7 @@ def deepseek_workbook(tmp_path_factory):
                   out=tmp_path_factory.mktemp("ds") / "ds.xlsx")
 
 
+@pytest.mark.slow  # about a minute on 2 cores (CI runs the slow tier)
 def test_moe_workbook_computes_lambertw_in_helper_cells(deepseek_workbook):
     import mpmath
     import openpyxl

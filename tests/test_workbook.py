@@ -227,6 +227,7 @@ def test_long_formulas_are_split_into_helper_cells(tmp_path, monkeypatch):
     compare(formulas_values(path), expected_values(path))
 
 
+@pytest.mark.slow  # about a minute on 2 cores (CI runs the slow tier)
 def test_committed_sheets_are_fresh(tmp_path):
     """Regenerate sheets/ and compare every cell (formulas and input values), not zip bytes."""
     wx.export_all(tmp_path)
