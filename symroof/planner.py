@@ -19,9 +19,9 @@ import numpy
 
 from . import catalog, search
 from .core.errors import InputError
+from .engine_settings import bound_note, engine_of, for_mode
 from .evaluation import Evaluation, load_calibration, parse_overrides
 from .evaluation.display import frame, html_table
-from .plan_engine import engine_of, estimate_only, for_mode
 
 MODES = ("bound", "estimate")
 PLAN_GROUPS = ("scenario", "serving", "ownership", "planning")
@@ -138,9 +138,7 @@ def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
         ev.quiet_pins = quiet
         evaluations[each], chosen_by_mode[each] = ev, chosen
     evaluations = {k: evaluations[k] for k in MODES}
-    if estimate_only(settings):
-        notes.append(f"bound: {', '.join(estimate_only(settings))} set for the estimate only: the bound is "
-                     "the idealised engine (no overheads, no caps but HBM)")
+    notes += [f"bound: {note}" for note in bound_note(settings)]
     return Plan(m.id, h.id, evaluations, {k: chosen_by_mode[k] for k in MODES}, scored, notes)
 
 

@@ -31,8 +31,8 @@ import pandas
 from . import catalog
 from .core.errors import InputError
 from .derive import table
+from .engine_settings import engine_of, for_mode
 from .evaluation import Evaluation, load_calibration, parse_overrides
-from .plan_engine import engine_of, for_mode
 
 #: The layout coordinates the search chooses, as the model names them; the most chips of one replica and the
 #: most configurations one search scores.

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import catalog, profiles
 from .core.errors import InputError
-from .derive import table
+from .engine_settings import bound_note, for_mode
 from .evaluation import Evaluation, load_calibration, parse_overrides
 from .evaluation.display import frame, html_table
 
@@ -102,20 +102,18 @@ def _count(value: Any, option: str) -> str:
 
 def rate_text(value: Any) -> str:
     """``10/s``, ``10 /s``, ``10 per second``, ``600/min`` or a plain number (per second) as a request rate."""
-    if not isinstance(value, str):
-        n = _number(value)
-        if not 0 < n < float("inf"):
-            raise InputError(f"--rate {value!r}: the rate must be above 0 and finite")
-        return f"{n!r} sequence/s"
-    text = value.strip().lower().replace("per ", "/").replace(" ", "")
-    number, _, unit = text.partition("/")
-    try:
-        n = float(number)
-    except ValueError:
-        raise InputError(f"--rate {value!r}: give requests per second, like 2000/s") from None
-    seconds = {"": 1, "s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hour": 3600}.get(unit)
-    if seconds is None:
-        raise InputError(f"--rate {value!r}: a rate is requests per second, minute or hour, like 10/s or 600/min")
+    if isinstance(value, str):
+        text = value.strip().lower().replace("per ", "/").replace(" ", "")
+        number, _, unit = text.partition("/")
+        try:
+            n = float(number)
+        except ValueError:
+            raise InputError(f"--rate {value!r}: give requests per second, like 2000/s") from None
+        seconds = {"": 1, "s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hour": 3600}.get(unit)
+        if seconds is None:
+            raise InputError(f"--rate {value!r}: a rate is requests per second, minute or hour, like 10/s or 600/min")
+    else:
+        n, seconds = _number(value), 1
     if not 0 < n < float("inf"):
         raise InputError(f"--rate {value!r}: the rate must be above 0 and finite")
     return f"{n / seconds!r} sequence/s"
@@ -198,15 +196,11 @@ def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_lengt
     if both:
         raise InputError(f"{both[0]} is given twice (the workload and --set); give it once")
     settings = {**work, **given}
-    # an engine setting or efficiency (a factor neutral in bound mode) is the estimate's: the bound has no engine
-    specs = table().specs
-    engine_set = sorted(n for n in given if n in specs and specs[n].neutral is not None)
     evaluations = {}
     for mode in MODES:
         cal = load_calibration(h, calibration) if mode == "estimate" else None
-        mine = settings if mode == "estimate" else {k: v for k, v in settings.items() if k not in engine_set}
-        evaluations[mode] = Evaluation(m, h, parse_overrides(mine, "--set "), mode=mode, calibration=cal,
-                                       engine=profile)
+        evaluations[mode] = Evaluation(m, h, parse_overrides(for_mode(settings, mode), "--set "), mode=mode,
+                                       calibration=cal, engine=profile)
     out = Served(m.id, h.id, profile.id, {k: v for k, v in work.items() if k in (
         "workload", "concurrency", "request_rate", "batch_size", "input_length", "output_length")}, evaluations)
     for mode, ev in evaluations.items():
@@ -215,8 +209,5 @@ def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_lengt
         if not ev.feasible:
             raise InputError(f"{mode}: {ev.infeasible()}")
         out.notes[mode] = [out.verdict(mode)] if out.overloaded(mode) else []
-    if engine_set:
-        out.notes["bound"].append(f"{', '.join(engine_set)} set for the estimate only: the bound is the idealised "
-                                  "engine (no overheads, no caps but HBM)")
+    out.notes["bound"] += bound_note(given)
     return out
-

@@ -63,6 +63,7 @@ class Book:
         self.helpers = None
         self.helper_row = 0
         self.helper_values: dict[sympy.Dummy, float | None] = {}
+        self._reading: Evaluation | None = None  # while a formula is printed: the evaluation its references read
         self.blanks: dict[str, str] = {}  # input -> its note: a blank cell the planner fills (blanks.py)
         self.reasons: dict[str, str] = {}  # formula -> the sentence it shows without a number (bound)
         self.reasons_est: dict[str, str] = {}  # likewise, the estimate column
@@ -179,7 +180,7 @@ class Book:
         workbook holds (a workload, a dtype) taken, a cell of the estimate's column read from the estimate."""
         if expr.has(Select):
             expr = resolve(expr, {n: v for n, v in self.ev.base.items() if self.ev.table.specs[n].categorical})
-        reading = getattr(self, "_reading", None)
+        reading = self._reading
         source = reading or self.ev
         point = {}
         for s in expr.free_symbols:

@@ -27,8 +27,8 @@ from ..core.version import __version__
 from ..declare import REGISTRY, Kind
 from ..derive import table
 from ..derive.lower import excel_expr, in_reporting_units, numeric
+from ..engine_settings import ENGINE
 from ..evaluation import FORMULA, RULE, Evaluation
-from ..plan_engine import ENGINE
 from ..planner import compare
 from ..sensitivity import elasticities, elasticity_formulas
 from . import formats as F

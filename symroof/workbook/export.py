@@ -23,8 +23,8 @@ from .. import catalog
 from ..core.errors import InputError, SymroofError
 from ..core.files import atomic_write, write_text_atomically
 from ..derive import table
+from ..engine_settings import engine_of
 from ..evaluation import Evaluation, load_calibration, parse_overrides
-from ..plan_engine import engine_of
 from . import metadata
 from . import template as templates
 from .comparison import export_comparison

@@ -1,5 +1,5 @@
-"""What a plan evaluates with: the engine profile it prices decode replicas through, and the settings each mode
-takes (the bound has no engine, so the estimate's engine settings are the estimate's alone)."""
+"""The engine an answer is priced with, and the settings each mode takes: the bound has no engine, so the
+estimate's engine settings and efficiencies are the estimate's alone (serve, plan, the search, the workbooks)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,10 @@ def for_mode(settings: Mapping[str, Any], mode: str) -> dict[str, Any]:
     """``settings`` as ``mode`` takes them: the bound leaves the estimate's engine settings out."""
     drop = set(estimate_only(settings)) if mode == "bound" else set()
     return {k: v for k, v in settings.items() if k not in drop}
+
+
+def bound_note(settings: Mapping[str, Any]) -> list[str]:
+    """The one sentence that says which settings the bound left to the estimate (none: no sentence)."""
+    names = estimate_only(settings)
+    return [f"{', '.join(names)} set for the estimate only: the bound is the idealised engine (no overheads, no "
+            "caps but HBM)"] if names else []
