@@ -98,6 +98,23 @@ def fewest_prefill_replicas(ev: Evaluation, settings: Mapping[str, Any]) -> int:
     return int(found)
 
 
+def fewest_colocated_replicas(ev: Evaluation, settings: Mapping[str, Any]) -> int:
+    """The fewest colocated replicas whose ITL and TTFT at the percentile meet their targets (InputError when
+    none can)."""
+    if not ev.holds("plan_feasible"):
+        raise InputError(f"colocated: {ev.says('plan_feasible')}")
+    given = parse_overrides(for_mode(settings, ev.mode), "--set ")
+    found = search.fewest_colocated_replicas(
+        lambda c: Evaluation(ev.model, ev.hardware, {**given, "colocated_replicas": c}, mode=ev.mode,
+                             calibration=ev.calibration, engine=ev.engine), ev)
+    if not numpy.isfinite(found):
+        raise InputError(f"colocated: the TTFT target of {ev.magnitude('ttft_target'):g} s cannot be met on "
+                         f"{ev.hardware.id}: a prompt's chunks take "
+                         f"{ev.base['prefill_chunks'] * ev.base['serve_prefill_chunk_time']:.4g} s with no "
+                         "wait; add chips per replica (--set n_chips=...) or relax the target")
+    return int(found)
+
+
 def _layout_free(settings: Mapping[str, Any]) -> bool:
     return not all(n in settings for n in search.LAYOUT)
 
@@ -121,6 +138,8 @@ def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
         if scored.best is None:
             raise InputError(closest(scored))
         settings.update(scored.layout(scored.best))
+    elif "serving_mode" not in settings:  # a pinned layout: the cheaper serving mode that meets the targets
+        settings["serving_mode"] = _cheaper_mode(m, h, settings, mode, calibration)
     quiet = frozenset()
     if "batch_size" in settings and "plan_batch_size" not in settings:  # a batch set is the batch priced
         settings["plan_batch_size"] = settings["batch_size"]
@@ -142,17 +161,33 @@ def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
     return Plan(m.id, h.id, evaluations, {k: chosen_by_mode[k] for k in MODES}, scored, notes)
 
 
-#: Inputs of a serving workload: a plan is its own (decode replicas at the batch it prices, prefill on a fleet of
-#: its own), so setting one would change nothing.
-SERVE_ONLY = ("workload", "concurrency", "serving_mode", "step_sequences", "step_prefill_tokens")
+#: Inputs of a serving workload: a plan is its own (an open loop at the traffic's rate, over disaggregated decode
+#: replicas at the batch it prices or colocated replicas at their share), so setting one would change nothing.
+SERVE_ONLY = ("workload", "concurrency", "step_sequences", "step_prefill_tokens")
 
 
 def _serve_only(settings: Mapping[str, Any]) -> None:
     """Refuse a setting the plan would drop without a word."""
     unused = sorted(n for n in settings if n in SERVE_ONLY)
     if unused:
-        raise InputError(f"--set {unused[0]}: a plan is its own workload (disaggregated decode replicas at the "
-                         "batch it prices); symroof serve takes workloads and serving modes")
+        raise InputError(f"--set {unused[0]}: a plan is its own workload (the traffic's rate over its fleets); "
+                         "symroof serve takes workloads")
+
+
+def _cheaper_mode(m, h, settings: dict, mode: str, calibration) -> str:
+    """The serving mode whose plan in ``mode`` meets the targets for less (fewer chips when unpriced)."""
+    found, errors = {}, []
+    for serving in search.SERVING_MODES:
+        try:
+            ev, _ = _plan_mode(m, h, {**settings, "serving_mode": serving}, mode, calibration)
+        except InputError as e:
+            errors.append(e)
+            continue
+        cost = ev.magnitude("monthly_cost") if "monthly_cost" not in ev.unavailable else numpy.inf
+        found[serving] = (cost, ev.magnitude("chips_for_traffic"))
+    if not found:
+        raise errors[0]
+    return min(found, key=found.get)
 
 
 def _plan_mode(m, h, settings: dict, mode: str, calibration) -> tuple[Evaluation, dict]:
@@ -161,7 +196,13 @@ def _plan_mode(m, h, settings: dict, mode: str, calibration) -> tuple[Evaluation
     if "batch_size" not in settings:  # the decode batch the plan prices, as the finance workbook holds it
         chosen["batch_size"] = f"{ev.magnitude('plan_batch_size')!r} sequence"
         ev = _evaluate(m, h, chosen, mode, calibration)
-    if "prefill_replicas" not in settings:
+    if ev.magnitude("serving_mode") == "colocated":
+        if "colocated_replicas" not in settings:
+            chosen["colocated_replicas"] = fewest_colocated_replicas(ev, chosen)
+            ev = _evaluate(m, h, chosen, mode, calibration)
+        if ev.holds("serve_stable") is False:
+            raise InputError(f"{mode}: colocated: {ev.says('serve_stable')}")
+    elif "prefill_replicas" not in settings:
         chosen["prefill_replicas"] = fewest_prefill_replicas(ev, chosen)
         ev = _evaluate(m, h, chosen, mode, calibration)
     if ev.holds("prefill_queue_stable") is False:
@@ -179,7 +220,8 @@ def closest(scored: search.Scored) -> str:
     head = f"no configuration of {scored.model} on {scored.hardware} meets the targets ({len(frame)} scored)"
     if fitting.empty:
         return f"{head}: none fits in HBM, up to {frame['n_chips'].max():g} chips per replica"
-    row = fitting.sort_values(["priced_step_time", "n_chips"], kind="stable").iloc[0]
+    fitting = fitting.assign(colocated=fitting["serving_mode"] == "colocated")  # ties: the disaggregated row
+    row = fitting.sort_values(["priced_step_time", "n_chips", "colocated"], kind="stable").iloc[0]
     return f"{head}; closest: {search.describe(row)}: {row['why']}"
 
 

@@ -33,21 +33,21 @@ from .core.errors import InputError
 from .derive import table
 from .engine_settings import engine_of, for_mode
 from .evaluation import Evaluation, load_calibration, parse_overrides
+from .layouts import LAYOUT, MAX_CHIPS, MAX_CONFIGURATIONS, space  # noqa: F401 (the search's public names)
 
-#: The layout coordinates the search chooses, as the model names them; the most chips of one replica and the
-#: most configurations one search scores.
-LAYOUT = ("n_chips", "tensor_parallel", "pipeline_parallel", "expert_parallel", "attention_data_parallel")
-MAX_CHIPS, MAX_CONFIGURATIONS = 1024, 1_000_000
 #: Prefill load (busy replicas) beyond which the M/M/c queue is not planned: Erlang C's recursion is linear in it.
 MAX_PREFILL_LOAD = 10_000
 #: What a scored configuration reports (the plan's own quantities).
-REPORTED = ("plan_batch_size", "priced_step_time", "plan_tokens_per_second_per_user", "decode_replicas",
+REPORTED = ("plan_batch_size", "priced_step_time", "plan_time_per_token", "plan_tokens_per_second_per_user",
+            "decode_replicas", "colocated_replicas",
             "prefill_replicas", "chips_for_traffic", "monthly_cost", "cost_per_million_output_tokens",
             "cost_per_million_input_tokens", "ttft_at_percentile", "request_prefill_time", "kv_transfer_time",
             "prefill_offered_load", "power_draw")
 #: How configurations rank.
 ORDER = ["meets", "monthly_cost", "chips_for_traffic", "ttft_at_percentile", "pipeline_parallel", "expert_parallel",
          "attention_data_parallel"]
+#: How a fleet serves prompts: a prefill fleet of its own, or prefill chunks in the decode replicas' steps.
+SERVING_MODES = ("disaggregated", "colocated")
 #: A frontier row's batches: powers of two up to the largest that fits.
 FRONTIER_BATCHES = tuple(2.0 ** k for k in range(14))
 
@@ -71,10 +71,10 @@ class Scored:
         """The best configuration of each other slice and dtype, then those that miss, each with why it lost
         (what it costs more, or the target it misses); at most ``k``."""
         best = self.best
-        seen = set() if best is None else {(best["n_chips"], best["weight_dtype"])}
+        seen = set() if best is None else {(best["n_chips"], best["weight_dtype"], best["serving_mode"])}
         out = []
         for _, row in self.frame.iterrows():
-            key = (row["n_chips"], row["weight_dtype"])
+            key = (row["n_chips"], row["weight_dtype"], row["serving_mode"])
             if key in seen:
                 continue
             seen.add(key)
@@ -101,6 +101,7 @@ class Scored:
                 out["expert_dtype"] = row["expert_dtype"]
         if row["compute_dtype"]:
             out["compute_dtype"] = row["compute_dtype"]
+        out["serving_mode"] = row["serving_mode"]
         return out
 
 
@@ -110,30 +111,15 @@ def describe(row: Mapping[str, Any]) -> str:
     parts += [f"{tag}{row[n]:g}" for tag, n in (("PP", "pipeline_parallel"), ("EP", "expert_parallel"),
                                                  ("ADP", "attention_data_parallel")) if row[n] > 1]
     dtype = f", {row['weight_dtype']}" if row.get("weight_dtype") else ""
-    return f"{row['n_chips']:g} chip{'s' if row['n_chips'] != 1 else ''}: {' '.join(parts)}{dtype}"
+    serving = f", {row['serving_mode']}" if row.get("serving_mode") else ""
+    return f"{row['n_chips']:g} chip{'s' if row['n_chips'] != 1 else ''}: {' '.join(parts)}{dtype}{serving}"
 
 
 def described(ev: Evaluation) -> str:
     """An evaluation's layout in words, as :func:`describe` writes a scored row (the effective degrees)."""
     names = ("n_chips", "tensor_parallel_size", "pipeline_stages", "expert_parallel", "attention_data_parallel")
     row = dict(zip(LAYOUT, (float(ev.magnitude(n)) for n in names), strict=True))
-    return describe({**row, "weight_dtype": ev.magnitude("weight_dtype")})
-
-
-def _number(settings: Mapping[str, Any], name: str) -> float | None:
-    if name not in settings:
-        return None
-    return float(parse_overrides({name: settings[name]}, "--set ")[name])
-
-
-def _powers(lo: float, hi: float) -> list[float]:
-    """Powers of two from ``lo`` to ``hi``."""
-    return [2.0 ** k for k in range(int(math.log2(max(hi, 1))) + 1) if lo <= 2.0 ** k <= hi]
-
-
-def _divisors(n: float, of: float | None = None) -> list[float]:
-    """Powers of two dividing ``n`` (and ``of`` when given)."""
-    return [d for d in _powers(1, n) if n % d == 0 and (of is None or of % d == 0)]
+    return describe({**row, "weight_dtype": ev.magnitude("weight_dtype"), "serving_mode": ev.magnitude("serving_mode")})
 
 
 def _dtypes(model: catalog.Entry, settings: Mapping[str, Any], allow: Sequence[str]) -> list[tuple[str, str]]:
@@ -148,108 +134,54 @@ def _dtypes(model: catalog.Entry, settings: Mapping[str, Any], allow: Sequence[s
     return [("", "")] + [(d, d if moe else "") for d in dict.fromkeys(allow)]
 
 
-def space(model: catalog.Entry, hardware: catalog.Entry, settings: Mapping[str, Any], smallest: float,
-          wide: bool = False) -> tuple[dict[str, numpy.ndarray], list[str]]:
-    """The layouts to score (columns of equal length) and how the space was bounded; ``smallest`` is the
-    fewest chips that hold the weights. ``wide``: only the layouts whose tensor parallelism spans scale-up
-    domains (the second pass, when nothing keeping it inside one meets the targets)."""
-    v, hv = model.values, hardware.values
-    heads, layers = v.get("n_heads", 1.0), v.get("n_layers", 1.0)
-    experts = v.get("n_experts", 1.0) if v.get("mlp") == "moe" else 1.0
-    domain = hv.get("scale_up_domain", 1.0)
-    pinned = {n: _number(settings, n) for n in LAYOUT}
-    first = max(hv.get("smallest_slice", 1.0), float(2 ** math.ceil(math.log2(max(smallest, 1.0)))))
-    top = min(MAX_CHIPS, max(4 * first, 2 * domain))
-    chips = [pinned["n_chips"]] if pinned["n_chips"] else [
-        n for n in _powers(first, top) if n == 1 or n >= hv.get("smallest_multichip_slice", 1.0)]
-    notes = [f"slices of {chips[0]:g} to {chips[-1]:g} chips" if chips else "no slice",
-             f"tensor parallelism across scale-up domains ({domain:g} chips each): nothing keeping it inside one "
-             "meets the targets" if wide else f"tensor parallelism inside one scale-up domain ({domain:g} chips)"]
-    rows = []
-    for n in chips:
-        for tp, pp, adps in _splits(n, pinned, heads, layers, domain, experts > 1, wide):
-            for adp in adps:
-                rows += [(n, tp, pp, ep, adp) for ep in _experts(n, tp, adp, experts, pinned["expert_parallel"])]
-    if len(rows) > MAX_CONFIGURATIONS:
-        raise InputError(f"the search space holds {len(rows):,} layouts, above {MAX_CONFIGURATIONS:,}; pin some "
-                         "of them with --set (n_chips, tensor_parallel, ...)")
-    columns = {name: numpy.array([r[i] for r in rows], dtype=float) for i, name in enumerate(LAYOUT)}
-    return columns, notes
-
-
-def _splits(n: float, pinned: Mapping[str, float | None], heads: float, layers: float, domain: float,
-            moe: bool, wide: bool = False) -> list[tuple[float, float, list[float]]]:
-    """(tensor_parallel, pipeline_parallel, attention-data-parallel degrees) for a slice of ``n`` chips.
-
-    Every tensor-parallel degree that splits the heads inside one scale-up domain, pipeline stages for the
-    rest; for a mixture of experts across domains also the wide layout, attention data-parallel over the slice
-    with each attention group inside one domain. ``wide`` (the second pass): tensor parallelism over the
-    whole slice, across domains. Pins hold whatever they pin."""
-    tp_pin, pp_pin, adp_pin = pinned["tensor_parallel"], pinned["pipeline_parallel"], pinned["attention_data_parallel"]
-    inside = [t for t in _divisors(n, heads) if t <= domain]  # tensor-parallel degrees that split the heads
-    if tp_pin or pp_pin:
-        tp = tp_pin or n / pp_pin
-        splits = [(tp, n / tp)]
-    elif wide:  # every chip of a slice across domains tensor-parallel (the all-reduces cross the slower network)
-        splits = [(n, 1.0)] if n > domain and heads % n == 0 else []
-    else:  # every split keeping tensor parallelism inside a domain (the most of it, usually, wins)
-        splits = [(t, n / t) for t in inside]
-        if moe and n > domain:
-            splits.append((n, 1.0))
-    out = []
-    for tp, pp in splits:
-        if tp != int(tp) or pp != int(pp) or pp > layers or heads % tp or tp > n:
-            continue
-        if adp_pin:  # a pinned number of attention groups must split this tensor-parallel group
-            adps = [adp_pin] if tp % adp_pin == 0 else []
-        elif moe:  # attention tensor-parallel over the group, or data-parallel (one group per chip)
-            adps = [a for a in _divisors(tp) if tp / a <= domain or wide]
-        else:
-            adps = [1.0]
-        if adps:
-            out.append((tp, pp, adps))
-    return out
-
-
-def _experts(n: float, tp: float, adp: float, experts: float, pin: float | None) -> list[float]:
-    """Expert-parallel degrees for a layout: split like a dense MLP (EP 1) or spread over a group of the
-    replica's chips that divides the experts. Attention data parallelism goes with expert parallelism (as the
-    engines run it): experts split like a dense MLP under data-parallel attention is not a layout the step
-    model prices (it would count no all-reduce for them)."""
-    if pin:
-        return [pin]
-    if experts <= 1:
-        return [1.0]
-    spread = [e for e in _divisors(n, experts) if e > 1]
-    return spread if adp > 1 else [1.0, *spread]
-
-
 def fewest_prefill_replicas(at: Callable[[numpy.ndarray], Evaluation], ev: Evaluation) -> numpy.ndarray:
     """The fewest prefill replicas whose TTFT at the percentile meets its target, for every point of ``ev``
     at once (nan where none can: a prompt's prefill and KV transfer alone miss it, or the load is beyond
     MAX_PREFILL_LOAD). ``at(replicas)`` evaluates the same points with those replicas."""
-    load = numpy.asarray(ev.magnitude("prefill_offered_load"), dtype=float)
-    floor = (numpy.asarray(ev.magnitude("request_prefill_time"), dtype=float)
-             + numpy.asarray(ev.magnitude("kv_transfer_time"), dtype=float))
-    target = numpy.asarray(ev.magnitude("ttft_target"), dtype=float)
-    load, floor, target = numpy.broadcast_arrays(load, floor, target)
+    load = _array(ev, "prefill_offered_load")
+    floor = _array(ev, "request_prefill_time") + _array(ev, "kv_transfer_time")
+    load, floor, target = numpy.broadcast_arrays(load, floor, _array(ev, "ttft_target"))
     possible = numpy.isfinite(load) & (floor < target) & (load <= MAX_PREFILL_LOAD)
-    lo = numpy.where(possible, numpy.floor(load) + 1, 1.0)
+    return _fewest(at, numpy.where(possible, numpy.floor(load) + 1, 1.0), possible, target,
+                   numpy.where(possible, load, 0))
+
+
+def fewest_colocated_replicas(at: Callable[[numpy.ndarray], Evaluation], ev: Evaluation) -> numpy.ndarray:
+    """The fewest colocated replicas, at or above those whose ITL meets the target (``ev``'s default count),
+    whose TTFT at the percentile meets its target, for every point of ``ev`` at once (nan where none can: the
+    per-token target is out of reach, or a lone prompt's chunks alone miss the TTFT target)."""
+    lo = _array(ev, "colocated_replicas")
+    feasible = _array(ev, "plan_feasible") > 0
+    base = {n: numpy.asarray(ev.base[n], dtype=float) for n in ("api_overhead", "prefill_chunks",
+                                                                "serve_prefill_chunk_time", "ttft_target")}
+    floor = base["api_overhead"] + base["prefill_chunks"] * base["serve_prefill_chunk_time"]  # seconds
+    lo, feasible, floor, target = numpy.broadcast_arrays(lo, feasible, floor, base["ttft_target"])
+    possible = feasible & numpy.isfinite(lo) & (floor < target) & (lo <= MAX_PREFILL_LOAD)
+    return _fewest(at, numpy.where(possible, lo, 1.0), possible, target, numpy.where(possible, lo, 0))
+
+
+def _array(ev: Evaluation, name: str) -> numpy.ndarray:
+    return numpy.asarray(ev.magnitude(name), dtype=float)
+
+
+def _fewest(at, lo: numpy.ndarray, possible: numpy.ndarray, target: numpy.ndarray, scale: numpy.ndarray):
+    """The fewest replicas from ``lo`` up whose ttft_at_percentile meets ``target`` (it falls as replicas are
+    added): widen in steps from ``scale``, then bisect; nan where not ``possible`` or never met."""
 
     def met(c: numpy.ndarray) -> numpy.ndarray:
         ttft = numpy.broadcast_to(numpy.asarray(at(c).magnitude("ttft_at_percentile"), dtype=float), c.shape)
         return ttft <= target
 
-    step = numpy.ceil(4 * numpy.sqrt(numpy.where(possible, load, 0)) + 4)
+    step = numpy.ceil(4 * numpy.sqrt(scale) + 4)
     hi = lo.copy()
     ok = met(hi) | ~possible
-    for _ in range(60):  # widen until met: the wait tends to 0, and the target lies above prefill + transfer
+    for _ in range(60):  # widen until met: the wait tends to 0, and the target lies above the floor
         if ok.all():
             break
         hi = numpy.where(ok, hi, hi + step)
         step *= 2
         ok = ok | met(hi)
-    possible &= ok
+    possible = possible & ok
     while True:  # bisect: hi meets the target, lo - 1 does not
         todo = possible & (lo < hi)
         if not todo.any():
@@ -267,11 +199,20 @@ def _evaluation(model, hardware, given: Mapping[str, Any], arrays: Mapping[str, 
                       calibration=calibration, engine=engine_of(hardware))
 
 
-def _why(row: Mapping[str, float], ttft_target: float, tpot_target: float) -> str:
+def _why(row: Mapping[str, Any], ttft_target: float, tpot_target: float) -> str:
     if not row["fits_in_hbm"]:
         return "does not fit in HBM (weights and one sequence's KV exceed the slice)"
     if not row["plan_feasible"]:
-        return f"misses the per-token target: best TPOT {row['priced_step_time']:.3g} ms; target {tpot_target:.3g} ms"
+        return (f"misses the per-token target: best TPOT {row['priced_step_time']:.3g} ms; target {tpot_target:.3g} ms"
+                + (" (colocated: the step's fixed time alone)" if row["serving_mode"] == "colocated" else ""))
+    if row["serving_mode"] == "colocated":
+        if row["itl_replicas"] > MAX_PREFILL_LOAD:
+            return (f"its traffic needs {row['itl_replicas']:,.0f} colocated replicas, beyond the "
+                    f"{MAX_PREFILL_LOAD:,} the queue model plans; split the traffic")
+        if not numpy.isfinite(row["colocated_replicas"]):
+            return (f"misses the TTFT target colocated: a prompt's chunks and the API's time alone, or its wait at "
+                    f"any load the queue model plans, exceed {ttft_target:.3g} s")
+        return "" if numpy.isfinite(row["monthly_cost"]) or row["unpriced"] else "has no finite cost"
     if row["prefill_offered_load"] > MAX_PREFILL_LOAD:
         return (f"its prefill load of {row['prefill_offered_load']:,.0f} busy replicas is beyond the "
                 f"{MAX_PREFILL_LOAD:,} the queue model plans; split the traffic")
@@ -318,9 +259,11 @@ def score(model: str | catalog.Entry, hardware: str | catalog.Entry, settings: M
             if not len(columns["n_chips"]):
                 continue
             said += notes
-            frames.append(_score_dtype(m, h, given, columns, mode, cal, batches, probe))
-            frames[-1]["weight_dtype"], frames[-1]["expert_dtype"] = weight, expert
-            frames[-1]["compute_dtype"] = "" if "compute_dtype" in settings else given.get("compute_dtype", "")
+            for serving in _serving_modes(settings, batches):
+                frames.append(_score_dtype(m, h, {**given, "serving_mode": serving}, columns, mode, cal, batches,
+                                           probe))
+                frames[-1]["weight_dtype"], frames[-1]["expert_dtype"] = weight, expert
+                frames[-1]["compute_dtype"] = "" if "compute_dtype" in settings else given.get("compute_dtype", "")
     if not frames:
         pins = {n: settings[n] for n in LAYOUT if n in settings}
         _evaluation(m, h, settings, {}, mode, cal)  # a pinned layout the model refuses says why in its words
@@ -336,6 +279,14 @@ def score(model: str | catalog.Entry, hardware: str | catalog.Entry, settings: M
     frame = frame.sort_values(ORDER, ascending=[False, True, True, True, True, True, True], kind="stable",
                               ignore_index=True)
     return Scored(m.id, h.id, mode, frame, pruned)
+
+
+def _serving_modes(settings: Mapping[str, Any], batches) -> tuple[str, ...]:
+    """The serving modes a search scores: the one set, or both; the frontier varies a decode replica's batch, so
+    it prices disaggregated fleets (a colocated replica's batch is its share of the traffic)."""
+    if "serving_mode" in settings:
+        return (str(settings["serving_mode"]).strip(),)
+    return ("disaggregated",) if batches is not None else SERVING_MODES
 
 
 def _score_dtype(m, h, given, columns, mode, cal, batches, probe) -> pandas.DataFrame:
@@ -355,13 +306,20 @@ def _score_dtype(m, h, given, columns, mode, cal, batches, probe) -> pandas.Data
                 _evaluation(m, h, given, arrays, mode, cal).magnitude("plan_batch_size"), dtype=float)
         arrays["batch_size"] = arrays["plan_batch_size"]
     ev, replicas = _evaluation(m, h, given, arrays, mode, cal), None
-    if "prefill_replicas" not in given:
+    colocated = given["serving_mode"] == "colocated"
+    itl_replicas = _array(ev, "colocated_replicas")  # colocated: the fewest whose ITL meets the target
+    if colocated and "colocated_replicas" not in given:
+        replicas = fewest_colocated_replicas(
+            lambda c: _evaluation(m, h, given, {**arrays, "colocated_replicas": c}, mode, cal), ev)
+        arrays["colocated_replicas"] = numpy.where(numpy.isfinite(replicas), replicas, 1.0)
+        ev = _evaluation(m, h, given, arrays, mode, cal)
+    elif not colocated and "prefill_replicas" not in given:
         replicas = fewest_prefill_replicas(
             lambda c: _evaluation(m, h, given, {**arrays, "prefill_replicas": c}, mode, cal), ev)
         arrays["prefill_replicas"] = numpy.where(numpy.isfinite(replicas), replicas, 1.0)
         ev = _evaluation(m, h, given, arrays, mode, cal)
     # over arrays a figure the catalog does not publish comes out nan: the scalar probe says which it was
-    if "kv_transfer_time" in probe.unavailable:
+    if "kv_transfer_time" in probe.unavailable and not colocated:
         raise InputError(f"{m.id} on {h.id}: the TTFT needs the KV transfer to the decode fleet, which "
                          f"{probe.unavailable['kv_transfer_time']}")
     unpriced = "chip_hour_cost" in probe.unavailable
@@ -371,15 +329,17 @@ def _score_dtype(m, h, given, columns, mode, cal, batches, probe) -> pandas.Data
         value = numpy.nan if name in ev.unavailable else ev.magnitude(name)
         frame[name] = numpy.broadcast_to(numpy.asarray(value, dtype=float), (n,))
     if replicas is not None:
-        frame["prefill_replicas"] = replicas
+        frame["colocated_replicas" if colocated else "prefill_replicas"] = replicas
+    frame["serving_mode"] = given["serving_mode"]
+    frame["itl_replicas"] = numpy.broadcast_to(itl_replicas, (n,)) if batches is None else numpy.nan
     if batches is not None:  # only the batches that fit
         frame = frame[frame["plan_batch_size"] <= frame["max_batch_size"]].reset_index(drop=True)
     frame["unpriced"] = unpriced  # no published price: ranked by chips, cost n/a
     frame["why"] = [_why(row, ttft, tpot) for row in frame.to_dict("records")]
-    frame["meets"] = (frame["why"] == "") & (frame["priced_step_time"] <= tpot * (1 + 1e-9))
+    frame["meets"] = (frame["why"] == "") & (frame["plan_time_per_token"] <= tpot * (1 + 1e-9))
     frame.loc[(frame["why"] == "") & ~frame["meets"], "why"] = [
         f"misses the per-token target: TPOT {t:.3g} ms; target {tpot:.3g} ms"
-        for t in frame.loc[(frame["why"] == "") & ~frame["meets"], "priced_step_time"]]
+        for t in frame.loc[(frame["why"] == "") & ~frame["meets"], "plan_time_per_token"]]
     return frame
 
 

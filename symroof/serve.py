@@ -9,6 +9,7 @@ engine profile), and says which cap binds and whether the engine keeps up.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ from .core.errors import InputError
 from .engine_settings import bound_note, for_mode
 from .evaluation import Evaluation, load_calibration, parse_overrides
 from .evaluation.display import frame, html_table
+from .replay import Benchmark, Replayed, request_count
+from .replay import replay as replayed
 
 MODES = ("bound", "estimate")
 ENGINES = ("vllm", "sglang", "trtllm")
@@ -59,6 +62,7 @@ class Workload:
         out = {n: f"{v!r} token/sequence" for n, v in (
             ("input_length", tokens_in), ("output_length", tokens_out), ("prefill_length", tokens_in),
             ("decode_length", tokens_out), ("context_length", tokens_in + tokens_out))}
+        out["colocated_replicas"] = "1"  # the engine serves the whole rate (a plan's fleet spreads it)
         if self.batch is not None:
             out.update(workload="static", batch_size=_count(self.batch, "--batch"))
         elif self.rate is not None:
@@ -129,6 +133,7 @@ class Served:
     workload: dict[str, Any]
     evaluations: dict[str, Evaluation]
     notes: dict[str, list[str]] = field(default_factory=dict)
+    replays: dict[str, Replayed] = field(default_factory=dict)  # per mode, with replay=True (symroof/replay)
 
     def value(self, name: str, mode: str = "estimate") -> float:
         return self.evaluations[mode].magnitude(name)
@@ -176,23 +181,40 @@ class Served:
                         "binding": self.binding(mode), "overloaded": self.overloaded(mode),
                         "kv_holds_a_request": ev.holds("serve_kv_holds_a_request")}
         out["notes"] = list(self.notes.get(mode, []))
+        if mode in self.replays:  # the replay's percentiles beside the closed form's means
+            out["quantities"].update(self.replays[mode].quantities())
+            out["serve"]["replay"] = self.replays[mode].description
         return out
 
 
 def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_length: float, output_length: float, *,
           concurrency: float | str | None = None, rate: Any = None, batch: float | None = None,
           engine: str = "vllm", calibration: str | None = None,
-          overrides: Mapping[str, Any] | None = None) -> Served:
+          overrides: Mapping[str, Any] | None = None, replay: bool | Benchmark = False,
+          requests: Any = None) -> Served:
     """What ``engine`` delivers for the workload, bound and estimate side by side.
+
+    ``replay=True`` (or a :class:`~symroof.replay.Benchmark`) also replays the workload as a benchmark of
+    ``requests`` requests, step by step over the same engine step, in both modes (``Served.replays``; JSON
+    ``ttft_p50``, ``ttft_p99``, ``itl_p50``, ``itl_p99``, ``e2e_latency_p99``, ...).
 
     >>> serve("llama-3.3-70b", "h100", 1024, 1024, concurrency=64, overrides={"n_chips": 8}).value("itl")
     """
+    if requests is not None and replay is False:
+        raise InputError("--requests needs --replay: the closed form has no number of requests")
+    bench = replay if isinstance(replay, Benchmark) else Benchmark() if replay else None
+    if bench is not None and requests is not None:
+        bench = dataclasses.replace(bench, requests=request_count(requests))
+    if bench is not None and batch is not None:
+        raise InputError("--batch with --replay: a static batch is the closed form's; replay it as an offline run, "
+                         "--concurrency max --requests N")
     m = model if isinstance(model, catalog.Entry) else catalog.load("model", model)
     h = hardware if isinstance(hardware, catalog.Entry) else catalog.load("hardware", hardware)
     profile = profiles.load(engine, h)
     work = Workload(input_length, output_length, concurrency, rate, batch).settings()
     given = dict(overrides or {})
-    both = sorted(set(given) & set(work) - {"batch_size", "context_length", "prefill_length", "decode_length"})
+    both = sorted(set(given) & set(work) - {"batch_size", "context_length", "prefill_length", "decode_length",
+                                            "colocated_replicas"})
     if both:
         raise InputError(f"{both[0]} is given twice (the workload and --set); give it once")
     settings = {**work, **given}
@@ -210,4 +232,6 @@ def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_lengt
             raise InputError(f"{mode}: {ev.infeasible()}")
         out.notes[mode] = [out.verdict(mode)] if out.overloaded(mode) else []
     out.notes["bound"] += bound_note(given)
+    if bench is not None:
+        out.replays = {mode: replayed(ev, bench) for mode, ev in evaluations.items()}
     return out

@@ -196,6 +196,8 @@ def plan(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mappi
                          "vary or set one of them")
     if serving and "workload" not in vary and "workload" not in overrides:
         overrides["workload"] = WORKLOAD_OF[serving[0]]
+    if serving and "colocated_replicas" not in vary:  # one engine takes the whole rate, as serve gives it
+        overrides.setdefault("colocated_replicas", 1)
     if not vary:
         raise InputError("nothing to vary: give at least one --vary NAME=VALUES")
     both = sorted(set(vary) & set(overrides))

@@ -30,7 +30,7 @@ LAYERS = (
     ("catalog", "calibration", "profiles"),
     ("evaluation",),
     ("sweep", "sensitivity", "planner", "serve", "engines", "validation", "plot", "fit", "fitting", "measure",
-     "testing", "quantity", "search", "engine_settings", "notebook"),
+     "testing", "quantity", "search", "layouts", "engine_settings", "notebook", "replay"),
     ("workbook",),
     ("cli",),
     ("", "__main__"),  # symroof/__init__.py: the public facade; __main__.py: python -m symroof

@@ -248,5 +248,9 @@ def test_infeasible_points_give_zero_batches_and_no_plan():
     assert value(r, "batch_size_for_step_time", "sequence") == 0
     assert value(r, "latency_batch_size", "sequence") == 0
     # priced at batch 1 (what plan_feasible says the plan does), and marked as meaning nothing here
-    assert {"monthly_cost", "chips_for_request_rate"} <= set(r.infeasible_quantities())
+    split = ev(model="llama-3-405b", weight_dtype="int8", n_chips=16, target_step_time=15,
+               serving_mode="disaggregated")
+    assert {"monthly_cost", "chips_for_request_rate"} <= set(split.infeasible_quantities())
+    # a colocated fleet (the default) has no rate meeting anything: its cost is not a number, said as such
+    assert "monthly_cost" in r.unavailable or "monthly_cost" in r.infeasible_quantities()
     assert any("do not fit" in w for w in r.warnings())

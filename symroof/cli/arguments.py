@@ -287,6 +287,19 @@ def _serving(sub) -> None:
     how.add_argument("--batch", metavar="N", help="one static batch: prefill all N, then decode them together")
     p.add_argument("--engine", default="vllm", metavar="ENGINE",
                    help="the engine profile: vllm (default), sglang, trtllm, or a profile TOML")
+    bench = p.add_argument_group("replay (a benchmark run step by step over the same engine step)")
+    bench.add_argument("--replay", action="store_true",
+                       help="also replay the workload as a benchmark, iteration by iteration: mean, p50, p90 and "
+                            "p99 of TTFT, ITL and end-to-end latency, and the run's throughput")
+    bench.add_argument("--requests", metavar="N", help="requests in the replayed run (default: 1000, or ten per "
+                                                       "user of a closed loop, or the rows of --lengths)")
+    bench.add_argument("--spread", metavar="R", help="lengths uniform over input and output x (1 +- R), as vLLM's "
+                                                     "--random-range-ratio (default 0: fixed)")
+    bench.add_argument("--lengths", metavar="CSV", help="each request's lengths: a CSV with an input and an output "
+                                                        "column (input_tokens, output_tokens, ...)")
+    bench.add_argument("--seed", metavar="N", help="seed of the Poisson arrivals and the spread (default 0)")
+    bench.add_argument("--arrivals", choices=["poisson", "fixed"], default=None,
+                       help="an open loop's arrivals: poisson (default) or a fixed interval")
     add_set(p)
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.set_defaults(func="serving:cmd_serve")

@@ -38,6 +38,7 @@ from .engine_inputs import (
     accepted_tokens_per_step,
     activation_reserve,
     api_overhead,
+    colocated_replicas,
     concurrency,
     cuda_graph_max_batch,
     kv_memory_basis,
@@ -168,7 +169,7 @@ batch_cap = GROUP.derived(
 # --- the step in steady state: two regimes, each a closed form; then a second pass ---
 _n = {"concurrency": sympy.Min(concurrency, batch_cap), "max": batch_cap}
 _D, _K = decode_steps_per_request, steps_per_request  # decode steps, steps in the engine per request
-_rate = request_rate
+_rate = request_rate / colocated_replicas  # one replica's share of the traffic (serve: all of it)
 
 
 def regimes(weights, extra) -> list[tuple]:
@@ -258,13 +259,17 @@ serve_decode_batch = GROUP.derived(
     "serve_decode_batch", r"B_{\text{dec}}", "sequence", "Sequences a step decodes.", LITTLE,
     GROUP.select(workload, {**_B, "rate": _rate * _D * serve_step_time}), label="Sequences decoded per step")
 _c = _Pn * one("sequence") / prefill_chunks  # the mean chunk: a remainder chunk is not charged as a full one
+serve_prefill_chunk_time = GROUP.derived(
+    "serve_prefill_chunk_time", r"t_{\text{chunk}}^{P}", "ms", "A step that carries only one of a prompt's prefill "
+    "chunks (a prefill replica of its own): the fixed time, then the weights or the chunk's FLOPs, the larger, "
+    "and its attention.", STEP, sympy.Max(
+        serve_fixed_time + _weights_all + serve_time_per_prefill_token * _c,
+        serve_fixed_time + (serve_time_per_prefill_token + serve_prefill_matmul_time) * _c), requires=())
 serve_prefill_step_time = GROUP.derived(
     "serve_prefill_step_time", r"t_{\text{step}}^{P}", "ms", "A step that carries one of the request's prefill "
     "chunks beside the running decodes: at least the mean step, and at least the chunk's own weights-bound or "
     "FLOPs-bound time; on a prefill fleet of its own, the chunk's step with no decodes.", STEP,
-    GROUP.select(serving_mode, {"disaggregated": sympy.Max(
-        serve_fixed_time + _weights_all + serve_time_per_prefill_token * _c,
-        serve_fixed_time + (serve_time_per_prefill_token + serve_prefill_matmul_time) * _c), "colocated": sympy.Max(
+    GROUP.select(serving_mode, {"disaggregated": serve_prefill_chunk_time, "colocated": sympy.Max(
         serve_step_time,
               serve_fixed_time + _eager + _weights_touched + serve_time_per_sequence * serve_decode_batch
               + serve_time_per_prefill_token * _c,
@@ -306,13 +311,13 @@ request_throughput = GROUP.derived(
 ttft = GROUP.derived(
     "ttft", r"\text{TTFT}", "ms", "Mean time to first token: the API's time, waiting for a slot (a closed loop "
     "above the engine's cap) or for room in the token budget (an open loop), and the prompt's prefill chunks.",
-    OUT, GROUP.select(workload, {
-        "concurrency": GROUP.select(serving_mode, {
-            "colocated": concurrency / request_throughput - _D * serve_step_time,
-            "disaggregated": api_overhead + _chunked}),
+    OUT, api_overhead + GROUP.select(workload, {
+        "concurrency": GROUP.select(serving_mode, {  # a user's cycle is the API's time, its wait and its request
+            "colocated": concurrency / request_throughput - _D * serve_step_time - api_overhead,
+            "disaggregated": _chunked}),
         "max": _chunked, "static": static_prefill_time,
-        "rate": api_overhead + GROUP.select(serving_mode, {"colocated": prefill_queue_wait,
-                                                           "disaggregated": 0 * one("ms")}) + _chunked}),
+        "rate": GROUP.select(serving_mode, {"colocated": prefill_queue_wait,
+                                            "disaggregated": 0 * one("ms")}) + _chunked}),
     label="Time to first token")
 e2e_latency = GROUP.derived(
     "e2e_latency", r"T_{\text{e2e}}", "s", "Mean end-to-end latency of a request: its first token, then (output - "

@@ -21,14 +21,20 @@ BIG = 1e12  # a cap that never binds: bound mode's engine has none but HBM
 workload = SCENARIO.choice(
     "workload", r"\text{load}", ("concurrency", "rate", "static", "max"),
     "How requests arrive: a closed loop of concurrency users, an open loop at request_rate (Poisson), one static "
-    "batch of batch_size prefilled then decoded, or max (offline: as many as the engine admits).", WORKLOAD,
-    default="concurrency", label="Workload")
+    "batch of batch_size prefilled then decoded, or max (offline: as many as the engine admits). By default an "
+    "open loop: a plan's traffic at request_rate, each replica taking its share.", WORKLOAD,
+    default="rate", label="Workload")
 serving_mode = SCENARIO.choice(
     "serving_mode", r"\text{mode}", ("colocated", "disaggregated"),
     "Where prompts are prefilled: colocated (the engine's steady state, prefill chunks riding in its decode steps) "
     "or disaggregated (a prefill fleet of its own; this replica's steps only decode, and a closed loop's "
     "concurrency counts the requests decoding on it).", "issue 28; DistServe (Zhong et al., OSDI 2024)",
     default="colocated", label="Serving mode")
+colocated_replicas = SCENARIO.input(
+    "colocated_replicas", r"N_{C}", "", "Replicas request_rate is spread over evenly, each prefilling and decoding its "
+    "share (colocated): symroof serve's one replica; a plan's colocated fleet, by default the fewest whose "
+    "inter-token latency meets the target at the utilisation (symroof plan finds the fewest meeting the TTFT "
+    "target too).", "issue 28: colocated fleets", integer=True, plausible=(1, 1e7), label="Colocated replicas")
 concurrency = SCENARIO.input(
     "concurrency", "N", "sequence", "Requests in flight in a closed loop (each user sends the next request when "
     "the last one finishes).", WORKLOAD, default=1 * one("sequence"), plausible=(1, 1e8), label="Concurrency")
