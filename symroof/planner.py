@@ -20,16 +20,24 @@ import numpy
 from . import catalog, search
 from .core.errors import InputError
 from .engine_settings import bound_note, engine_of, for_mode
-from .evaluation import Evaluation, load_calibration, parse_overrides
-from .evaluation.display import frame, html_table
+from .evaluation import (
+    MODES,
+    Evaluation,
+    Mode,
+    Pair,
+    check_mode,
+    load_calibration,
+    parse_overrides,
+    refuse_other_spellings,
+)
 
-MODES = ("bound", "estimate")
 PLAN_GROUPS = ("scenario", "serving", "ownership", "planning")
 
 
-@dataclass
-class Plan:
-    """One chip's plan: its evaluation in each mode, with the prefill replicas that meet the TTFT target."""
+@dataclass(repr=False)
+class Plan(Pair):
+    """One chip's plan: its evaluation in each mode, with the prefill replicas that meet the TTFT target (read as
+    every result: :class:`~symroof.evaluation.Pair`)."""
 
     model: str
     hardware: str
@@ -37,19 +45,16 @@ class Plan:
     settings: dict[str, dict[str, Any]]  # per mode: what was evaluated, the chosen batch and replicas included
     search: search.Scored | None = None  # every configuration the search scored (None: the layout was pinned)
     notes: list[str] = field(default_factory=list)  # the other mode where the searched layout misses in it
+    mode: Mode = "bound"  # the mode the plan was searched in: what value() reads by default
+    headline = ("serving_mode", "n_chips", "chips_for_traffic", "monthly_cost", "cost_per_million_output_tokens",
+                "ttft_at_percentile")
 
-    def value(self, name: str, mode: str = "bound") -> float:
-        return self.evaluations[mode].magnitude(name)
+    def shown(self) -> list[str]:
+        bound = self.evaluations["bound"]
+        return [n for n in bound.names() if bound.spec(n).group in PLAN_GROUPS]
 
-    def _repr_html_(self) -> str:
-        """Jupyter's rich display: the plan's quantities, bound and estimate side by side."""
-        return html_table(self.evaluations, [n for n in self.evaluations["bound"].names()
-                                             if self.evaluations["bound"].spec(n).group in PLAN_GROUPS],
-                          title=f"plan: {self.model} on {self.hardware}")
-
-    def to_frame(self):
-        """Every quantity of both modes, one row each (a pandas DataFrame; units in ``attrs["units"]``)."""
-        return frame(self.evaluations)
+    def title(self) -> str:
+        return f"plan: {self.model} on {self.hardware}"
 
 
 def _evaluate(model, hardware, settings: Mapping[str, Any], mode: str, calibration) -> Evaluation:
@@ -119,17 +124,19 @@ def _layout_free(settings: Mapping[str, Any]) -> bool:
     return not all(n in settings for n in search.LAYOUT)
 
 
-def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
-         calibration: str | None = None, *, mode: str = "bound", searched: bool = True,
-         allow_dtype: Sequence[str] = ()) -> Plan:
+def plan(model: str, hardware: str, overrides: Mapping[str, Any] | None = None, *, mode: Mode = "bound",
+         calibration: str | None = None, searched: bool = True, allow_dtype: Sequence[str] = (),
+         **unknown: Any) -> Plan:
     """The plan for ``model`` on ``hardware``: both modes, each with its own batch and fewest prefill replicas.
 
     With ``searched`` (the default), the layout (chips per replica, tensor / pipeline / expert /
     attention-data parallelism, and the weight dtype where ``allow_dtype`` lets it vary) is the cheapest that
-    meets every target in ``mode`` (:mod:`symroof.search`); settings pin any of it. Without, the layout is the
-    default slice, as before the search."""
+    meets every target in ``mode`` (:mod:`symroof.search`); ``overrides`` (what ``--set`` gives) pin any of it.
+    Without, the layout is the default slice, as before the search."""
+    refuse_other_spellings("plan", unknown)
+    check_mode(mode)
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
-    settings = dict(settings or {})
+    settings = dict(overrides or {})
     _serve_only(settings)
     _at_traffic_lengths(m, h, settings)
     scored = None
@@ -158,7 +165,7 @@ def plan(model: str, hardware: str, settings: Mapping[str, Any] | None = None,
         evaluations[each], chosen_by_mode[each] = ev, chosen
     evaluations = {k: evaluations[k] for k in MODES}
     notes += [f"bound: {note}" for note in bound_note(settings)]
-    return Plan(m.id, h.id, evaluations, {k: chosen_by_mode[k] for k in MODES}, scored, notes)
+    return Plan(m.id, h.id, evaluations, {k: chosen_by_mode[k] for k in MODES}, scored, notes, mode)
 
 
 #: Inputs of a serving workload: a plan is its own (an open loop at the traffic's rate, over disaggregated decode
@@ -225,19 +232,21 @@ def closest(scored: search.Scored) -> str:
     return f"{head}; closest: {search.describe(row)}: {row['why']}"
 
 
-def compare(model: str, chips: list[str], settings: Mapping[str, Any] | None = None, mode: str = "bound",
-            calibration: str | None = None, *, searched: bool = True, allow_dtype: Sequence[str] = ()) -> list[Plan]:
+def compare(model: str, chips: list[str], overrides: Mapping[str, Any] | None = None, mode: Mode = "bound",
+            calibration: str | None = None, *, searched: bool = True, allow_dtype: Sequence[str] = (),
+            **unknown: Any) -> list[Plan]:
     """Plans for each chip at the same traffic and service level, cheapest first per million output tokens (in
     ``mode``), each chip at its own best layout (searched independently); each evaluated with the cheapest's
     cost as reference_cost_per_million_tokens, so its break_even_chip_price is the chip-hour cost at which it
     would match the cheapest."""
+    refuse_other_spellings("compare", unknown)
+    check_mode(mode)
     for chip in chips:  # every name checked before any plan is made: an unknown chip is the error to report
         catalog.load("hardware", chip)
-    ranked = sorted((plan(model, chip, settings, calibration, mode=mode, searched=searched, allow_dtype=allow_dtype)
-                     for chip in chips),
-                    key=lambda p: p.value("cost_per_million_output_tokens", mode))
-    reference = {"reference_cost_per_million_tokens":
-                 f"{ranked[0].value('cost_per_million_output_tokens', mode)!r} USD/megatoken"}
+    ranked = sorted((plan(model, chip, overrides, mode=mode, calibration=calibration, searched=searched,
+                          allow_dtype=allow_dtype) for chip in chips),
+                    key=lambda p: p.magnitude("cost_per_million_output_tokens", mode))
+    reference = {"reference_cost_per_million_tokens": ranked[0].value("cost_per_million_output_tokens", mode)}
     m = catalog.load("model", model)
     for p in ranked:  # the reference changes no plan, only the break-even: evaluate again, do not plan again
         h = catalog.load("hardware", p.hardware)
@@ -246,13 +255,15 @@ def compare(model: str, chips: list[str], settings: Mapping[str, Any] | None = N
     return ranked
 
 
-def frontier(model: str, hardware: str, settings: Mapping[str, Any] | None = None, mode: str = "bound",
-             calibration: str | None = None, allow_dtype: Sequence[str] = ()):
+def frontier(model: str, hardware: str, overrides: Mapping[str, Any] | None = None, mode: Mode = "bound",
+             calibration: str | None = None, allow_dtype: Sequence[str] = (), **unknown: Any):
     """The Pareto frontier over every layout and batch (powers of two that fit): cost per million output tokens
     against output tokens/s per user, each point with the fewest prefill replicas meeting the TTFT target; a
     pandas DataFrame, fastest first, ``meets`` saying whether the point meets the per-token target too."""
+    refuse_other_spellings("frontier", unknown)
+    check_mode(mode)
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
-    settings = dict(settings or {})
+    settings = dict(overrides or {})
     for pinned in ("batch_size", "plan_batch_size"):
         if pinned in settings:
             raise InputError(f"--frontier varies the batch; drop --set {pinned}")

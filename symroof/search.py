@@ -285,7 +285,11 @@ def _serving_modes(settings: Mapping[str, Any], batches) -> tuple[str, ...]:
     """The serving modes a search scores: the one set, or both; the frontier varies a decode replica's batch, so
     it prices disaggregated fleets (a colocated replica's batch is its share of the traffic)."""
     if "serving_mode" in settings:
-        return (str(settings["serving_mode"]).strip(),)
+        serving = str(settings["serving_mode"]).strip()
+        if batches is not None and serving != "disaggregated":
+            raise InputError(f"--set serving_mode={serving}: the frontier varies a decode replica's batch, so it "
+                             "prices disaggregated fleets; drop the setting (symroof plan scores colocated fleets)")
+        return (serving,)
     return ("disaggregated",) if batches is not None else SERVING_MODES
 
 

@@ -12,23 +12,37 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
+
+import pint
 
 from . import catalog, profiles
 from .core.errors import InputError
+from .core.units import Q_, ureg
 from .engine_settings import bound_note, for_mode
-from .evaluation import Evaluation, load_calibration, parse_overrides
-from .evaluation.display import frame, html_table
+from .evaluation import (
+    MODES,
+    Evaluation,
+    Mode,
+    Pair,
+    check_mode,
+    load_calibration,
+    parse_overrides,
+    refuse_other_spellings,
+)
 from .replay import Benchmark, Replayed, request_count
 from .replay import replay as replayed
 
-MODES = ("bound", "estimate")
 ENGINES = ("vllm", "sglang", "trtllm")
 #: What a serve result reports, in this order (the declared quantities of the workload's answer).
 OUTPUTS = ("ttft", "itl", "e2e_latency", "request_throughput", "output_throughput", "output_throughput_per_chip",
            "output_throughput_per_user", "running_batch", "served_concurrency", "serve_step_time",
            "serve_decode_batch", "batch_cap", "kv_pool_sequences", "max_num_seqs", "kv_pool_bytes")
 
+#: The workload's numbers in the JSON (``serve.workload``): their units.
+WORKLOAD_UNITS = {"concurrency": "sequence", "request_rate": "sequence/s", "batch_size": "sequence",
+                  "input_length": "token/sequence", "output_length": "token/sequence"}
 #: What the serve table shows, in order: (section, quantities).
 ROWS = (
     ("Latency", ("ttft", "itl", "e2e_latency", "serve_step_time")),
@@ -45,7 +59,10 @@ ROWS = (
 
 @dataclass
 class Workload:
-    """One of: ``concurrency`` (a number, or ``"max"``), ``rate`` (requests per second), ``batch`` (static)."""
+    """One of: ``concurrency`` (a number, or ``"max"``), ``rate`` (requests per second), ``batch`` (static).
+
+    Numbers are tokens per request, requests per second and requests; pint quantities are converted
+    (``Q_(600, "1/min")`` is 10 requests/s)."""
 
     input_length: float
     output_length: float
@@ -59,73 +76,85 @@ class Workload:
             raise InputError("give one workload: --concurrency N (or max), --rate R/s or --batch N"
                              + (f"; got {' and '.join('--' + k for k in given)}" if given else ""))
         tokens_in, tokens_out = tokens(self.input_length, "input"), tokens(self.output_length, "output")
-        out = {n: f"{v!r} token/sequence" for n, v in (
+        out: dict[str, Any] = {n: Q_(v, "token/sequence") for n, v in (
             ("input_length", tokens_in), ("output_length", tokens_out), ("prefill_length", tokens_in),
             ("decode_length", tokens_out), ("context_length", tokens_in + tokens_out))}
-        out["colocated_replicas"] = "1"  # the engine serves the whole rate (a plan's fleet spreads it)
+        out["colocated_replicas"] = 1  # the engine serves the whole rate (a plan's fleet spreads it)
+        one = Q_(1, "sequence")
         if self.batch is not None:
-            out.update(workload="static", batch_size=_count(self.batch, "--batch"))
+            out.update(workload="static", batch_size=sequences(self.batch, "--batch"))
         elif self.rate is not None:
-            out.update(workload="rate", request_rate=rate_text(self.rate), batch_size="1 sequence")
-        elif str(self.concurrency).strip().lower() == "max":
-            out.update(workload="max", batch_size="1 sequence")
+            out.update(workload="rate", request_rate=request_rate(self.rate), batch_size=one)
+        elif isinstance(self.concurrency, str) and self.concurrency.strip().lower() == "max":
+            out.update(workload="max", batch_size=one)
         else:
-            out.update(workload="concurrency", concurrency=_count(self.concurrency, "--concurrency"),
-                       batch_size="1 sequence")
+            out.update(workload="concurrency", concurrency=sequences(self.concurrency, "--concurrency"),
+                       batch_size=one)
         return out
 
 
-def _number(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{value!r} is not a number") from None
+def _read(value: Any, units: tuple[str, ...], option: str, example: str) -> float:
+    """``value`` as a number in ``units[0]``: a number (already in it) or a pint quantity in any of ``units``
+    (read as ``units[0]``: 10/s is 10 requests/s). Text is read by pint (``"10/s"``, ``"600/min"``): the command
+    line's, which ``cli/serving.py`` still hands over as given (``cli/parsing.py`` reads the other commands')."""
+    if isinstance(value, str):
+        try:
+            value = Q_(value)
+        except Exception:  # pint raises a dozen kinds on text it cannot read
+            raise InputError(f"{option} {value!r}: {example}") from None
+    if isinstance(value, pint.Quantity):
+        if value._REGISTRY is not ureg:
+            raise InputError(f"{option}: use symroof.ureg quantities, not another pint registry")
+        for unit in units:
+            if value.dimensionality == ureg.Unit(unit).dimensionality:
+                return float(value.to(unit).magnitude)
+        raise InputError(f"{option} {_said(value)}: {example}")
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise InputError(f"{option} {value!r}: {example}")
+    return float(value)
+
+
+def _said(value: Any) -> str:
+    """``value`` as a message quotes it: text and numbers as given, a quantity as pint writes it short."""
+    if isinstance(value, pint.Quantity):
+        return repr(f"{value:~P}" if not value.dimensionless else f"{value.magnitude:g}")
+    return repr(value)
 
 
 def tokens(value: Any, what: str, option: str | None = None) -> float:
-    """Tokens per request given as ``--input``/``--output`` (or ``option``): a number, at least 1."""
+    """Tokens per request (``--input``/``--output``, or ``option``): a number, at least 1."""
     option = option or f"--{what}"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{option} {value!r}: give the {what} tokens per request as a number, like 1024") from None
+    number = _read(value, ("token/sequence", "token", ""), option,
+                   f"give the {what} tokens per request as a number, like 1024")
     if not number >= 1:  # also nan
-        raise InputError(f"{option} {value!r}: a request has at least one {what} token")
+        raise InputError(f"{option} {_said(value)}: a request has at least one {what} token")
     return number
 
 
-def _count(value: Any, option: str) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{option} {value!r}: give a whole number of requests, like 64") from None
+def sequences(value: Any, option: str) -> pint.Quantity:
+    """A whole number of requests (``--concurrency``, ``--batch``), at least 1, in sequences."""
+    number = _read(value, ("sequence", ""), option, "give a whole number of requests, like 64")
     if not 1 <= number < float("inf") or number != int(number):
-        raise InputError(f"{option} {value!r}: give a whole number of requests, at least 1 and finite")
-    return f"{number!r} sequence"
+        raise InputError(f"{option} {_said(value)}: give a whole number of requests, at least 1 and finite")
+    return Q_(number, "sequence")
 
 
-def rate_text(value: Any) -> str:
-    """``10/s``, ``10 /s``, ``10 per second``, ``600/min`` or a plain number (per second) as a request rate."""
-    if isinstance(value, str):
-        text = value.strip().lower().replace("per ", "/").replace(" ", "")
-        number, _, unit = text.partition("/")
-        try:
-            n = float(number)
-        except ValueError:
-            raise InputError(f"--rate {value!r}: give requests per second, like 2000/s") from None
-        seconds = {"": 1, "s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hour": 3600}.get(unit)
-        if seconds is None:
-            raise InputError(f"--rate {value!r}: a rate is requests per second, minute or hour, like 10/s or 600/min")
-    else:
-        n, seconds = _number(value), 1
+def request_rate(value: Any, option: str = "--rate") -> pint.Quantity:
+    """A request rate: a number (per second) or a pint quantity (``Q_(600, "1/min")``, ``Q_(10, "sequence/s")``),
+    above 0 and finite, in sequences per second."""
+    shape = "give requests per second, like 2000/s"
+    if isinstance(value, str) and value.strip()[:1].isdigit():
+        shape = "a rate is requests per unit of time, like 10/s or 600/min"
+    n = _read(value, ("sequence/s", "1/s", ""), option, shape)
     if not 0 < n < float("inf"):
-        raise InputError(f"--rate {value!r}: the rate must be above 0 and finite")
-    return f"{n / seconds!r} sequence/s"
+        raise InputError(f"{option} {_said(value)}: the rate must be above 0 and finite")
+    return Q_(n, "sequence/s")
 
 
-@dataclass
-class Served:
-    """A workload's answer in both modes, with the engine that was modelled."""
+@dataclass(repr=False)
+class Served(Pair):
+    """A workload's answer in both modes, with the engine that was modelled (read as every result:
+    :class:`~symroof.evaluation.Pair`)."""
 
     model: str
     hardware: str
@@ -134,9 +163,14 @@ class Served:
     evaluations: dict[str, Evaluation]
     notes: dict[str, list[str]] = field(default_factory=dict)
     replays: dict[str, Replayed] = field(default_factory=dict)  # per mode, with replay=True (symroof/replay)
+    mode: Mode = "bound"  # the mode serve was called with: what value() reads by default
+    headline = ("ttft", "itl", "output_throughput_per_chip", "running_batch")
 
-    def value(self, name: str, mode: str = "estimate") -> float:
-        return self.evaluations[mode].magnitude(name)
+    def shown(self) -> list[str]:
+        return [n for _, ns in ROWS for n in ns]
+
+    def title(self) -> str:
+        return f"{self.model} on {self.hardware}, {self.engine}"
 
     def binding(self, mode: str) -> str:
         """Which cap sets the running batch: the workload itself, the sequence cap, the token budget, the KV pool."""
@@ -164,15 +198,6 @@ class Served:
         return (f"OVERLOADED: {ev.magnitude('request_rate'):g} requests/s arrive faster than the engine finishes "
                 "them (each step would have to be shorter than the work it carries); latency grows without bound")
 
-    def _repr_html_(self) -> str:
-        """Jupyter's rich display: the workload's answer, bound and estimate side by side."""
-        names = [n for _, ns in ROWS for n in ns]
-        return html_table(self.evaluations, names, title=f"{self.model} on {self.hardware}, {self.engine}")
-
-    def to_frame(self):
-        """Every quantity of both modes, one row each (a pandas DataFrame; units in ``attrs["units"]``)."""
-        return frame(self.evaluations)
-
     def to_dict(self, mode: str) -> dict:
         """The ``eval`` JSON contract of ``mode``, with what serve adds under ``serve``."""
         ev = self.evaluations[mode]
@@ -189,10 +214,14 @@ class Served:
 
 def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_length: float, output_length: float, *,
           concurrency: float | str | None = None, rate: Any = None, batch: float | None = None,
-          engine: str = "vllm", calibration: str | None = None,
+          engine: str = "vllm", mode: Mode = "bound", calibration: str | None = None,
           overrides: Mapping[str, Any] | None = None, replay: bool | Benchmark = False,
-          requests: Any = None) -> Served:
+          requests: Any = None, **unknown: Any) -> Served:
     """What ``engine`` delivers for the workload, bound and estimate side by side.
+
+    Lengths are tokens per request, ``rate`` requests per second, ``concurrency`` and ``batch`` requests:
+    numbers, or pint quantities. ``mode`` is the mode ``value()`` reads by default (both are evaluated);
+    ``calibration`` a file from ``symroof calibrate`` for the estimate; ``overrides`` what ``--set`` gives.
 
     ``replay=True`` (or a :class:`~symroof.replay.Benchmark`) also replays the workload as a benchmark of
     ``requests`` requests, step by step over the same engine step, in both modes (``Served.replays``; JSON
@@ -200,6 +229,8 @@ def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_lengt
 
     >>> serve("llama-3.3-70b", "h100", 1024, 1024, concurrency=64, overrides={"n_chips": 8}).value("itl")
     """
+    refuse_other_spellings("serve", unknown)
+    primary = check_mode(mode)
     if requests is not None and replay is False:
         raise InputError("--requests needs --replay: the closed form has no number of requests")
     bench = replay if isinstance(replay, Benchmark) else Benchmark() if replay else None
@@ -223,8 +254,9 @@ def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_lengt
         cal = load_calibration(h, calibration) if mode == "estimate" else None
         evaluations[mode] = Evaluation(m, h, parse_overrides(for_mode(settings, mode), "--set "), mode=mode,
                                        calibration=cal, engine=profile)
-    out = Served(m.id, h.id, profile.id, {k: v for k, v in work.items() if k in (
-        "workload", "concurrency", "request_rate", "batch_size", "input_length", "output_length")}, evaluations)
+    said = {k: v if isinstance(v, str) else f"{v.magnitude!r} {WORKLOAD_UNITS[k]}" for k, v in work.items()
+            if k in ("workload", *WORKLOAD_UNITS)}  # the JSON's workload, as text with its unit
+    out = Served(m.id, h.id, profile.id, said, evaluations, mode=primary)
     for mode, ev in evaluations.items():
         if ev.holds("serve_kv_holds_a_request") is False:
             raise InputError(f"{mode}: {ev.says('serve_kv_holds_a_request')}")

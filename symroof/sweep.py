@@ -31,6 +31,7 @@ from .derive import declared as _declared  # noqa: F401  (declares every quantit
 from .derive import table
 from .derive.lower import Opener
 from .evaluation import RULE, Evaluation, MissingInput, load_calibration, parse_overrides, resolve_input
+from .evaluation.pair import refuse_other_spellings
 from .printing.numpy import codegen
 
 #: Quantities a sweep reports when none are named.
@@ -333,7 +334,8 @@ def _chips(value: Any) -> float:
 def sweep(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapping[str, Sequence[Any]],
           overrides: Mapping[str, Any] | None = None, quantities: Sequence[str] | None = None,
           drop_unfit: bool = False, progress: Callable[[int, int], None] | None = None,
-          mode: str = "bound", calibration: str | None = None, engine: str | None = None) -> pandas.DataFrame:
+          mode: str = "bound", calibration: str | None = None, engine: str | None = None,
+          **unknown: Any) -> pandas.DataFrame:
     """Evaluate ``quantities`` over the grid of ``vary`` (every combination), one row per point.
 
     ``vary`` maps input names to values (numbers in the quantity's unit, text
@@ -345,6 +347,7 @@ def sweep(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapp
     Without ``quantities``, the default ones that a chip cannot give (cost
     without a price) are left out and named in ``frame.attrs["unavailable"]``.
     """
+    refuse_other_spellings("sweep", unknown)  # the keywords are evaluate's, serve's and plan's (issue 29)
     p = plan(models, hardware, vary, overrides, quantities, mode, calibration, engine)
     check_size(p)
     frames = list(chunks(p, progress, drop_unfit))

@@ -38,7 +38,7 @@ def test_foreign_pint_registry_is_refused():
 def test_dataframe():
     frame = ev().to_frame()
     assert isinstance(frame, pandas.DataFrame)
-    assert list(frame.columns) == ["symbol", "value", "unit", "kind", "group", "description"]
+    assert list(frame.columns) == ["symbol", "bound", "unit", "kind", "group", "description"]  # every result's layout
     assert frame.loc["step_time", "unit"] == "millisecond"
     assert frame.loc["batch_size", "kind"] == "input"
 

@@ -32,8 +32,8 @@ def test_a_colocated_plan_is_the_fewest_replicas_serve_says_meet_the_targets(mod
     share = serve("llama-3.1-8b", "h100", 2048, 256, rate=40 / n,
                   overrides={"n_chips": 1, "serving_mode": "colocated", "target_step_time": "20 ms"})
     assert not share.overloaded(mode)
-    assert share.value("itl", mode) <= 20 * (1 + 1e-9)
-    assert ev.magnitude("plan_time_per_token") == pytest.approx(share.value("itl", mode), rel=1e-9)
+    assert share.magnitude("itl", mode) <= 20 * (1 + 1e-9)
+    assert ev.magnitude("plan_time_per_token") == pytest.approx(share.magnitude("itl", mode), rel=1e-9)
     assert ev.holds("ttft_met") and ev.holds("tpot_met")
     # one replica fewer takes more than the utilisation of the highest rate meeting the ITL target, or misses the
     # TTFT target: the fewest (the utilisation is the plan's headroom, as for decode replicas)
@@ -63,7 +63,7 @@ def test_the_colocated_ttft_percentile_by_hand():
     # serve at 5/s (20 over 4 replicas) reports the same engine
     share = serve("llama-3.1-8b", "h100", 4096, 128, rate=5,
                   overrides={"n_chips": 1, "max_num_batched_tokens": "2048 token"})
-    assert share.value("prefill_queue_wait", "estimate") == pytest.approx(ev.magnitude("prefill_queue_wait"),
+    assert share.magnitude("prefill_queue_wait", "estimate") == pytest.approx(ev.magnitude("prefill_queue_wait"),
                                                                           rel=1e-9)
 
 
@@ -76,7 +76,7 @@ def test_the_search_picks_the_cheaper_serving_mode_and_says_which(cli):
     layout = json.loads(out)["search"]["layout"]
     assert layout["serving_mode"] == "colocated" and layout["colocated_replicas"] == 1
     p = plan("llama-3.1-8b", "h100", SMALL)
-    assert p.value("chips_for_traffic") == p.value("n_chips")
+    assert p.magnitude("chips_for_traffic") == p.magnitude("n_chips")
     frame = p.search.frame
     met = frame[frame["meets"]]
     assert set(frame["serving_mode"]) == {"colocated", "disaggregated"}
@@ -84,9 +84,24 @@ def test_the_search_picks_the_cheaper_serving_mode_and_says_which(cli):
     for serving in ("colocated", "disaggregated"):  # each mode's best is what a plan pinned to it finds
         pinned = plan("llama-3.1-8b", "h100", {**SMALL, "serving_mode": serving})
         best = met[met["serving_mode"] == serving].iloc[0]
-        assert pinned.value("monthly_cost") == pytest.approx(best["monthly_cost"], rel=1e-12)
+        assert pinned.magnitude("monthly_cost") == pytest.approx(best["monthly_cost"], rel=1e-12)
 
 
 def test_a_serving_mode_that_does_not_exist_is_one_line(cli):
     status, out, err = cli("plan", "llama-3.1-8b", "h100", "--set", "serving_mode=split")
     assert status == 2 and not out and err.count("\n") == 1 and "serving_mode" in err and "colocated" in err
+
+
+def test_the_frontier_refuses_a_colocated_fleet_in_one_line(cli):
+    status, out, err = cli("plan", "llama-3.1-8b", "h100", "--frontier", "--set", "serving_mode=colocated")
+    assert status == 2 and not out and err.count("\n") == 1 and "prices disaggregated fleets" in err
+
+
+@pytest.mark.parametrize("command", [("plan",), ("plot", "frontier", "-o", "never.html")])
+def test_a_percentile_tpot_on_a_plan_is_one_line(cli, command, tmp_path):
+    """serve --max-rate replays percentile limits; a plan's per-token target is a mean, and says so (the expansion
+    of --tpot-pNN for serve made it an unknown option here)."""
+    status, out, err = cli(*command[:1], *command[1:2], "llama-3-70b", "h200", "--tpot-p99", "33ms",
+                           *[str(tmp_path / c) if c.endswith(".html") else c for c in command[2:]])
+    assert status == 2 and not out and err.count("\n") == 1 and "serve --max-rate" in err
+    assert not (tmp_path / "never.html").exists()

@@ -27,14 +27,14 @@ def test_max_request_rate_for_itl_is_the_bisection_over_serve(model, layout, ser
     target = TARGET[model]
     settings = {**layout, "serving_mode": serving, "target_step_time": f"{target} ms"}
     solved = serve(model, "h100", 2048, 256, rate=1.0, overrides=settings)
-    rate = solved.value("max_request_rate_for_itl", mode=mode)
-    saturation = solved.value("saturation_request_rate", mode=mode)
+    rate = solved.magnitude("max_request_rate_for_itl", mode=mode)
+    saturation = solved.magnitude("saturation_request_rate", mode=mode)
     # the bound's FLOPs regime has no fixed time: it meets any target up to saturation
     assert 0 < rate < 0.99 * saturation or (mode == "bound" and rate == pytest.approx(saturation, rel=1e-12))
 
     def excess(r):
         s = serve(model, "h100", 2048, 256, rate=r, overrides=settings)
-        return s.value("itl", mode=mode) - target if not s.overloaded(mode) else 1e9
+        return s.magnitude("itl", mode=mode) - target if not s.overloaded(mode) else 1e9
 
     assert rate == pytest.approx(_bisect(excess, 1e-6, saturation), rel=1e-6)
 
@@ -46,7 +46,7 @@ def test_saturation_request_rate_is_where_serve_overloads(model, layout, serving
     step can be longer than a mean step, so serve may overload a little earlier: the closed form is an upper
     limit there (checked within 25%)."""
     settings = {**layout, "serving_mode": serving}
-    saturation = serve(model, "h100", 2048, 256, rate=1.0, overrides=settings).value("saturation_request_rate",
+    saturation = serve(model, "h100", 2048, 256, rate=1.0, overrides=settings).magnitude("saturation_request_rate",
                                                                                      mode=mode)
     assert serve(model, "h100", 2048, 256, rate=saturation * 1.001, overrides=settings).overloaded(mode)
     below = 0.999 if serving == "disaggregated" else 0.75
@@ -61,7 +61,7 @@ def test_max_concurrency_for_itl_is_the_bisection_over_serve(model, layout, serv
     target = TARGET[model]
     settings = {**layout, "serving_mode": serving, "target_step_time": f"{target} ms"}
     solved = serve(model, "h100", 2048, 256, concurrency=1, overrides=settings)
-    users = solved.value("max_concurrency_for_itl", mode=mode)
+    users = solved.magnitude("max_concurrency_for_itl", mode=mode)
     ev = solved.evaluations[mode]
     assert users > 1
 
@@ -82,5 +82,5 @@ def test_max_concurrency_for_itl_is_the_bisection_over_serve(model, layout, serv
 def test_a_target_below_the_steps_floor_has_no_rate():
     """A per-token target below what the weights alone take: no rate meets it, and the threshold says 0."""
     r = serve("llama-3.3-70b", "h100", 2048, 256, rate=1.0, overrides={"n_chips": 4, "target_step_time": "1 ms"})
-    assert r.value("max_request_rate_for_itl", mode="bound") == 0
-    assert r.value("max_concurrency_for_itl", mode="estimate") == 0
+    assert r.magnitude("max_request_rate_for_itl", mode="bound") == 0
+    assert r.magnitude("max_concurrency_for_itl", mode="estimate") == 0

@@ -45,7 +45,7 @@ def test_pinned_formula_text_and_value_agree_in_json_and_table(cli):
     assert q["formula"] == PINNED_TEXT  # was the unpinned attention_data_parallel*chip_flops*...
     r = symroof.evaluate("llama-3-70b", "tpu-v5e", PIN)
     assert q["value"] == pytest.approx(_by_hand(r), rel=1e-12)
-    _, out, _ = cli("eval", "llama-3-70b", "tpu-v5e", "--set", "param_bytes=100 GB")
+    _, out, _ = cli("eval", "llama-3-70b", "tpu-v5e", "--set", "param_bytes=100 GB", "--all")  # formulas: --all
     line = next(line for line in out.splitlines() if line.strip().startswith("critical_batch_size"))
     assert PINNED_TEXT in line
 

@@ -237,3 +237,73 @@ def test_comparison_workbook_recalculates_and_follows_edits(lo, tmp_path):
     bad = [(k, values.get(k)) for k in formula_cells(path) if is_error(values.get(k))]
     assert not bad, bad[:10]
     compare(values, expected)
+
+
+def _edit_estimate(path, values):
+    """Type into the estimate column (column D) of engine settings, as a planner tuning the engine does."""
+    from symroof.workbook.metadata import cell_map
+
+    wb = openpyxl.load_workbook(path)
+    cells = {c.name: c for c in cell_map(wb) if c.kind in ("estimate_input", "estimate")}  # a setting, a rule
+    for name, value in values.items():
+        wb[cells[name].sheet][cells[name].cell] = value
+    wb.save(path)
+
+
+def _named(path, values, name, column=0):
+    """The recalculated value of ``name``'s cell (column 0: bound; 1: the estimate beside it)."""
+    from openpyxl.utils import column_index_from_string, get_column_letter
+
+    wb = openpyxl.load_workbook(path)
+    sheet, cell = next(wb.defined_names[name].destinations)
+    letters = "".join(ch for ch in cell if ch.isalpha())
+    row = "".join(ch for ch in cell if ch.isdigit())
+    return values[(sheet, get_column_letter(column_index_from_string(letters) + column) + row)]
+
+
+@pytest.mark.parametrize("edits, workload", [
+    ({"workload": "concurrency", "concurrency": 64}, {"concurrency": 64}),
+    ({"workload": "rate", "request_rate": 2, "colocated_replicas": 1}, {"rate": 2}),
+])
+def test_engine_sheet_follows_a_planners_workload_and_cap(lo, tmp_path, edits, workload):
+    """Issue 29: a planner picks the workload on the Engine sheet, sets the users or the rate and caps the engine's
+    running sequences at 32 in the estimate column; LibreOffice then gives every cell as symroof computes it, and
+    the Engine sheet's TTFT, ITL and throughput per chip are what `symroof serve` prints for that workload."""
+    from symroof.serve import serve
+
+    path = wx.export("llama-3.1-8b", "h100", out=tmp_path / "engine.xlsx")
+    _edit(path, edits)
+    # the cap in the estimate column; a rule the estimate computes apart (the colocated replicas) typed over there too
+    _edit_estimate(path, {"max_num_seqs": 32, **{k: v for k, v in edits.items() if k == "colocated_replicas"}})
+    settings = {**edits, "max_num_seqs": 32}
+    values = _no_error_cells(path, lo(path), settings)
+    compare(values, expected_values(path, settings))
+    lengths = {n: _named(path, values, n) for n in ("input_length", "output_length")}
+    served = serve("llama-3.1-8b", "h100", lengths["input_length"], lengths["output_length"], **workload,
+                   overrides={"max_num_seqs": 32, "context_length": "8192 token/sequence"})
+    for column, mode in enumerate(("bound", "estimate")):
+        for name in ("ttft", "itl", "output_throughput_per_chip", "running_batch"):
+            assert _named(path, values, name, column) == pytest.approx(served.magnitude(name, mode), rel=1e-9), name
+    assert _named(path, values, "running_batch", 1) <= 32
+
+
+def test_finance_page_follows_the_serving_mode_drop_down(lo, tmp_path):
+    """Issue 29: the finance page's fleets priced through the same engine step, with the serving mode a drop-down:
+    after a planner picks disaggregated and a rate of 250/s, every cell is symroof's with those settings, and the
+    page's chips and monthly cost are `symroof eval`'s."""
+    import symroof
+
+    path = wx.export("llama-3-70b", "h100", "finance", overrides={"n_chips": 8}, out=tmp_path / "modes.xlsx")
+    wb = openpyxl.load_workbook(path)
+    held = {n: wb[s][c.replace("$", "")].value for n in ("prefill_replicas",)
+            for s, c in [next(wb.defined_names[n].destinations)]}
+    for serving in ("colocated", "disaggregated"):
+        edits = {"serving_mode": serving, "request_rate": 250}
+        _edit(path, edits)
+        settings = {"n_chips": 8, **held, **edits}
+        values = _no_error_cells(path, lo(path), settings)
+        compare(values, expected_values(path, settings))
+        first = symroof.evaluate("llama-3-70b", "h100", settings)
+        want = symroof.evaluate("llama-3-70b", "h100", {**settings, "batch_size": first.magnitude("plan_batch_size")})
+        assert _named(path, values, "chips_for_traffic") == pytest.approx(want.magnitude("chips_for_traffic"))
+        assert _named(path, values, "monthly_cost") == pytest.approx(want.magnitude("monthly_cost"), rel=1e-9)

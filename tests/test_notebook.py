@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import nbclient
@@ -9,7 +10,6 @@ import nbformat
 
 import symroof
 from symroof.derive import table
-from symroof.serve import serve
 
 NOTEBOOK = Path(__file__).parent.parent / "examples" / "serving-llama-3-70b.ipynb"
 
@@ -17,6 +17,31 @@ NOTEBOOK = Path(__file__).parent.parent / "examples" / "serving-llama-3-70b.ipyn
 def test_the_notebook_is_committed_without_outputs():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+
+
+def notebook_names(nb) -> tuple[set[str], set[str]]:
+    """(modules the notebook's code imports, attributes it reads from ``symroof``)."""
+    modules, used = set(), set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Import):
+                modules |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                modules.add(node.module or "")
+                if node.module == "symroof":
+                    used |= {a.name for a in node.names}
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "symroof":
+                used.add(node.attr)
+    return modules, used
+
+
+def test_the_notebook_uses_only_names_exported_from_symroof():
+    modules, used = notebook_names(nbformat.read(NOTEBOOK, as_version=4))
+    assert not {m for m in modules if m.startswith("symroof.")}, modules  # no reaching into submodules
+    assert "symroof" in modules and {"evaluate", "serve", "plan"} <= used
+    assert used <= set(symroof.__all__), used - set(symroof.__all__)
 
 
 def test_the_notebook_executes_top_to_bottom():
@@ -35,7 +60,7 @@ def test_rich_display_and_frames():
     assert page.startswith("<table>") and "<code>step_time</code>" in page and 'title="' in page
     frame = ev.to_frame()
     assert frame.loc["step_time", "unit"] == "millisecond" and len(frame) == len(ev.names())
-    served = serve("llama-3.1-8b", "h100", 1000, 500, concurrency=8)
+    served = symroof.serve("llama-3.1-8b", "h100", 1000, 500, concurrency=8)
     assert "<th>bound</th><th>estimate</th>" in served._repr_html_()
     both = served.to_frame()
     assert {"bound", "estimate", "unit"} <= set(both.columns) and both.attrs["units"]["itl"] == "millisecond"

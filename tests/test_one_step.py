@@ -51,7 +51,7 @@ def test_the_bound_is_never_slower_than_the_estimate(model, layout):
         if r.overloaded("estimate"):
             continue
         assert not r.overloaded("bound"), (model, chip, isl, osl, work)
-        b, e = (lambda n, m=m, r=r: r.value(n, mode=m) for m in ("bound", "estimate"))
+        b, e = (lambda n, m=m, r=r: r.magnitude(n, mode=m) for m in ("bound", "estimate"))
         where = (model, chip, isl, osl, work)
         assert b("output_throughput") >= e("output_throughput") * (1 - 1e-9), where
         if work != {"concurrency": "max"}:  # at maximum load the bound admits what HBM holds: a larger batch
@@ -74,12 +74,12 @@ def test_an_engine_setting_moves_the_estimate_without_estimate_flag(cli):
     """`--set max_num_seqs=16` (no --estimate): the estimate never runs more than 16, the bound has no cap and
     says the setting was the estimate's (issue 28: it was refused with "add --estimate")."""
     r = serve("llama-3.1-8b", "h100", 1024, 256, concurrency=64, overrides={"max_num_seqs": 16})
-    assert r.value("running_batch", mode="estimate") == pytest.approx(16)
-    assert r.value("running_batch", mode="bound") == pytest.approx(64)
+    assert r.magnitude("running_batch", mode="estimate") == pytest.approx(16)
+    assert r.magnitude("running_batch", mode="bound") == pytest.approx(64)
     assert r.binding("estimate") == "max_num_seqs"
     assert any("max_num_seqs" in note for note in r.notes["bound"])
     free = serve("llama-3.1-8b", "h100", 1024, 256, concurrency=64)
-    assert free.value("running_batch", mode="estimate") == pytest.approx(64)
+    assert free.magnitude("running_batch", mode="estimate") == pytest.approx(64)
     status, out, err = cli("serve", "llama-3.1-8b", "h100", "--input", "1024", "--output", "256", "--concurrency",
                            "64", "--set", "max_num_seqs=16")
     assert status == 0 and "max_num_seqs set for the estimate only" in out, err
@@ -102,18 +102,18 @@ def test_prefix_caching_moves_serve():
     at 3.35 TB/s), so in the bound the whole batch's prefill takes a quarter of the time."""
     cold = serve("llama-3.1-8b", "h100", 1024, 2, batch=8)
     warm = serve("llama-3.1-8b", "h100", 1024, 2, batch=8, overrides={"cached_prefix_fraction": 0.75})
-    assert warm.value("serve_prefill_tokens", mode="bound") == pytest.approx(256)
-    assert warm.value("ttft", mode="bound") == pytest.approx(cold.value("ttft", mode="bound") / 4, rel=1e-9)
-    assert warm.value("ttft", mode="estimate") < 0.5 * cold.value("ttft", mode="estimate")
+    assert warm.magnitude("serve_prefill_tokens", mode="bound") == pytest.approx(256)
+    assert warm.magnitude("ttft", mode="bound") == pytest.approx(cold.magnitude("ttft", mode="bound") / 4, rel=1e-9)
+    assert warm.magnitude("ttft", mode="estimate") < 0.5 * cold.magnitude("ttft", mode="estimate")
     full = serve("llama-3.1-8b", "h100", 1024, 2, batch=8, overrides={"cached_prefix_fraction": 1})
-    assert full.value("serve_prefill_tokens", mode="bound") == 1  # the last token is always computed
+    assert full.magnitude("serve_prefill_tokens", mode="bound") == 1  # the last token is always computed
 
 
 def test_one_token_past_the_budget_is_not_a_second_full_chunk():
     """8,193 prompt tokens against vLLM's 8,192-token budget: two chunks, but 8,193 tokens of work, so the time
     to first token of one user rises by a step's fixed cost, not by a whole second chunk (issue 31: +89%)."""
-    at = serve("llama-3.1-8b", "h100", 8192, 64, concurrency=1).value("ttft", mode="estimate")
-    past = serve("llama-3.1-8b", "h100", 8193, 64, concurrency=1).value("ttft", mode="estimate")
+    at = serve("llama-3.1-8b", "h100", 8192, 64, concurrency=1).magnitude("ttft", mode="estimate")
+    past = serve("llama-3.1-8b", "h100", 8193, 64, concurrency=1).magnitude("ttft", mode="estimate")
     assert at < past < 1.1 * at
 
 
@@ -145,7 +145,7 @@ def test_eval_and_serve_price_the_same_step(model, groups):
     layout = {"n_chips": 8, "attention_data_parallel": groups}
     ev = symroof.evaluate(model, "h200", {**layout, "batch_size": 64, "context_length": 2048})
     served = serve(model, "h200", 2048, 1, batch=64, overrides=layout)
-    assert served.value("serve_step_time", mode="bound") == pytest.approx(ev.magnitude("step_time"), rel=1e-4)
+    assert served.magnitude("serve_step_time", mode="bound") == pytest.approx(ev.magnitude("step_time"), rel=1e-4)
 
 
 @pytest.mark.parametrize("work", ({"concurrency": 32}, {"concurrency": "max"}, {"rate": 3.0}, {"batch": 16}))
@@ -208,7 +208,7 @@ def test_serve_meets_what_plan_promises_on_its_layout(mode):
                 no_pool.append(f"{mid} on {hid}")
                 continue
             checked += 1
-            itl, ttft = r.value("itl", mode=mode), r.value("ttft", mode=mode) / 1000
+            itl, ttft = r.magnitude("itl", mode=mode), r.magnitude("ttft", mode=mode) / 1000
             if (r.overloaded(mode) or itl > ev.magnitude("target_step_time") * 1.002
                     or ttft > ev.magnitude("ttft_target")) and (mid, hid, mode) not in UNCONVERGED:
                 missed.append((mid, hid, serving, itl, ttft))
@@ -249,10 +249,10 @@ def test_speculative_decoding_and_engine_caps_move_the_plan():
     drafted = plan("llama-3-70b", "h100", {"n_chips": 8, "speculative_tokens": 1, "accepted_tokens_per_step": 2},
                    searched=False)
     for mode in ("bound", "estimate"):
-        assert drafted.value("plan_batch_size", mode) > base.value("plan_batch_size", mode)
-        assert drafted.value("decode_replicas", mode) < base.value("decode_replicas", mode)
+        assert drafted.magnitude("plan_batch_size", mode) > base.magnitude("plan_batch_size", mode)
+        assert drafted.magnitude("decode_replicas", mode) < base.magnitude("decode_replicas", mode)
     capped = plan("llama-3-70b", "h100", {"n_chips": 8, "max_num_seqs": 16}, mode="estimate", searched=False)
-    assert capped.value("plan_batch_size", "estimate") == 16 < base.value("plan_batch_size", "estimate")
+    assert capped.magnitude("plan_batch_size", "estimate") == 16 < base.magnitude("plan_batch_size", "estimate")
 
 
 @pytest.mark.parametrize("extra", ([], ["--engine", "vllm", "--estimate"]))
@@ -273,7 +273,7 @@ def test_a_sweep_over_request_rate_serves_each_rate(cli, extra):
         r = serve("llama-3.1-8b", "h100", 2048, 256, rate=float(row["request_rate"]), **engine)
         if not engine and mode == "estimate":
             continue  # without an engine profile the estimate's engine is neutral: serve always has one
-        assert float(row["itl"]) == pytest.approx(r.value("itl", mode=mode), rel=1e-9)
+        assert float(row["itl"]) == pytest.approx(r.magnitude("itl", mode=mode), rel=1e-9)
     assert float(rows[1]["itl"]) > float(rows[0]["itl"])
     assert rows[2]["itl"] == "" and float(rows[2]["serve_stable"]) == 0  # 40/s is past saturation
     assert float(rows[0]["serve_stable"]) == 1

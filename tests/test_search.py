@@ -110,7 +110,7 @@ def test_the_searched_plan_is_never_dearer_than_a_layout_picked_by_hand(case, ra
     ev = hand.evaluations[mode]
     assume(all(ev.holds(n) for n in MET))
     best = plan(mid, hid, traffic, mode=mode)
-    assert best.value("monthly_cost", mode) <= hand.value("monthly_cost", mode) * (1 + 1e-9), (
+    assert best.magnitude("monthly_cost", mode) <= hand.magnitude("monthly_cost", mode) * (1 + 1e-9), (
         best.search.layout(best.search.best), layout)
 
 
@@ -143,7 +143,7 @@ def test_the_frontier_figure_renders(cli, tmp_path):
 def test_a_pinned_coordinate_holds_and_the_rest_is_searched():
     p = plan("llama-3-70b", "h200", {"n_chips": "8"})
     assert p.search is not None and set(p.search.frame["n_chips"]) == {8.0}
-    assert p.value("tensor_parallel_size") == 8
+    assert p.magnitude("tensor_parallel_size") == 8
 
 
 @pytest.mark.parametrize("argv, message", [

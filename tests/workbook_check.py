@@ -109,9 +109,18 @@ def scenario(info, overrides, estimate=False):
     engine = (info.get("engine") or None) if estimate else None  # the estimate's engine profile (plan's)
     if not estimate:
         overrides = {k: v for k, v in overrides.items() if symroof.formula(k).neutral is None}
-    first = symroof.evaluate(model, hardware, {k: v for k, v in overrides.items()
-                                               if symroof.formula(k).neutral is None})
-    fixed = {**{n: first.magnitude(n) for n in tpl.hold if n not in overrides}, **overrides}
+    bound_given = {k: v for k, v in overrides.items() if symroof.formula(k).neutral is None}
+    held = {}
+    for n in tpl.hold:  # the slice as the bound sizes it; a count after it the larger of the two modes' defaults
+        if n in overrides:
+            continue
+        value = symroof.evaluate(model, hardware, {**bound_given, **held}).magnitude(n)
+        if n != "n_chips":
+            value = max(value, symroof.evaluate(model, hardware, {**overrides, **held}, estimate=True,
+                                                calibration=info.get("calibration") or None,
+                                                engine=info.get("engine") or None).magnitude(n))
+        held[n] = value
+    fixed = {**held, **overrides}
     if tpl.rules:
         step = symroof.evaluate(model, hardware, fixed, estimate=estimate, calibration=calibration, engine=engine)
         fixed.update({n: numpy.asarray(step.magnitude(target)) for n, target in tpl.rules.items()

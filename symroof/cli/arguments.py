@@ -31,20 +31,28 @@ EPILOG = """examples:
 """
 SET_HELP = ("set an input or pin a derived quantity; a value may carry a unit ('hbm_bandwidth=820 GB/s'); "
             "dtypes by name (weight_dtype=int8). Repeatable.")
-PERCENTILE = re.compile(r"^--ttft-p(\d+(?:\.\d+)?)(?:=(.*))?$")
+PERCENTILE = re.compile(r"^--(ttft|tpot)-p(\d+(?:\.\d+)?)(?:=(.*))?$")
 
 
 def expand_percentile(argv: Sequence[str]) -> list[str]:
-    """``--ttft-p99 2s`` (any percentile) as ``--ttft 2s --ttft-percentile 99``, which argparse can parse."""
+    """``--ttft-p99 2s`` (any percentile; ``--tpot-pNN`` too) as ``--ttft-percentile 99 --ttft 2s``, which argparse
+    can parse (``--ttft-p99=-2s`` as ``--ttft=-2s``, so that a value starting with a minus stays a value)."""
     out: list[str] = []
     for item in argv:
         m = PERCENTILE.match(item)
         if m is None:
             out.append(item)
             continue
-        out += ["--ttft-percentile", m.group(1)]
-        out += ["--ttft", m.group(2)] if m.group(2) is not None else ["--ttft"]
+        out += [f"--{m.group(1)}-percentile", m.group(2)]
+        out += [f"--{m.group(1)}={m.group(3)}"] if m.group(3) is not None else [f"--{m.group(1)}"]
     return out
+
+
+class _InOrder(argparse.Action):
+    """Appends (option, value) to one list, so that each percentile stays beside the limit it belongs to."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), (option_string, values)])
 
 
 def add_set(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +83,9 @@ def _evaluation(sub) -> None:
     _pair(p)
     add_set(p)
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--all", action="store_true",
+                   help="show every quantity with its formula or source (the table shows the chapter's answers "
+                        "by default; JSON and CSV always hold every quantity)")
     p.set_defaults(func="evaluation:cmd_eval")
 
     p = sub.add_parser("explain", help="show a quantity's formula, unit, source and dependencies")
@@ -171,6 +182,8 @@ def _sweeps(sub) -> None:
     p.add_argument("--rate", help="plan frontier: requests per second, like 2000/s")
     p.add_argument("--ttft", help="plan frontier: time-to-first-token target with its unit, like 2s")
     p.add_argument("--tpot", help="plan frontier: time per output token target with its unit, like 33ms")
+    p.add_argument("--tpot-percentile", dest="tpot_percentile", metavar="P", action="append",
+                   help=argparse.SUPPRESS)  # --tpot-pNN: refused in one line (a plan's TPOT is a mean)
     p.set_defaults(func="sweeps:cmd_plot")
 
 
@@ -246,6 +259,8 @@ def _plans(sub) -> None:
     p.add_argument("--ttft-percentile", dest="ttft_percentile", metavar="P", action="append",
                    help="the percentile the TTFT target holds at (default 99); --ttft-p99 2s sets both (once)")
     p.add_argument("--tpot", help="time per output token target with its unit, like 33ms (sets target_step_time)")
+    p.add_argument("--tpot-percentile", dest="tpot_percentile", metavar="P", action="append",
+                   help=argparse.SUPPRESS)  # --tpot-pNN: refused in one line (a plan's TPOT is a mean)
     how = p.add_mutually_exclusive_group()
     how.add_argument("--own", action="store_true", help="own the chips (capital, power, hosting)")
     how.add_argument("--rent", metavar="KIND", help="rent the chips (the default) at the catalog's on-demand, "
@@ -274,12 +289,13 @@ def _serving(sub) -> None:
         epilog="examples:\n  symroof serve llama-3.3-70b h100 --input 1024 --output 1024 --concurrency 64 "
                "--set n_chips=8\n  symroof serve deepseek-r1 h200 --input 1000 --output 1000 --concurrency max "
                "--engine sglang --set attention_data_parallel=8\n  symroof serve llama-3.1-8b h100 --input 3000 "
-               "--output 500 --rate 5/s --estimate --format json",
+               "--output 500 --rate 5/s --estimate --format json\n  symroof serve llama-3.1-8b h100 --input 1024 "
+               "--output 256 --max-rate --ttft-p99 500ms --tpot-p99 20ms",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _pair(p)
     p.add_argument("--input", required=True, metavar="N", help="input (prompt) tokens per request")
     p.add_argument("--output", required=True, metavar="N", help="output tokens per request")
-    how = p.add_mutually_exclusive_group(required=True)
+    how = p.add_mutually_exclusive_group()  # one of them, or --max-rate (checked by the command)
     how.add_argument("--concurrency", metavar="N|max",
                      help="a closed loop of N users, each sending its next request when the last ends; max: "
                           "as many as the engine admits (offline, maximum load)")
@@ -300,6 +316,19 @@ def _serving(sub) -> None:
     bench.add_argument("--seed", metavar="N", help="seed of the Poisson arrivals and the spread (default 0)")
     bench.add_argument("--arrivals", choices=["poisson", "fixed"], default=None,
                        help="an open loop's arrivals: poisson (default) or a fixed interval")
+    limits = p.add_argument_group(
+        "limits (the highest request rate meeting percentile limits, by the replay)",
+        "--max-rate with --ttft-pNN T and/or --tpot-pNN T (any percentile NN in (0, 100), like --ttft-p99 2s\n"
+        "--tpot-p90 50ms; TPOT is vLLM's per request): the highest Poisson rate whose replayed percentiles\n"
+        "meet every limit, by bisection over replays (to 1%) from the closed form's saturation rate")
+    limits.add_argument("--max-rate", dest="max_rate", action="store_true",
+                        help="search the highest open-loop request rate meeting every --ttft-pNN and --tpot-pNN "
+                             "limit (instead of --concurrency, --rate or --batch)")
+    for metric, what in (("ttft", "time to first token"), ("tpot", "time per output token")):
+        limits.add_argument(f"--{metric}", dest="limits", action=_InOrder, metavar="T",
+                            help=f"a {what} limit with its unit at --{metric}-percentile; --{metric}-p99 T says both")
+        limits.add_argument(f"--{metric}-percentile", dest="limits", action=_InOrder, metavar="P",
+                            help=f"the percentile the next --{metric} limit holds at")
     add_set(p)
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.set_defaults(func="serving:cmd_serve")

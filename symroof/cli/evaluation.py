@@ -11,10 +11,13 @@ from .. import catalog
 from ..derive import table
 from .common import evaluation, fmt, load_pair, warn, wrapped
 from .notes import notes
+from .render import number, sections, value_text
 
 #: A table line is at most this wide; a formula longer than its column points to ``symroof explain NAME``.
 WIDTH = 240
 FORMULA = WIDTH - 74
+#: Lines of the short view are at most this wide.
+SHORT = 110
 
 
 def formula_cell(s, text: str | None, name: str, width: int = FORMULA) -> str:
@@ -32,35 +35,91 @@ def formula_cell(s, text: str | None, name: str, width: int = FORMULA) -> str:
 
 
 def render_table(ev) -> str:
-    """The evaluation as an aligned text table, one section per group."""
-    title = f"{ev.model.name} on {ev.hardware.name}"
-    if ev.mode != "bound":
-        title += f" (estimate: {ev.calibration.name if ev.calibration is not None else 'no calibration'})"
-    lines = [title]
-    shown = set(ev.names())
+    """The evaluation as an aligned text table, one section per group: every quantity (``eval --all``)."""
     marked = set(ev.infeasible_quantities())
+    shown = set(ev.names()) | set(ev.unavailable)
+    parts = []
     for group, group_title in ev.table.groups:
-        rows = [s for s in ev.table if s.group == group and (s.name in shown or s.name in ev.unavailable)]
-        if not rows:
-            continue
-        lines.append("")
-        lines.append(group_title)
-        for s in rows:
-            if s.name in ev.unavailable:
-                reason = formula_cell(s, ev.unavailable[s.name], s.name)
-                lines.append(f"  {s.name:<38} {'n/a':>14}  {'':<14}  {reason}")
+        rows = []
+        for s in ev.table:
+            if s.group != group or s.name not in shown:
                 continue
-            value = ev.magnitude(s.name)
-            shown_value = ("yes" if value else "no") if s.boolean else fmt(value)
+            if s.name in ev.unavailable:
+                rows.append((s.name, "n/a", formula_cell(s, ev.unavailable[s.name], s.name)))
+                continue
             note = formula_cell(s, ev.formula_text(s.name), s.name) if ev.kind(s.name) == "derived" \
                 else str(ev.provenance[s.name])
             if s.name in marked:
                 note = f"NOT FEASIBLE (does not fit in HBM); {formula_cell(s, note, s.name, FORMULA - 35)}"
-            lines.append(f"  {s.name:<38} {shown_value:>14}  {s.unit_short:<14}  {note}")
+            rows.append((s.name, value_text(ev, s.name), note))
+        parts.append((group_title, rows))
+    lines = [title(ev), "", *sections(parts, ("left", "left", "left"))]
     for n in notes(ev):
         lines.append("\n" + wrapped(f"note: {n}", WIDTH))
     for w in ev.warnings():
         lines.append("\n" + wrapped(f"warning: {w}", WIDTH))
+    return "\n".join(lines)
+
+
+def title(ev) -> str:
+    """``LLaMA 3 70B on TPU v5e``, and the calibration in estimate mode."""
+    text = f"{ev.model.name} on {ev.hardware.name}"
+    if ev.mode != "bound":
+        text += f" (estimate: {ev.calibration.name if ev.calibration is not None else 'no calibration'})"
+    return text
+
+
+#: The short view: the chapter's answers, (section, ((label, quantity), ...)); a label may name the compute dtype.
+SUMMARY = (
+    ("Hardware, per chip", (("HBM", "hbm_capacity"), ("HBM bandwidth", "hbm_bandwidth"),
+                            ("FLOP rate ({compute_dtype})", "chip_flops"), ("Price (on demand)", "chip_price"))),
+    ("Memory", (("Weights", "param_bytes"), ("KV cache per token", "kv_bytes_per_token"),
+                ("KV cache per sequence", "kv_bytes_per_sequence"), ("KV cache of the batch", "kv_cache_bytes"),
+                ("Weights plus KV cache", "total_memory_bytes"), ("Smallest slice that holds them", "min_slice_chips"),
+                ("Largest batch that fits", "max_batch_size"))),
+    ("Decode", (("Step time (per output token)", "step_time"), ("  loading the weights", "step_time_params"),
+                ("  loading the KV cache", "step_time_kv"), ("  matmul FLOPs at peak", "step_time_flops"),
+                ("  fixed overheads", "step_time_overhead"), ("  communication{comm}", "step_time_comm"),
+                ("Tokens per second per chip", "tokens_per_second_per_chip"),
+                ("Step time at the largest batch", "step_time_at_max_batch"),
+                ("Critical batch (compute-bound above)", "critical_batch_size"))),
+    ("Prefill", (("Prefill time of one sequence", "prefill_time"),
+                 ("Prefill servers per generate server", "prefill_to_generate_ratio"))),
+    ("Cost", (("FLOP per dollar", "flops_per_dollar"), ("Cost per million output tokens", "cost_per_million_tokens"))),
+)
+#: Rows of the short view left out in bound mode (zero there by definition).
+ESTIMATE_ONLY = frozenset({"step_time_overhead"})
+
+
+def render_summary(ev) -> str:
+    """The short view (``eval``): the operating point and the chapter's answers, on one screen."""
+    comm = " (left out in bound mode)" if ev.mode == "bound" else " (its exposed part counts)"
+    dtype = ev.magnitude("compute_dtype") if "compute_dtype" in ev.base else ""
+    marked = set(ev.infeasible_quantities())
+    parts = []
+    for section, rows in SUMMARY:
+        shown = []
+        for label, name in rows:
+            if name not in ev.table.specs or (ev.mode == "bound" and name in ESTIMATE_ONLY):
+                continue
+            if name in ev.unavailable:
+                shown.append((label, "n/a", f"{name}: {ev.unavailable[name]}"[:100]))
+            elif name in ev.base:
+                flag = " (NOT FEASIBLE)" if name in marked else ""
+                shown.append((label.format(compute_dtype=dtype, comm=comm), value_text(ev, name), name + flag))
+        parts.append((section, shown))
+    point = ", ".join(text.format(value_text(ev, n) if ev.spec(n).categorical else number(ev.magnitude(n)))
+                      for text, n in (("batch {}", "batch_size"), ("{} tokens of context", "context_length"),
+                                      ("{} chips", "n_chips"), ("weights {}", "weight_dtype"),
+                                      ("KV cache {}", "kv_dtype")) if n in ev.base)
+    lines = [title(ev), f"  {point}"]
+    if ev.infeasible():
+        lines.append("  NOT FEASIBLE: parameters plus KV cache do not fit in HBM (see the warning below)")
+    lines += ["", *sections(parts, ("left", "left", "left"))]
+    said = [wrapped(f"note: {n}", SHORT) for n in notes(ev)] + [wrapped(f"warning: {w}", SHORT)
+                                                                 for w in ev.warnings()]
+    lines += ["", *said] if said else []
+    lines.append(f"every quantity ({len(ev.names())}), with formulas and sources: add --all")
     return "\n".join(lines)
 
 
@@ -98,7 +157,7 @@ def cmd_eval(args: argparse.Namespace) -> str:
     if args.format == "csv":
         warn(ev.warnings())
         return render_csv(ev)
-    return render_table(ev)
+    return render_table(ev) if args.all else render_summary(ev)
 
 
 def _formula_lines(label: str, s, mode: str) -> list[str]:

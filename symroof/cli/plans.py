@@ -8,10 +8,12 @@ import re
 
 from .. import search
 from ..core.errors import InputError
+from ..derive import table as table_spec
 from ..planner import compare, frontier, frontier_json, plan
-from ..serve import rate_text, tokens
-from .common import fmt, parse_sets, refuse_empty
+from .common import parse_sets, refuse_empty
 from .notes import notes
+from .parsing import length, rate
+from .render import number, quantity, sections, table, value_text
 
 #: What the plan table shows, in order: (section, quantity).
 ROWS = (
@@ -47,16 +49,25 @@ def _ttft(args: argparse.Namespace) -> None:
     args.ttft_percentile = percentiles[0] if percentiles else None
 
 
+def refuse_tpot_percentile(args: argparse.Namespace) -> None:
+    """``--tpot-p99 33ms`` on a plan: its per-token target is a mean (vLLM's mean TPOT), said in one line."""
+    if getattr(args, "tpot_percentile", None):
+        raise InputError(f"--tpot-p{args.tpot_percentile[0]}: a plan's per-token target is the mean time per "
+                         "output token (give --tpot 33ms); percentile limits are replayed by symroof serve "
+                         "--max-rate --tpot-pNN")
+
+
 def _settings(args: argparse.Namespace) -> dict[str, str]:
+    refuse_tpot_percentile(args)
     _ttft(args)
     refuse_empty({"--rate": args.rate, "--ttft": args.ttft, "--ttft-percentile": args.ttft_percentile,
                   "--tpot": args.tpot, "--input": args.input, "--output": args.output, "--rent": args.rent,
                   "--compare": args.compare, "--allow-dtype": args.allow_dtype})
     settings = parse_sets(args.set)
     args.ttft, args.tpot = with_unit(args.ttft, "--ttft", "2s"), with_unit(args.tpot, "--tpot", "33ms")
-    given = {"request_rate": rate_text(args.rate) if args.rate else None,
-             "input_length": f"{tokens(args.input, 'input')!r} token/sequence" if args.input is not None else None,
-             "output_length": f"{tokens(args.output, 'output')!r} token/sequence" if args.output is not None else None,
+    given = {"request_rate": rate(args.rate) if args.rate else None,
+             "input_length": length(args.input, "input") if args.input is not None else None,
+             "output_length": length(args.output, "output") if args.output is not None else None,
              "ttft_target": args.ttft if args.ttft else None,
              "ttft_percentile": args.ttft_percentile,
              "target_step_time": args.tpot if args.tpot else None,
@@ -78,24 +89,16 @@ def _settings(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _cell(plan, name: str, mode: str) -> str:
-    ev = plan.evaluations[mode]
-    if name in ev.unavailable or name not in ev.base:
-        return "n/a"
-    s = ev.table.specs[name]
-    value = ev.magnitude(name)
-    return ("yes" if value else "no") if s.boolean else fmt(value)
+    return value_text(plan.evaluations[mode], name)
 
 
 def render(plan) -> str:
     bound, est = plan.evaluations["bound"], plan.evaluations["estimate"]
     cal = est.calibration.name if est.calibration is not None else "generic"
-    lines = [f"{bound.model.name} on {bound.hardware.name}: plan ({bound.magnitude('cost_mode')}ing the chips)",
-             f"  {'':<36} {'bound':>14} {'estimate':>14}  unit   (estimate: {cal})"]
-    for section, names in ROWS:
-        lines += ["", section]
-        for name in names:
-            unit = bound.table.specs[name].unit_short
-            lines.append(f"  {name:<36} {_cell(plan, name, 'bound'):>14} {_cell(plan, name, 'estimate'):>14}  {unit}")
+    parts = [(section, [(name, _cell(plan, name, "bound"), _cell(plan, name, "estimate")) for name in names])
+             for section, names in ROWS]
+    lines = [f"{bound.model.name} on {bound.hardware.name}: plan ({bound.magnitude('cost_mode')}ing the chips; "
+             f"estimate: {cal})", *sections(parts, ("left", "right", "right"), headers=("", "bound", "estimate"))]
     for mode, ev in plan.evaluations.items():
         for w in ev.warnings():
             lines.append(f"\nwarning ({mode}): {w}")
@@ -104,17 +107,18 @@ def render(plan) -> str:
     return "\n".join(lines)
 
 
+#: The comparison's columns after hardware and layout: (heading, quantity).
+COMPARED = (("chips", "chips_for_traffic"), ("per month", "monthly_cost"),
+            ("per Mtok in", "cost_per_million_input_tokens"), ("per Mtok out", "cost_per_million_output_tokens"),
+            ("power", "power_draw"), ("TTFT p", "ttft_at_percentile"), ("break-even price", "break_even_chip_price"))
+
+
 def render_compare(plans, mode: str) -> str:
-    head = (f"{'hardware':<14} {'layout':<24} {'chips':>8} {'USD/month':>14} {'USD/Mtok in':>12} "
-            f"{'USD/Mtok out':>13} {'MW':>9} {'TTFT p (s)':>11} {'break-even USD/chip-h':>22}")
+    rows = [(p.hardware, search.described(p.evaluations[mode]), *(_cell(p, n, mode) for _, n in COMPARED))
+            for p in plans]
     lines = [f"{plans[0].evaluations[mode].model.name}: chips ranked by cost per million output tokens ({mode})",
-             head]
-    for p in plans:
-        c = lambda n, p=p: _cell(p, n, mode)  # noqa: E731
-        lines.append(f"{p.hardware:<14} {search.described(p.evaluations[mode]):<24} {c('chips_for_traffic'):>8} "
-                     f"{c('monthly_cost'):>14} "
-                     f"{c('cost_per_million_input_tokens'):>12} {c('cost_per_million_output_tokens'):>13} "
-                     f"{c('power_draw'):>9} {c('ttft_at_percentile'):>11} {c('break_even_chip_price'):>22}")
+             *table(rows, ("left", "left", *("right",) * len(COMPARED)),
+                    headers=("hardware", "layout", *(h for h, _ in COMPARED)))]
     lines.append("\nbreak-even: the chip-hour cost at which each chip's cost per million output tokens equals the "
                  "cheapest's")
     return "\n".join(lines)
@@ -143,15 +147,16 @@ def render_search(plan) -> str:
 
 
 def render_frontier(rows) -> str:
-    head = (f"{'layout':<30} {'batch':>7} {'tok/s/user':>11} {'USD/Mtok out':>13} {'TTFT p (s)':>11} "
-            f"{'USD/month':>12}  meets")
+    specs = table_spec()
+    shown = ("plan_tokens_per_second_per_user", "cost_per_million_output_tokens", "ttft_at_percentile",
+             "monthly_cost")
+    cells = [(search.describe(r), number(r["plan_batch_size"]),
+              *(quantity(r[n], specs.get(n).unit_text) for n in shown), "yes" if r["meets"] else "no")
+             for _, r in rows.iterrows()]
     lines = ["\nfrontier: cost per million output tokens against output tokens/s per user (none both cheaper and "
-             "faster)", head]
-    for _, r in rows.iterrows():
-        lines.append(f"{search.describe(r):<30} {r['plan_batch_size']:>7g} "
-                     f"{r['plan_tokens_per_second_per_user']:>11.4g} {r['cost_per_million_output_tokens']:>13.4g} "
-                     f"{r['ttft_at_percentile']:>11.4g} "
-                     f"{r['monthly_cost']:>12,.0f}  {'yes' if r['meets'] else 'no'}")
+             "faster)",
+             *table(cells, ("left", *("right",) * 5, "left"),
+                    headers=("layout", "batch", "per user", "per Mtok out", "TTFT p", "per month", "meets"))]
     return "\n".join(lines)
 
 
@@ -174,8 +179,8 @@ def cmd_plan(args: argparse.Namespace) -> str:
             return json.dumps([{**p.evaluations[mode].to_dict(), "notes": notes(p.evaluations[mode]),
                                 **_search_json(p)} for p in plans], indent=2)
         return render_compare(plans, mode)
-    p = plan(args.model, args.hardware, settings, args.calibration, mode=mode, searched=not args.no_search,
-             allow_dtype=allow)
+    p = plan(args.model, args.hardware, settings, mode=mode, calibration=args.calibration,
+             searched=not args.no_search, allow_dtype=allow)
     rows = frontier(args.model, args.hardware, settings, mode, args.calibration, allow) if args.frontier else None
     if args.format == "json":
         ev = p.evaluations[mode]

@@ -16,10 +16,10 @@ from ..core.files import atomic_write, check_target, shown, write_text_atomicall
 from ..core.progress import Progress
 from ..derive import table
 from ..plot import SEED_CONTEXTS, plot, plot_plan_frontier, plot_serving
-from ..serve import rate_text, tokens
 from ..sweep import DEFAULT_QUANTITIES, attrs, check_size, chunks, pareto, plan
 from .common import mode_of, parse_sets, refuse_empty, warn
-from .plans import with_unit
+from .parsing import length, rate, tokens
+from .plans import refuse_tpot_percentile, with_unit
 
 #: The most points ``symroof sweep`` writes, to a file or not: about 10 s and 170 MB of CSV at the default 13
 #: columns (the library's sweep() is held only by its memory limit: computing is fast, writing text is not).
@@ -170,6 +170,7 @@ def _unused(args: argparse.Namespace, drawn: str) -> None:
 
 
 def cmd_plot(args: argparse.Namespace) -> str:
+    refuse_tpot_percentile(args)
     planned = bool(args.plan or args.rate is not None or args.ttft is not None or args.tpot is not None)
     _unused(args, "plan frontier" if planned and args.kind == "frontier" else args.kind)
     contexts = SEED_CONTEXTS
@@ -202,10 +203,9 @@ def _plot_plan_frontier(args: argparse.Namespace, mode: str, calibration: str | 
         raise InputError("the plan frontier needs MODEL and HARDWARE, like: symroof plot frontier llama-3-70b "
                          "h100 --rate 10/s -o frontier.html")
     settings = parse_sets(args.set)
-    given = {"request_rate": rate_text(args.rate) if args.rate else None,
-             "input_length": f"{tokens(args.input, 'input')!r} token/sequence" if args.input else None,
-             "output_length": (f"{tokens(args.output_tokens, 'output', '--output-tokens')!r} token/sequence"
-                               if args.output_tokens else None),
+    given = {"request_rate": rate(args.rate) if args.rate else None,
+             "input_length": length(args.input, "input") if args.input else None,
+             "output_length": length(args.output_tokens, "output", "--output-tokens") if args.output_tokens else None,
              "ttft_target": with_unit(args.ttft, "--ttft", "2s"), "target_step_time": with_unit(args.tpot, "--tpot",
                                                                                              "33ms")}
     for name, value in given.items():

@@ -44,16 +44,21 @@ def html_table(evaluations: Mapping[str, Any], names: Sequence[str] | None = Non
 
 
 def frame(evaluations: Mapping[str, Any], names: Sequence[str] | None = None):
-    """A DataFrame, one row per quantity and one value column per evaluation; units in ``attrs["units"]``."""
+    """The one frame layout of every result: one row per quantity (index ``name``); columns ``symbol``, one
+    value column per mode (``bound``, ``estimate``: the number in the reporting unit, a dtype's name for a
+    choice, None where unavailable), ``unit``, ``kind``, ``group``, ``description``; units also in
+    ``attrs["units"]``."""
     import pandas  # heavy (a third of a second): only frames need it
 
     first = next(iter(evaluations.values()))
-    shown = list(names) if names is not None else [s.name for s in first.table
-                                                    if any(s.name in ev.names() for ev in evaluations.values())]
-    data = {"unit": [first.table.specs[n].unit_text for n in shown],
-            "group": [first.table.specs[n].group for n in shown]}
+    listed = {n for ev in evaluations.values() for n in ev.names()}
+    shown = list(names) if names is not None else [s.name for s in first.table if s.name in listed]
+    specs = [first.table.get(n) for n in shown]
+    data: dict[str, list] = {"symbol": [s.display for s in specs]}
     for mode, ev in evaluations.items():
         data[mode] = [ev.magnitude(n) if n in ev.base and n not in ev.unavailable else None for n in shown]
+    data.update(unit=[s.unit_text for s in specs], kind=[first.kind(n) for n in shown],
+                group=[s.group for s in specs], description=[s.description for s in specs])
     out = pandas.DataFrame(data, index=pandas.Index(shown, name="name"))
     out.attrs["units"] = dict(zip(shown, data["unit"], strict=True))
     return out

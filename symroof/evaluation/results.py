@@ -16,7 +16,7 @@ from ..core.sentences import render
 from ..core.units import Q_
 from ..runtime import Spec
 from .compute import Unavailable
-from .display import html_table
+from .display import frame, html_table
 from .inputs import CALIBRATION, CATALOG, ESTIMATE, FORMULA, NEUTRAL, RULE, SET
 
 
@@ -217,15 +217,9 @@ class Readout:
         """Jupyter's rich display: the quantities grouped as ``symroof eval`` prints them."""
         return html_table({self.mode: self}, title=f"{self.model.name} on {self.hardware.name} ({self.mode})")
 
-    def to_frame(self):
-        """One row per quantity: name, symbol, value, unit, kind, group, description (a pandas DataFrame)."""
-        import pandas  # heavy (a third of a second): only to_frame needs it
-
-        rows = []
-        for name in self.names():
-            s = self.table.specs[name]
-            rows.append({"name": name, "symbol": s.display, "value": self.magnitude(name), "unit": s.unit_text,
-                         "kind": self.kind(name), "group": s.group, "description": s.description})
-        return pandas.DataFrame(rows).set_index("name")
+    def to_frame(self, names=None):
+        """One row per quantity: symbol, the value (a column named for the mode), unit, kind, group, description
+        (a pandas DataFrame, the layout of every result: :func:`.display.frame`)."""
+        return frame({self.mode: self}, names)
 
 

@@ -182,7 +182,12 @@ class ExcelPrinter(CodePrinter):
         return f"(SIGN({self._print(expr.args[0])})+1)/2"
 
     def _print_Relational(self, expr) -> str:
-        return f"{self._print(expr.lhs)}{RELATIONS[expr.rel_op]}{self._print(expr.rhs)}"
+        """A comparison with each side read as a number (``+0``): spreadsheets rank a cell's text above every
+        number, so a sentence upstream would compare TRUE, where arithmetic turns it into an error that the
+        cell's own note catches."""
+        def side(x) -> str:
+            return self._print(x) + ("" if x.is_Number else "+0")
+        return f"{side(expr.lhs)}{RELATIONS[expr.rel_op]}{side(expr.rhs)}"
 
     def _print_Or(self, expr) -> str:
         return f"OR({','.join(self._print(a) for a in expr.args)})"

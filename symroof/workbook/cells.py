@@ -24,11 +24,12 @@ from ..evaluation import CALIBRATION, RULE, SET, Evaluation
 from ..printing.excel import MAX_FORMULA_LENGTH as EXCEL_LIMIT
 from ..printing.excel import excel_formula
 from . import metadata
-from .blanks import blank_ref
+from .blanks import NOT_FINITE, blank_ref
 from .template import Template
 
 #: Longest formula one cell may hold; a longer one is split into helper cells (a test lowers it to force splits).
 MAX_FORMULA_LENGTH = EXCEL_LIMIT
+HELPER_WRAP = len(f'=IFERROR(,"{NOT_FINITE}")')  # what a helper cell's IFERROR adds to the part it holds
 LISTS_SHEET = "Lists"
 HELPERS_SHEET = "Helpers"
 MAX_SWEEP_ROWS = 512
@@ -159,7 +160,7 @@ class Book:
     def _fit(self, expr: sympy.Expr, names: dict, available: set) -> str:
         """Print ``expr``; while too long, move its largest part into a helper cell."""
         text = excel_formula(expr, names, available)
-        while len(text) > MAX_FORMULA_LENGTH:
+        while len(text) + HELPER_WRAP > MAX_FORMULA_LENGTH:  # room for the IFERROR of a helper (or a note's)
             compound = [a for a in _parts(expr) if not a.is_Atom and not isinstance(a, sympy.Tuple)]
             if compound:
                 part = max(compound, key=lambda a: len(excel_formula(a, names, available)))
@@ -184,8 +185,13 @@ class Book:
         source = reading or self.ev
         point = {}
         for s in expr.free_symbols:
+            if isinstance(s, sympy.Dummy) and isinstance(self.helper_values.get(s), str):
+                return self.helper_values[s]  # a helper with no number: neither has this one
             if isinstance(s, sympy.Dummy) and self.helper_values.get(s) is not None:
                 point[s] = sympy.Float(self.helper_values[s], 17)
+            elif not isinstance(s, sympy.Dummy) and s.name in source.unavailable and (
+                    s not in names or reading is not None):
+                return NOT_FINITE  # no number here (no KV pool, say): the cell says so, as a result's does
             elif (not isinstance(s, sympy.Dummy) and (s not in names or reading is not None)
                   and s.name in source.base and s.name not in source.unavailable
                   and not REGISTRY.get(s.name).categorical):
@@ -206,7 +212,9 @@ class Book:
             self.helper_row = 1
         row = self.helper_row
         self.helper_row += 1
-        self.put(self.helpers, row, 1, Formula(text if text.startswith("=") else "=" + text), cached=value)
+        body = text[1:] if text.startswith("=") else text
+        # a part with no number (a text upstream) says so in words, never as a spreadsheet error
+        self.put(self.helpers, row, 1, Formula(f'=IFERROR({body},"{NOT_FINITE}")'), cached=value)
         self.cell(self.helpers, row, 1, "helper")
         return f"'{HELPERS_SHEET}'!$B${row + 1}"
 

@@ -191,13 +191,19 @@ def export(model: str, hardware: str, template: str = "engineering", overrides: 
     parsed = parse_overrides(raw, where)
     parsed_est = {**parsed, **parse_overrides(raw_est, where)}
     sources = {}
-    if tpl.hold:
+    for name in tpl.hold:  # in order: a count held after the slice is the slice's; the larger of the two modes'
+        if name in parsed:  # defaults, so that both columns keep up (the prefill fleet the estimate needs)
+            continue
         base = Evaluation(m, h, parsed)
-        for name in tpl.hold:
-            if name not in parsed and name not in base.unavailable:
-                parsed[name] = parsed_est[name] = base.base[name]
-                sources[name] = f"held at export: its default ({base.formula_text(name) or 'value'}) at the " \
-                                "scenario's defaults"
+        if name in base.unavailable:
+            continue
+        est_base = Evaluation(m, h, parsed_est, mode="estimate", calibration=cal, engine=engine_of(h))
+        value = base.base[name]
+        if name != "n_chips" and name not in est_base.unavailable:
+            value = max(value, est_base.base[name])
+        parsed[name] = parsed_est[name] = value
+        sources[name] = (f"held at export: its default ({base.formula_text(name) or 'value'}) at the scenario's "
+                         "defaults" + ("" if name == "n_chips" else ", the larger of the bound's and the estimate's"))
     ev = Evaluation(m, h, parsed, rules=tpl.rules, sources=sources)
     # the estimate's engine is the one plans price with: the finance page's fleets are symroof plan's
     est = Evaluation(m, h, parsed_est, mode="estimate", calibration=cal, rules=tpl.rules, sources=sources,

@@ -176,7 +176,8 @@ def guarded(book: Book, needs: list[str], text: Formula, value, ev: Evaluation, 
     held = all(ev.holds(r) is not False for r in needs)
     conditions = ",".join(refs.get(r, r) for r in needs)
     guarded = f'=IF(AND({conditions}),{text[1:]},"{NOT_FEASIBLE}")'
-    if len(guarded) > cells.MAX_FORMULA_LENGTH:  # the guard pushed it past Excel's limit: compute it in a helper cell
+    if len(guarded) + cells.HELPER_WRAP > cells.MAX_FORMULA_LENGTH:  # past the limit (with the IFERROR a note or
+        # a helper adds): compute it in a helper cell
         ref = book._helper(text, value if not isinstance(value, str) else None)
         guarded = f'=IF(AND({conditions}),{ref},"{NOT_FEASIBLE}")'
     return Formula(guarded), (value if held else NOT_FEASIBLE)

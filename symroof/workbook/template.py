@@ -10,7 +10,9 @@ sections it may give:
   that meets the latency target), written as pale cells a planner may type over;
 - per sheet, ``layout = "plain"`` (plain-English labels first, the public
   names in a hidden column, for planners) and ``print = "one-page"``;
-- per section, a ``note`` shown under its title (a caveat, in words).
+- per section, a ``note`` shown under its title (a caveat, in words), and
+  ``except``: names its ``groups`` would bring that another section places;
+- ``hold``'s counts after the slice are the larger of the two modes' defaults.
 """
 
 from __future__ import annotations
@@ -175,7 +177,9 @@ def _sheet(raw: dict, where: str) -> Sheet:
             raise TemplateError(f"{where}: sections must be [[sheet.section]] tables")
         for i, sec in enumerate(sections):
             swhere = f"{where}, section {i + 1}"
-            names_ = _group_names(_names(sec.get("groups", []), swhere, "groups"))
+            left_out = set(_names(sec.get("except", []), swhere, "except"))  # placed by another section
+            names_ = tuple(n for n in _group_names(_names(sec.get("groups", []), swhere, "groups"))
+                           if n not in left_out)
             names_ += _names(sec.get("quantities", []), swhere, "quantities")
             sheet.sections.append(Section(str(sec.get("title", "")), names_, str(sec.get("note", ""))))
     else:

@@ -48,7 +48,10 @@ def write(ev: Evaluation, est: Evaluation, template: Template, filename: str, ke
     book.where = where
     book.blanks = blank_notes(ev, [n for n in where if n not in formula_cells(ev, [n])])
     book.reasons = reasons(ev, formula_cells(ev, where), book.blanks)
-    book.reasons_est = reasons(est, [n for n in formula_cells(est, where) if n in book.varies], book.blanks,
+    rules_without_number = [n for n in where if n not in est.provenance and n in est.unavailable  # the estimate's
+                            and est.table.specs[n].has_rule and n in book.varies]  # own rule (no KV pool, say)
+    book.reasons_est = reasons(est, [n for n in formula_cells(est, where) if n in book.varies]
+                               + rules_without_number, book.blanks,
                                {n: r for n, r in book.reasons.items() if n not in book.varies})
     sheets = {s.name: book.wb.add_worksheet(s.name) for s in template.sheets}
     for sheet in template.sheets:
