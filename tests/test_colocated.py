@@ -105,3 +105,18 @@ def test_a_percentile_tpot_on_a_plan_is_one_line(cli, command, tmp_path):
                            *[str(tmp_path / c) if c.endswith(".html") else c for c in command[2:]])
     assert status == 2 and not out and err.count("\n") == 1 and "serve --max-rate" in err
     assert not (tmp_path / "never.html").exists()
+
+
+def test_eval_with_the_engine_prices_the_step_plan_prices(cli):
+    """Issue 28: eval, serve and plan give one step for one layout, the estimate included: `eval --estimate
+    --engine vllm` at the plan's settings prices the decode step the plan priced (DeepSeek-V3 on 8 H200s)."""
+    pins = {"n_chips": 8, "tensor_parallel": 8, "attention_data_parallel": 8, "expert_parallel": 8,
+            "serving_mode": "disaggregated"}
+    p = plan("deepseek-v3", "h200", pins, mode="estimate")
+    sets = [x for k, v in p.settings["estimate"].items() for x in ("--set", f"{k}={v}")]
+    status, out, err = cli("eval", "deepseek-v3", "h200", *sets, "--estimate", "--engine", "vllm", "--format", "json")
+    assert status == 0, err
+    step = json.loads(out)["quantities"]["priced_step_time"]["value"]
+    assert step == pytest.approx(p.magnitude("priced_step_time", "estimate"), rel=1e-12)
+    status, _, err = cli("eval", "deepseek-v3", "h200", "--engine", "vllm")
+    assert status == 2 and "add --estimate" in err

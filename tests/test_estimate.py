@@ -369,6 +369,7 @@ def test_validation_dataset_has_sources_and_enough_points():
         assert p.estimate and p.bound > 0 and math.isfinite(p.estimate)
 
 
+@pytest.mark.slow  # about a minute: every dataset point in bound mode (CI runs the slow tier)
 def test_bound_throughput_is_above_what_engines_measure():
     """A roofline is a best case: no engine outruns it at the batch it ran (points with a stated batch)."""
     from symroof import validation

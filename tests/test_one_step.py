@@ -174,6 +174,7 @@ def test_every_workload_is_the_one_step_at_its_own_batch(model, layout, work):
 UNCONVERGED = {("llama-4-maverick", "tpu-v5e", "estimate")}
 
 
+@pytest.mark.slow  # half a minute per mode: a plan for every catalog pair (CI runs the slow tier)
 @pytest.mark.parametrize("mode", ("bound", "estimate"))
 def test_serve_meets_what_plan_promises_on_its_layout(mode):
     """Issue 28, done when: for every catalog pair plan plans on defaults, serve on the chosen layout and serving
@@ -255,7 +256,7 @@ def test_speculative_decoding_and_engine_caps_move_the_plan():
     assert capped.magnitude("plan_batch_size", "estimate") == 16 < base.magnitude("plan_batch_size", "estimate")
 
 
-@pytest.mark.parametrize("extra", ([], ["--engine", "vllm", "--estimate"]))
+@pytest.mark.parametrize("extra", ([], pytest.param(["--engine", "vllm", "--estimate"], marks=pytest.mark.slow)))
 def test_a_sweep_over_request_rate_serves_each_rate(cli, extra):
     """Issue 28: `sweep --vary request_rate` was refused in bound mode and failed with --estimate. Each row is the
     open loop at its rate, as serve gives it; a rate past saturation has no latency and is not stable."""

@@ -86,6 +86,9 @@ def _evaluation(sub) -> None:
     p.add_argument("--all", action="store_true",
                    help="show every quantity with its formula or source (the table shows the chapter's answers "
                         "by default; JSON and CSV always hold every quantity)")
+    p.add_argument("--engine", metavar="ENGINE",
+                   help="with --estimate: the engine profile the serving quantities use (vllm, sglang, trtllm or "
+                        "FILE.toml; the one symroof serve and plan price with), as the workbook's estimate column")
     p.set_defaults(func="evaluation:cmd_eval")
 
     p = sub.add_parser("explain", help="show a quantity's formula, unit, source and dependencies")

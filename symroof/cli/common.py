@@ -7,7 +7,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from .. import catalog
+from .. import catalog, profiles
 from ..core.errors import InputError
 from ..derive import table
 from ..evaluation import Evaluation, load_calibration, parse_overrides
@@ -67,7 +67,12 @@ def evaluation(model, hardware, args: argparse.Namespace):
     """The Evaluation the options ask for: --set values, and --estimate or --calibration."""
     mode, calibration = mode_of(args)
     cal = load_calibration(hardware, calibration) if mode == "estimate" and hardware.id else None
-    return Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "), mode=mode, calibration=cal)
+    engine = getattr(args, "engine", None)
+    if engine is not None and mode != "estimate":
+        raise InputError(f"--engine {engine}: the bound has no engine (no CPU time, no caps but HBM); add --estimate")
+    profile = profiles.load(engine, hardware) if engine is not None else None
+    return Evaluation(model, hardware, parse_overrides(parse_sets(args.set), "--set "), mode=mode, calibration=cal,
+                      engine=profile)
 
 
 def operating_point(args: argparse.Namespace, name: str):
