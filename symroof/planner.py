@@ -30,6 +30,7 @@ from .evaluation import (
     parse_overrides,
     refuse_other_spellings,
 )
+from .evaluation.grid import Grid
 
 PLAN_GROUPS = ("scenario", "serving", "ownership", "planning")
 
@@ -272,7 +273,7 @@ def frontier(model: str, hardware: str, overrides: Mapping[str, Any] | None = No
     rows = search.frontier(scored)
     if rows.empty:
         raise InputError(closest(scored))
-    return rows
+    return Grid.of(rows, mode)  # a DataFrame that reads as every result does (value, magnitude, to_frame)
 
 
 #: A frontier row's quantities in JSON, with their units (the plan's own names).

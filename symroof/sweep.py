@@ -31,6 +31,7 @@ from .derive import declared as _declared  # noqa: F401  (declares every quantit
 from .derive import table
 from .derive.lower import Opener
 from .evaluation import RULE, Evaluation, MissingInput, load_calibration, parse_overrides, resolve_input
+from .evaluation.grid import Grid
 from .evaluation.pair import refuse_other_spellings
 from .printing.numpy import codegen
 
@@ -335,7 +336,7 @@ def sweep(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapp
           overrides: Mapping[str, Any] | None = None, quantities: Sequence[str] | None = None,
           drop_unfit: bool = False, progress: Callable[[int, int], None] | None = None,
           mode: str = "bound", calibration: str | None = None, engine: str | None = None,
-          **unknown: Any) -> pandas.DataFrame:
+          **unknown: Any) -> Grid:
     """Evaluate ``quantities`` over the grid of ``vary`` (every combination), one row per point.
 
     ``vary`` maps input names to values (numbers in the quantity's unit, text
@@ -355,7 +356,7 @@ def sweep(models: str | Sequence[str], hardware: str | Sequence[str], vary: Mapp
     for k in ("model", "hardware", *p.categorical):  # one category set across the combinations
         out[k] = out[k].astype(str).astype("category") if len(frames) > 1 else out[k]
     out.attrs = attrs(p, out.columns)
-    return out
+    return Grid.of(out, mode)  # a DataFrame that reads as every result does (value, magnitude, to_frame)
 
 
 def attrs(p: Plan, columns) -> dict:

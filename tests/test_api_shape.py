@@ -152,3 +152,29 @@ def test_no_module_imports_serve_or_sweep_as_a_package_attribute():
     pattern = re.compile(r"from \.+ import [^\n]*\b(serve|sweep)\b(?! as _)|import symroof\.(serve|sweep) as")
     found = [str(p.relative_to(package)) for p in package.rglob("*.py") if pattern.search(p.read_text())]
     assert not found, found
+
+
+def test_sweep_and_frontier_read_as_every_result_does():
+    """Issue 29: a grid (sweep, frontier) is still a DataFrame for scripts, and reads as every result does:
+    value() a pint quantity per point in the grid's mode, magnitude() the numbers, to_frame() the pair's layout
+    (a row per point and quantity, the value under the mode's name, the unit); another mode is refused."""
+    import pandas
+
+    from symroof.core.errors import InputError
+
+    grid = symroof.sweep("llama-3-70b", "tpu-v5e", {"batch_size": [8, 32]})
+    assert isinstance(grid, pandas.DataFrame) and grid.mode == "bound"
+    step = grid.value("step_time")
+    assert str(step.units) == "millisecond"
+    one = symroof.evaluate("llama-3-70b", "tpu-v5e", {"batch_size": 32, "n_chips": grid.magnitude("n_chips")[1]})
+    assert step.magnitude[1] == pytest.approx(one.magnitude("step_time"), rel=1e-12)
+    frame = grid.to_frame()
+    assert list(frame.columns) == ["point", "name", "bound", "unit"]
+    row = frame[(frame["point"] == 1) & (frame["name"] == "step_time")].iloc[0]
+    assert row["bound"] == pytest.approx(step.magnitude[1]) and row["unit"] == "millisecond"
+    with pytest.raises(InputError, match="computed in bound mode"):
+        grid.value("step_time", mode="estimate")
+    rows = symroof.frontier("llama-3.1-8b", "h100", {"request_rate": "10 sequence/s"})
+    cost = rows.value("cost_per_million_output_tokens", mode="bound")
+    assert str(cost.units) == "USD / megatoken" and (cost.magnitude > 0).all()
+    assert isinstance(rows[rows["meets"]], type(rows))  # a slice of a grid is a grid

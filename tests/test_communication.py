@@ -92,7 +92,7 @@ def test_llama_70b_on_8_h100_pays_160_all_reduces(cli):
     assert any("tensor-parallel all-reduces" in n and "latency-bound" in n for n in data["notes"])
     status, text, _ = cli("eval", "llama-3-70b", "h100", "--set", "tensor_parallel=8", "--set", "batch_size=1",
                           "--estimate")
-    assert "note: communication: 0.954" in text and "160 x 5.96" in text
+    assert "note: communication: 954 µs per decode step" in text and "160 x 5.96 µs" in text
 
 
 def test_bound_mode_keeps_the_chapters_step_time():

@@ -160,6 +160,18 @@ def test_units_come_from_pint_not_from_factors():
         assert back == pytest.approx(r.magnitude(name), rel=0.006, abs=1e-300), (name, text)
 
 
+def test_the_notebook_shows_values_as_the_tables_do():
+    """The HTML reprs write each value through the same formatter as the command line (issue 31, item 6)."""
+    from symroof.evaluation import text
+
+    assert render.value_text is text.value_text and render.quantity is text.quantity  # one formatter
+    page = symroof.evaluate("llama-3-70b", "h100")._repr_html_()
+    assert re.search(r"<code>hbm_bandwidth</code></td><td[^>]*>3\.35 TB/s/chip</td>", page)
+    assert re.search(r"<code>monthly_cost</code></td><td[^>]*>\$\d{1,3}(,\d{3})+/month</td>", page)
+    assert re.search(r"<code>max_num_seqs</code></td><td[^>]*>none</td>", page)
+    assert "e+12" not in page
+
+
 # --- JSON and CSV stay whole ---
 @pytest.mark.parametrize("argv", [(), ("--set", "batch_size=64", "--estimate")])
 def test_json_is_unchanged(cli, argv):

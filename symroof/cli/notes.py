@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import fmt
+from .render import quantity
 
 _PARTS = (("step_time_comm_tp", "tensor-parallel all-reduces", "tp_allreduce_time"),
           ("step_time_comm_ep", "expert-parallel all-to-alls", "ep_alltoall_time"),
@@ -21,16 +21,16 @@ def communication(ev) -> str | None:
     name, words, each = max(_PARTS, key=lambda p: ev.quantity(p[0]))
     share = (ev.quantity(name) / total).to("").magnitude
     count = (ev.quantity(name) / ev.quantity(each)).to("").magnitude  # collectives per step, pint's units
-    unit = ev.table.specs["step_time_comm"].unit_short  # the units eval reports, as the table shows them
-    text = (f"communication: {fmt(total.magnitude)} {unit} per decode step, {share:.0%} of it {words} "
-            f"({count:.0f} x {fmt(ev.magnitude(each))} {ev.table.specs[each].unit_short})")
+    unit = ev.table.specs["step_time_comm"].unit_text  # times as the tables show them (render's units)
+    text = (f"communication: {quantity(total.magnitude, unit)} per decode step, {share:.0%} of it {words} "
+            f"({count:.0f} x {quantity(ev.magnitude(each), ev.table.specs[each].unit_text)})")
     fixed = (ev.quantity("step_time_comm_fixed") / total).to("").magnitude
     text += (f"; latency-bound: {fixed:.0%} of it is the fixed (alpha) part" if fixed >= 0.5 else
              f"; bandwidth-bound: {1 - fixed:.0%} of it moves bytes (beta)")
     if ev.mode == "bound":
         return text + "; bound mode leaves it out of step_time (the chapter's roofline; --estimate adds it)"
     exposed = ev.magnitude("comm_exposed") * total
-    return text + (f"; {fmt(exposed.magnitude)} {unit} of it is exposed, "
+    return text + (f"; {quantity(exposed.magnitude, unit)} of it is exposed, "
                    f"{(exposed / ev.quantity('step_time')).to('').magnitude:.0%} of step_time")
 
 

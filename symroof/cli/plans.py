@@ -102,8 +102,11 @@ def render(plan) -> str:
     for mode, ev in plan.evaluations.items():
         for w in ev.warnings():
             lines.append(f"\nwarning ({mode}): {w}")
-    lines.append("\nassumptions: disaggregated prefill and decode fleets of n_chips each; prefill replicas an M/M/c "
-                 "queue (one prompt at a time); a year is 365 days, a month 730 hours; see symroof explain NAME")
+    fleets = ("colocated replicas of n_chips each, an open loop at their share of the rate (TTFT: the token "
+              "budget's M/D/1 wait with an exponential tail)" if bound.magnitude("serving_mode") == "colocated" else
+              "disaggregated prefill and decode fleets of n_chips each; prefill replicas an M/M/c queue (one prompt "
+              "at a time)")
+    lines.append(f"\nassumptions: {fleets}; a year is 365 days, a month 730 hours; see symroof explain NAME")
     return "\n".join(lines)
 
 

@@ -1,7 +1,9 @@
 """Results in a notebook: an HTML table grouped like the command line's, and a pandas DataFrame.
 
 One table for one evaluation or several side by side (bound and estimate); each
-name carries its formula as a tooltip, each value its unit.
+name carries its formula as a tooltip, each value its unit, written as the
+command line writes it (:func:`symroof.evaluation.text.value_text`: TB/s,
+dollars with separators, ``none`` for no cap).
 """
 
 from __future__ import annotations
@@ -10,14 +12,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
-def _cell(ev, name: str) -> str:
-    if name in ev.unavailable or name not in ev.base:
-        return "n/a"
-    value = ev.magnitude(name)
-    if ev.table.specs[name].boolean:
-        return "yes" if value else "no"
-    return value if isinstance(value, str) else f"{float(value):.6g}"
+from .text import value_text
 
 
 def html_table(evaluations: Mapping[str, Any], names: Sequence[str] | None = None, title: str = "") -> str:
@@ -30,16 +25,16 @@ def html_table(evaluations: Mapping[str, Any], names: Sequence[str] | None = Non
         specs = [s for s in first.table if s.group == group and s.name in shown]
         if not specs:
             continue
-        rows.append(f'<tr><th colspan="{len(evaluations) + 3}" style="text-align:left">'
+        rows.append(f'<tr><th colspan="{len(evaluations) + 2}" style="text-align:left">'
                     f"{html.escape(group_title)}</th></tr>")
         for s in specs:
             formula = first.formula_text(s.name) or s.source
-            cells = "".join(f'<td style="text-align:right">{html.escape(_cell(ev, s.name))}</td>'
+            cells = "".join(f'<td style="text-align:right">{html.escape(value_text(ev, s.name))}</td>'
                             for ev in evaluations.values())
             rows.append(f'<tr><td title="{html.escape(formula or "")}"><code>{html.escape(s.name)}</code></td>'
-                        f"{cells}<td>{html.escape(s.unit_short)}</td><td>{html.escape(s.description)}</td></tr>")
+                        f"{cells}<td>{html.escape(s.description)}</td></tr>")
     caption = f"<caption>{html.escape(title)}</caption>" if title else ""
-    return (f"<table>{caption}<thead><tr><th>quantity</th>{head}<th>unit</th><th>description</th></tr></thead>"
+    return (f"<table>{caption}<thead><tr><th>quantity</th>{head}<th>description</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 

@@ -192,8 +192,7 @@ def read(p: Point, where: str) -> str | None:
             return f"metric {r['metric']} is not one symroof knows"
         return f"metric {r['metric']} is not predicted (per-node or prefill-only serving)"
     text = (r["engine"] + " " + r["notes"]).lower()
-    if re.search(r"(?<![-\w])disagg", text):  # "PD disagg", not "aggregated (non-disagg)"
-        return "disaggregated prefill and decode are not modelled by serve"
+    disaggregated = re.search(r"(?<![-\w])disagg", text) is not None  # "PD disagg", not "(non-disagg)"
     if "mtp on" in text or "speculative decoding on" in text:
         return "speculative decoding: its acceptance rate is not published with the point"
     engine = _engine(r["engine"])
@@ -215,6 +214,8 @@ def read(p: Point, where: str) -> str | None:
     if replicas < 1 or replicas != int(replicas):
         return f"{chips:g} chips do not split into replicas of tensor_parallel x pipeline_parallel = {per_replica:g}"
     overrides: dict[str, Any] = {"n_chips": per_replica, "weight_dtype": weights}
+    if disaggregated:  # the decode replicas of a prefill fleet of their own: serve prices their steps so
+        overrides["serving_mode"] = "disaggregated"
     if pp > 1:
         overrides["pipeline_stages"] = pp
     if adp > 1:
