@@ -115,9 +115,9 @@ def fewest_colocated_replicas(ev: Evaluation, settings: Mapping[str, Any]) -> in
                              calibration=ev.calibration, engine=ev.engine), ev)
     if not numpy.isfinite(found):
         raise InputError(f"colocated: the TTFT target of {ev.magnitude('ttft_target'):g} s cannot be met on "
-                         f"{ev.hardware.id}: a prompt's chunks take "
-                         f"{ev.base['prefill_chunks'] * ev.base['serve_prefill_chunk_time']:.4g} s with no "
-                         "wait; add chips per replica (--set n_chips=...) or relax the target")
+                         f"{ev.hardware.id}: the API's time and a prompt's chunks take "
+                         f"{float(search.colocated_floor(ev)):.4g} s with no wait; add chips per replica "
+                         "(--set n_chips=...) or relax the target")
     return int(found)
 
 

@@ -152,12 +152,17 @@ def fewest_colocated_replicas(at: Callable[[numpy.ndarray], Evaluation], ev: Eva
     per-token target is out of reach, or a lone prompt's chunks alone miss the TTFT target)."""
     lo = _array(ev, "colocated_replicas")
     feasible = _array(ev, "plan_feasible") > 0
-    base = {n: numpy.asarray(ev.base[n], dtype=float) for n in ("api_overhead", "prefill_chunks",
-                                                                "serve_prefill_chunk_time", "ttft_target")}
-    floor = base["api_overhead"] + base["prefill_chunks"] * base["serve_prefill_chunk_time"]  # seconds
-    lo, feasible, floor, target = numpy.broadcast_arrays(lo, feasible, floor, base["ttft_target"])
+    lo, feasible, floor, target = numpy.broadcast_arrays(lo, feasible, colocated_floor(ev),
+                                                         numpy.asarray(ev.base["ttft_target"], dtype=float))
     possible = feasible & numpy.isfinite(lo) & (floor < target) & (lo <= MAX_PREFILL_LOAD)
     return _fewest(at, numpy.where(possible, lo, 1.0), possible, target, numpy.where(possible, lo, 0))
+
+
+def colocated_floor(ev: Evaluation) -> numpy.ndarray:
+    """A lone request's first token on a colocated replica, in seconds: the API's time and its prompt's chunks
+    (request_prefill_time), with no wait."""
+    return numpy.asarray(ev.base["api_overhead"], dtype=float) + numpy.asarray(ev.base["request_prefill_time"],
+                                                                               dtype=float)
 
 
 def _array(ev: Evaluation, name: str) -> numpy.ndarray:

@@ -30,7 +30,8 @@ LAYERS = (
     ("catalog", "calibration", "profiles"),
     ("evaluation",),
     ("sweep", "sensitivity", "planner", "serve", "engines", "validation", "plot", "fit", "fitting", "measure",
-     "testing", "quantity", "search", "layouts", "engine_settings", "notebook", "replay"),
+     "testing", "quantity", "search", "layouts", "engine_settings", "notebook", "replay",
+     "max_rate"),
     ("workbook",),
     ("cli",),
     ("", "__main__"),  # symroof/__init__.py: the public facade; __main__.py: python -m symroof

@@ -13,8 +13,8 @@ import pytest
 
 from symroof.core.errors import InputError
 from symroof.core.units import Q_
+from symroof.max_rate import Limit, limit, max_rate, parse_limits
 from symroof.replay import Benchmark, replay
-from symroof.replay.limits import Limit, limit, max_rate, parse_limits
 from symroof.serve import serve
 
 MODEL, CHIP, IN, OUT, N = "llama-3.1-8b", "h100", 1024, 256, 300

@@ -8,8 +8,8 @@ import io
 import json
 
 from ..core.errors import InputError
+from ..max_rate import METRICS, Limit, MaxRate, limit, max_rate, parse_limits
 from ..replay import NAMES, Benchmark, read_lengths, request_count
-from ..replay.limits import METRICS, Limit, MaxRate, limit, max_rate, parse_limits
 from ..serve import MODES, OUTPUTS, ROWS, Served, serve
 from .common import fmt, mode_of, parse_sets, wrapped
 from .render import number, quantity, sections, value_text

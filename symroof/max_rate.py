@@ -26,11 +26,12 @@ from typing import Any
 
 import pint
 
-from .. import catalog
-from ..core.errors import InputError
-from ..core.units import parse_unit, ureg
-from ..core.values import NUMBER_RE
-from . import Benchmark, Replayed, replay
+from . import catalog
+from .core.errors import InputError
+from .core.units import parse_unit, ureg
+from .core.values import NUMBER_RE
+from .replay import Benchmark, Replayed, replay
+from .serve import serve
 
 #: The metrics a limit may hold: the option's word -> the replay's per-request metric.
 METRICS = {"ttft": "ttft", "tpot": "itl"}
@@ -229,8 +230,6 @@ def max_rate(model: Any, hardware: Any, input_length: float, output_length: floa
     >>> max_rate("llama-3.1-8b", "h100", 1024, 256, {"ttft_p99": "2 s", "tpot_p99": "20 ms"}).value(
     ...     "max_request_rate", "estimate")
     """
-    from ..serve import serve  # serve imports this package
-
     given = parse_limits(limits)
     if not 0 < tolerance < 1:
         raise InputError(f"tolerance {tolerance!r}: give a share of the rate between 0 and 1, like 0.01")
