@@ -10,10 +10,12 @@ the result; the command line reads it without sympy.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import re
 import sys
 import time
+from pathlib import Path
 
 import sympy
 
@@ -43,13 +45,34 @@ def _modes(q: Quantity) -> tuple[str, ...]:
 def record(q: Quantity) -> Spec:
     """Everything the runtime needs to know about ``q``."""
     common = dict(
-        name=q.name, display=q.display, unit_text="" if str(q.unit) == "dimensionless" else str(q.unit),
-        unit_short=_unit_short(q), factor=q.factor, description=q.description, source=q.source, group=q.group,
-        kind=q.kind.value, label=q.label, title=q.title, integer=q.integer, at_most=q.at_most,
-        plausible=q.plausible, choices=q.choices, default_choice=q.default_choice, boolean=q.boolean,
-        neutral=q.neutral, choice_list=q.choice_list, structural=q.structural, nonnegative=q.nonnegative,
-        requires=tuple(q.requires), says=q.says, on_false=q.on_false, regime=q.regime, per=q.per,
-        deps=tuple(d.name for d in q.dependencies if d.kind != Kind.CONSTANT))
+        name=q.name,
+        display=q.display,
+        unit_text="" if str(q.unit) == "dimensionless" else str(q.unit),
+        unit_short=_unit_short(q),
+        factor=q.factor,
+        description=q.description,
+        source=q.source,
+        group=q.group,
+        kind=q.kind.value,
+        label=q.label,
+        title=q.title,
+        integer=q.integer,
+        at_most=q.at_most,
+        plausible=q.plausible,
+        choices=q.choices,
+        default_choice=q.default_choice,
+        boolean=q.boolean,
+        neutral=q.neutral,
+        choice_list=q.choice_list,
+        structural=q.structural,
+        nonnegative=q.nonnegative,
+        requires=tuple(q.requires),
+        says=q.says,
+        on_false=q.on_false,
+        regime=q.regime,
+        per=q.per,
+        deps=tuple(d.name for d in q.dependencies if d.kind != Kind.CONSTANT),
+    )
     if q.kind == Kind.CONSTANT:
         return Spec(**common, value=q.value)
     common["latex"] = {m: latex(q, frozenset(), m) for m in MODES}
@@ -58,22 +81,36 @@ def record(q: Quantity) -> Spec:
             return Spec(**common)
         if not q.has_rule:
             return Spec(**common, default=float(lowered(q)), default_text=default_text(q))
-        return Spec(**common, default="rule", default_text=default_text(q),
-                    formula={m: text(q, frozenset(), m) for m in MODES},
-                    code={m: function_name(q.name, m, rule=True) for m in _modes(q)})
-    out = dict(common, opened=frozenset(bypassed(q)), formula={m: text(q, frozenset(), m) for m in MODES},
-               formula_for=structural_texts(q), latex_for=structural_latex(q), where=_where(q),
-               code={m: function_name(q.name, m) for m in _modes(q)})
+        return Spec(
+            **common,
+            default="rule",
+            default_text=default_text(q),
+            formula={m: text(q, frozenset(), m) for m in MODES},
+            code={m: function_name(q.name, m, rule=True) for m in _modes(q)},
+        )
+    out = dict(
+        common,
+        opened=frozenset(bypassed(q)),
+        formula={m: text(q, frozenset(), m) for m in MODES},
+        formula_for=structural_texts(q),
+        latex_for=structural_latex(q),
+        where=_where(q),
+        code={m: function_name(q.name, m) for m in _modes(q)},
+    )
     if q.derivation is not None:
         eq = q.derivation
         sides = [shown(to_mode(side, BOUND)) for side in (eq.lhs, eq.rhs)]
         out.update(
             equation=f"{sympy.sstr(sides[0])} = {sympy.sstr(sides[1])}, solved for {q.unknown}",
             equation_latex=tuple(sympy.latex(side, symbol_names=symbol_names()) for side in sides),
-            unknown=q.unknown.name, regimes=tuple(tuple(r) for r in regime_texts(q, frozenset(), BOUND,
-                                                                                 defaults().get(q.per))),
-            regimes_for={f"{q.per}={c}": regime_texts(q, frozenset(), BOUND, c)
-                         for c in (REGISTRY.get(q.per).choices if q.per else ()) if c not in q.unsolved})
+            unknown=q.unknown.name,
+            regimes=tuple(tuple(r) for r in regime_texts(q, frozenset(), BOUND, defaults().get(q.per))),
+            regimes_for={
+                f"{q.per}={c}": regime_texts(q, frozenset(), BOUND, c)
+                for c in (REGISTRY.get(q.per).choices if q.per else ())
+                if c not in q.unsolved
+            },
+        )
     return Spec(**out)
 
 
@@ -112,8 +149,14 @@ def structural_key(mode: str, choices: dict[str, str]) -> str:
 
 def structural_texts(q: Quantity, pins: frozenset[str] = frozenset()) -> dict[str, str]:
     """``q``'s formula text for each structural choice it selects on (a dense model reads the dense formula)."""
-    keys = sorted({sel.key.name for m in MODES for sel in formula(q, pins, m).atoms(Select)
-                   if REGISTRY.get(sel.key.name).structural})
+    keys = sorted(
+        {
+            sel.key.name
+            for m in MODES
+            for sel in formula(q, pins, m).atoms(Select)
+            if REGISTRY.get(sel.key.name).structural
+        }
+    )
     if not keys:
         return {}
     out = {}
@@ -126,8 +169,9 @@ def structural_texts(q: Quantity, pins: frozenset[str] = frozenset()) -> dict[st
 
 def structural_latex(q: Quantity) -> dict[str, str]:
     """``symbol = formula`` in LaTeX (bound mode) for each structural choice ``q`` selects on."""
-    keys = sorted({sel.key.name for sel in formula(q, frozenset(), BOUND).atoms(Select)
-                   if REGISTRY.get(sel.key.name).structural})
+    keys = sorted(
+        {sel.key.name for sel in formula(q, frozenset(), BOUND).atoms(Select) if REGISTRY.get(sel.key.name).structural}
+    )
     out = {}
     for combo in itertools.product(*(REGISTRY.get(k).choices for k in keys)) if keys else ():
         choices = dict(zip(keys, combo, strict=True))
@@ -147,10 +191,26 @@ def derivation(key: str) -> tuple[dict, str]:
             s.code[ESTIMATE] = s.code[BOUND]  # the same formula in both modes
         specs.append(s)
     closed = {q.name: sympy.srepr(q.expr) for q in REGISTRY if q.derivation is not None}
-    record_ = {"format": store.FORMAT, "key": key, "groups": [(g.name, g.title) for g in model.GROUPS],
-               "specs": [s.to_data() for s in specs], "closed_forms": closed, "count": len(specs), "complete": True}
-    source = "\n".join(['"""The derivation cache\'s functions: written by symroof.derive; do not edit."""',
-                        "# ruff: noqa", f"KEY = {key!r}", "", *functions, "COMPLETE = True", ""])
+    record_ = {
+        "format": store.FORMAT,
+        "key": key,
+        "groups": [(g.name, g.title) for g in model.GROUPS],
+        "specs": [s.to_data() for s in specs],
+        "closed_forms": closed,
+        "count": len(specs),
+        "complete": True,
+    }
+    source = "\n".join(
+        [
+            '"""The derivation cache\'s functions: written by symroof.derive; do not edit."""',
+            "# ruff: noqa",
+            f"KEY = {key!r}",
+            "",
+            *functions,
+            "COMPLETE = True",
+            "",
+        ]
+    )
     return record_, source
 
 
@@ -172,13 +232,32 @@ def table_of_registry(key: str, write: bool) -> Table:
     if out is None:
         raise RuntimeError("internal error: the freshly derived model is incomplete")
     if write:
-        store.say(f"derived {len(out)} quantities in {time.monotonic() - started:.1f} s"
-                  + (f"; cached in {where}" if where is not None else "; nothing writable, kept in memory"))
+        store.say(
+            f"derived {len(out)} quantities in {time.monotonic() - started:.1f} s"
+            + (f"; cached in {where}" if where is not None else "; nothing writable, kept in memory")
+        )
     return out
 
 
-def main() -> int:
-    """``python -m symroof.derive``: derive the cache again for this version."""
+def ship(base: Path) -> Path:
+    """Derive the model of these sources into ``base/model-<key>/`` (what a built wheel ships), read it back
+    whole, and return its folder; an error when it cannot be written or read back."""
+    want = store.key()
+    record_, source = derivation(want)
+    where = store.save(want, record_, source, base=base)
+    if where is None or store.table_from(record_, store.functions_module(source, "symroof_shipped")) is None:
+        raise RuntimeError(f"the derivation could not be written whole into {base}")
+    return where
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m symroof.derive [--ship DIR]``: derive the cache again for this version (or into ``DIR``)."""
+    args = argparse.ArgumentParser(prog="python -m symroof.derive", description=main.__doc__)
+    args.add_argument("--ship", type=Path, metavar="DIR", help="write the derivation under DIR (the wheel's build)")
+    ship_to = args.parse_args(argv).ship
+    if ship_to is not None:
+        print(ship(ship_to), file=sys.stderr)
+        return 0
     want = store.key()
     store.load.cache_clear()
     table_of_registry(want, write=True)

@@ -1,5 +1,9 @@
 """The derivation cache on disk: where it lives, its key, reading it back whole or not at all.
 
+A built wheel ships the derivation of its own sources (``symroof/_derived/``,
+written by ``setup.py`` at build time through :func:`symroof.derive.build.ship`),
+so the first command after ``pip install`` derives nothing; it is read only when
+its key equals the key of the installed sources, else the user cache is.
 One folder per key in the user cache (``$SYMROOF_CACHE``, else
 ``$XDG_CACHE_HOME/symroof``, else ``~/.cache/symroof``): ``model.json``
 (every :class:`~symroof.runtime.spec.Spec` as data, the groups, each
@@ -37,9 +41,20 @@ PACKAGE = Path(__file__).resolve().parent.parent
 #: The layout of the cache; bump it when the record or the files change shape.
 FORMAT = 4
 #: What the cache is derived from: change any of these and it is derived again.
-SOURCES = ("declare", "model", "derive", "printing", "core/numeric.py", "core/units.txt", "core/units.py",
-           "runtime/spec.py", "runtime/store.py")
+SOURCES = (
+    "declare",
+    "model",
+    "derive",
+    "printing",
+    "core/numeric.py",
+    "core/units.txt",
+    "core/units.py",
+    "runtime/spec.py",
+    "runtime/store.py",
+)
 RECORD, FUNCTIONS = "model.json", "functions.py"
+#: Where a built wheel keeps the derivation of its sources (absent from a checkout and an editable install).
+SHIPPED = PACKAGE / "_derived"
 
 
 def _sympy_version() -> str:
@@ -73,8 +88,9 @@ def cache_folder() -> Path:
     return Path(base) / "symroof"
 
 
-def folder(want: str) -> Path:
-    return cache_folder() / f"model-{want[:20]}"
+def folder(want: str, base: Path | None = None) -> Path:
+    """The folder of key ``want`` in the user cache (or under ``base``: the shipped derivations)."""
+    return (cache_folder() if base is None else base) / f"model-{want[:20]}"
 
 
 def functions_module(source: str, name: str) -> ModuleType:
@@ -99,8 +115,12 @@ def _functions_file(path: Path, name: str) -> ModuleType | None:
 def table_from(record: dict, module: ModuleType) -> Table | None:
     """The table of a record and its functions, or None unless both are whole and of the same key."""
     try:
-        if (record.get("format") != FORMAT or record.get("complete") is not True
-                or getattr(module, "KEY", None) != record.get("key") or getattr(module, "COMPLETE", False) is not True):
+        if (
+            record.get("format") != FORMAT
+            or record.get("complete") is not True
+            or getattr(module, "KEY", None) != record.get("key")
+            or getattr(module, "COMPLETE", False) is not True
+        ):
             return None
         specs = [Spec.from_data(d) for d in record["specs"]]
         if len(specs) != record["count"] or not all(hasattr(module, f) for s in specs for f in s.code.values()):
@@ -112,8 +132,13 @@ def table_from(record: dict, module: ModuleType) -> Table | None:
 
 @cache
 def load(want: str) -> Table | None:
-    """The cached table of key ``want``, or None when there is none or it is not whole."""
-    where = folder(want)
+    """The table of key ``want``: the one shipped in the package if its key matches and it is whole, else the
+    user cache's, else None."""
+    found = _read(folder(want, SHIPPED), want)
+    return found if found is not None else _read(folder(want), want)
+
+
+def _read(where: Path, want: str) -> Table | None:
     try:
         record = json.loads((where / RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -124,12 +149,13 @@ def load(want: str) -> Table | None:
     return None if module is None else table_from(record, module)
 
 
-def save(want: str, record: dict, functions: str) -> Path | None:
-    """Write a derivation (the functions first, the record last: a record means both are whole).
+def save(want: str, record: dict, functions: str, base: Path | None = None) -> Path | None:
+    """Write a derivation (the functions first, the record last: a record means both are whole) into the user
+    cache, or under ``base`` (a wheel's build folder).
 
     Returns the folder, or None where nothing can be written (a read-only home).
     """
-    where = folder(want)
+    where = folder(want, base)
     try:
         write_text_atomically(functions, where / FUNCTIONS)
         write_text_atomically(json.dumps(record, separators=(",", ":")), where / RECORD)
