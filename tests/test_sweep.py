@@ -264,6 +264,8 @@ def test_the_point_limit_counts_models_chips_and_dtypes(cli, monkeypatch):
      "--contexts, --engine: not used by the plan frontier"),
     (["frontier", "--input", "100"], "--input: not used by plot frontier, which reads --contexts"),
     (["breakdown", "--engine", "vllm"], "--engine: not used by plot breakdown"),
+    (["serving", "llama-3-70b", "h100", "--estimate"], "--estimate: not used by plot serving, which draws the bound "
+     "and the estimate side by side"),
     (["frontier", "llama-3-70b", "h100", "--rate", ""], "--rate is empty"),  # drew the seed's figure instead
 ])
 def test_plot_refuses_options_it_does_not_use(cli, tmp_path, argv, message):

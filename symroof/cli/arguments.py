@@ -165,16 +165,20 @@ def _sweeps(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func="sweeps:cmd_sweep")
 
-    p = sub.add_parser("plot", help="draw the seed's frontier or latency-breakdown figure",
+    p = sub.add_parser("plot", help="draw the seed's figures, the serving figure or the plan frontier",
                        description="Draw the latency-throughput frontier or the decode latency breakdown, one "
                                    "curve (or panel) per context length. Without MODEL and HARDWARE it draws the "
                                    "seed's figure: LLaMA 3-70B on a TPU v5e 4x4, int8 weights and KV, bf16 FLOPs, "
-                                   "8.2e11 byte/s. With them, it uses that chip's own catalog values.")
+                                   "8.2e11 byte/s. With them, it uses that chip's own catalog values. plot serving "
+                                   "draws output tokens/s per chip against tokens/s per user (1 / ITL) and against "
+                                   "TTFT, one point per concurrency (1 to 1,024), bound and estimate, the engine caps "
+                                   "marked. plot frontier --rate R (or --plan) draws the plan's cost frontier with "
+                                   "the plan symroof plan chooses, the TTFT and TPOT targets and the traffic.")
     p.add_argument("kind", choices=["frontier", "breakdown", "serving"])
     _pair(p, optional=True)
     add_set(p)
     p.add_argument("--contexts", metavar="A,B,...", help="context lengths (default 2048 to 65536)")
-    p.add_argument("-o", "--output", metavar="FILE", required=True, help=".png, .svg or .html (slider)")
+    p.add_argument("-o", "--output", metavar="FILE", required=True, help=".png, .svg or .html (interactive)")
     p.add_argument("--input", metavar="N", help="serving: input tokens per request (default 1024)")
     p.add_argument("--output-tokens", "--osl", dest="output_tokens", metavar="N",
                    help="serving: output tokens per request (default 1024)")

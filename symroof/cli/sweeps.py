@@ -186,6 +186,9 @@ def cmd_plot(args: argparse.Namespace) -> str:
     if args.kind == "serving":
         if not (args.model and args.hardware):
             raise InputError("plot serving needs MODEL and HARDWARE")
+        if args.estimate and not args.calibration:
+            raise InputError("--estimate: not used by plot serving, which draws the bound and the estimate side by "
+                             "side; drop it (--calibration FILE sets the estimate's calibration)")
         lengths = [tokens(v if v is not None else 1024, what, option) for v, what, option in (
             (args.input, "input", "--input"), (args.output_tokens, "output", "--output-tokens"))]
         return str(plot_serving(args.model, args.hardware, args.output, *lengths, engine=args.engine or "vllm",
