@@ -244,6 +244,11 @@ def _estimates(sub) -> None:
                           "CPU times fitted on the other sources); about a minute on symroof's own dataset")
     fit.add_argument("--no-fit", dest="fit", action="store_false",
                      help="predict with the shipped engine profiles only (the default; scores a held-back set)")
+    p.add_argument("--replay", action="store_true",
+                   help="also replay each point whose source ran a benchmark (closed loop, open loop, all at once) "
+                        "step by step, with the shipped profile and, with --fit, held out; about 50 ms a point: "
+                        "75 s on symroof's own dataset on 2 cores (20 s without), 3 to 6 min with --fit (each "
+                        "point replayed again with its held-out CPU times)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func="estimates:cmd_validate")
 

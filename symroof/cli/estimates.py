@@ -53,7 +53,7 @@ def cmd_calibrate(args: argparse.Namespace) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> str:
-    v = run(args.data, Progress(sys.stderr, not args.quiet), fit=args.fit)
+    v = run(args.data, Progress(sys.stderr, not args.quiet), fit=args.fit, replay=args.replay)
     warn(v.warnings())
     return render(v, args.format, show_rows=not args.summary)
 

@@ -56,9 +56,11 @@ from .engine_step import (
     eager_time,
     experts_share,
     kv_replication,
+    prefill_chunk_tokens,
     serve_decode_flops_time,
     serve_fixed_time,
     serve_prefill_matmul_time,
+    serve_prefill_tokens,
     serve_time_per_prefill_token,
     serve_time_per_sequence,
     weights_stored,
@@ -66,7 +68,6 @@ from .engine_step import (
 )
 from .inputs import (
     batch_size,
-    cached_prefix_fraction,
     context_length,
     hbm_capacity,
     input_length,
@@ -126,16 +127,7 @@ decode_steps_per_request = GROUP.derived(
     "decode_steps_per_request", "D", "", "Decode steps a request takes after its first token: (output - 1) / "
     "accepted tokens per step.", LITTLE, (output_length / one("token/sequence") - 1) / accepted_tokens_per_step,
     requires=())
-serve_prefill_tokens = GROUP.derived(
-    "serve_prefill_tokens", r"P_{\text{new}}", "token/sequence", "Prompt tokens a request's prefill computes: those "
-    "not found in the prefix cache, and at least the last one (engines compute it to sample the first token).",
-    "vLLM automatic prefix caching (a fully cached prompt still computes its last token)",
-    sympy.Max(one("token/sequence"), input_length * (1 - cached_prefix_fraction)), requires=())
 _Pn = serve_prefill_tokens
-prefill_chunk_tokens = GROUP.derived(
-    "prefill_chunk_tokens", r"T_{\text{chunk}}", "token", "Prompt tokens of one prefill step: the token budget, or "
-    "the whole prompt when it fits.", "engine scheduler (chunked prefill)",
-    sympy.Min(max_num_batched_tokens, _Pn * one("sequence")), requires=())
 prefill_chunks = GROUP.derived(
     "prefill_chunks", r"n_{\text{chunk}}", "", "Steps a prompt's prefill is spread over: ceil(input / token budget).",
     "engine scheduler (chunked prefill)", sympy.ceiling(_Pn * one("sequence") / max_num_batched_tokens),
@@ -172,24 +164,27 @@ _D, _K = decode_steps_per_request, steps_per_request  # decode steps, steps in t
 _rate = request_rate / colocated_replicas  # one replica's share of the traffic (serve: all of it)
 
 
-def regimes(weights, extra) -> list[tuple]:
+def regimes(weights, extra, chunk_weights=None) -> list[tuple]:
     """The step's two regimes, weights-bound then FLOPs-bound: (fixed time, load one request brings in
     step-seconds, time per decode sequence). A step is the larger of the two; every workload's closed form
-    and every serving threshold is written on these."""
+    and every serving threshold is written on these. ``chunk_weights``: what a prefill chunk's own step loads
+    (prefill_separate), by default ``weights``."""
+    chunk_weights = weights if chunk_weights is None else chunk_weights
     out = []
-    for fixed, beta, gamma in (
-            (serve_fixed_time + extra + weights, serve_time_per_sequence, serve_time_per_prefill_token),
-            (serve_fixed_time + extra, serve_time_per_sequence + serve_decode_flops_time,
+    for fixed, own, beta, gamma in (
+            (serve_fixed_time + extra + weights, serve_fixed_time + extra + chunk_weights, serve_time_per_sequence,
+             serve_time_per_prefill_token),
+            (serve_fixed_time + extra, serve_fixed_time + extra, serve_time_per_sequence + serve_decode_flops_time,
              serve_time_per_prefill_token + serve_prefill_matmul_time)):
-        gamma = gamma + prefill_separate * fixed / prefill_chunk_tokens  # its own steps reload the weights
+        gamma = gamma + prefill_separate * own / prefill_chunk_tokens  # its own steps reload the weights
         out.append((fixed, beta * _D + gamma * _P, beta))
     return out
 
 
-def _step(weights, extra):
+def _step(weights, extra, chunk_weights=None):
     """The step time for each workload: the larger of the weights-bound and the FLOPs-bound regime's root."""
     steps = []
-    for fixed, load, beta in regimes(weights, extra):
+    for fixed, load, beta in regimes(weights, extra, chunk_weights):
         x = _rate * load
         steps.append(GROUP.select(workload, {
             "concurrency": fixed + _n["concurrency"] * load / _K,
@@ -219,6 +214,22 @@ def _tokens(t):
         "rate": _rate * _P * t})
 
 
+_c = _Pn * one("sequence") / prefill_chunks  # the mean chunk: a remainder chunk is not charged as a full one
+
+
+def _mixed_share(t):
+    """Share of the routed experts' weights a step loads on average when a step takes ``t``: the steps that carry
+    prompt tokens (a chunk, or the mean prompt tokens when more) touch the experts of their decodes and that
+    chunk, the others the experts of their decodes alone, each step by its own tokens; where prefill chunks run
+    as steps of their own, every decode step reads its decodes' experts alone (issue 30)."""
+    decode = _decode_batch(t) * _s * one("token/sequence")
+    chunk = sympy.Max(_c, _tokens(t) - decode)  # prompt tokens of a step that carries any
+    # share of the decode steps that carry prompt tokens (none where prefill chunks run as steps of their own)
+    carrying = (1 - prefill_separate) * (_tokens(t) - decode) / chunk
+    return carrying * experts_share(decode + chunk) + (1 - carrying) * experts_share(decode)
+
+
+_chunk_weights = weights_time(experts_share(prefill_chunk_tokens))  # a prefill chunk's own step (prefill_separate)
 serve_first_decode_batch = GROUP.derived(
     "serve_first_decode_batch", r"B_{1}", "sequence", "Decode sequences per step of the first pass.", LITTLE,
     _decode_batch(serve_first_step_time), requires=())
@@ -227,9 +238,10 @@ serve_tokens_per_step = GROUP.derived(
     "prefill tokens), by the first pass.", LITTLE, _tokens(serve_first_step_time), requires=())
 serve_experts_loaded = GROUP.derived(
     "serve_experts_loaded", r"f_{E}", "", "Share of the routed experts' weights a step loads: all of a dense "
-    "model's; E (1 - (1 - k/E)^T) / E of an MoE layer's for the step's T tokens (by the first pass).",
-    "issue 11: B tokens each choosing k of E experts, uniformly and independently",
-    experts_share(serve_tokens_per_step), requires=())
+    "model's; E (1 - (1 - k/E)^T) / E of an MoE layer's for each step's own T tokens (its decodes, and the prefill "
+    "chunk of the steps that carry one), averaged over the steps (by the first pass).",
+    "issue 11: B tokens each choosing k of E experts, uniformly and independently; issue 30: each step's own tokens",
+    _mixed_share(serve_first_step_time), requires=())
 serve_eager = GROUP.derived(
     "serve_eager", r"\chi_{\text{eager}}", "", "1 when the decode batch is above the largest captured CUDA graph "
     "(the step runs eager), else 0.", "engine CUDA graph capture sizes",
@@ -239,7 +251,7 @@ serve_eager = GROUP.derived(
 serve_second_step_time = GROUP.derived(
     "serve_second_step_time", r"t_{2}", "ms", "The step time of a second pass: the experts the first pass's tokens "
     "touch, eager above the largest CUDA graph.", STEP,
-    _step(weights_time(serve_experts_loaded), eager_time(serve_first_decode_batch)), requires=())
+    _step(weights_time(serve_experts_loaded), eager_time(serve_first_decode_batch), _chunk_weights), requires=())
 serve_second_tokens_per_step = GROUP.derived(
     "serve_second_tokens_per_step", r"T_{2}", "token", "Tokens a step carries, by the second pass.", LITTLE,
     _tokens(serve_second_step_time), requires=())
@@ -248,9 +260,8 @@ serve_step_time = GROUP.derived(
     "serve_step_time", r"t_{\text{step}}", "ms", "One engine step in steady state: weights of the experts the "
     "step's tokens touch, KV and attention of the running sequences, the prefill chunk it carries, collectives "
     "and the engine's CPU time (a third pass: the experts the second pass's tokens touch).", STEP,
-    _step(weights_time(experts_share(serve_second_tokens_per_step)), eager_time(_second_batch)),
+    _step(weights_time(_mixed_share(serve_second_step_time)), eager_time(_second_batch), _chunk_weights),
     label="Engine step time")
-_weights_touched = weights_time(experts_share(serve_second_tokens_per_step))
 _eager = eager_time(_second_batch)
 
 # --- what the users see ---
@@ -258,7 +269,8 @@ OUT = "issue 17: vLLM's benchmark definitions (TTFT, TPOT = (e2e - ttft) / (outp
 serve_decode_batch = GROUP.derived(
     "serve_decode_batch", r"B_{\text{dec}}", "sequence", "Sequences a step decodes.", LITTLE,
     GROUP.select(workload, {**_B, "rate": _rate * _D * serve_step_time}), label="Sequences decoded per step")
-_c = _Pn * one("sequence") / prefill_chunks  # the mean chunk: a remainder chunk is not charged as a full one
+# a step carrying a chunk beside the decodes touches the experts of its own tokens
+_weights_touched = weights_time(experts_share(serve_decode_batch * _s * one("token/sequence") + _c))
 serve_prefill_chunk_time = GROUP.derived(
     "serve_prefill_chunk_time", r"t_{\text{chunk}}^{P}", "ms", "A step that carries only one of a prompt's prefill "
     "chunks (a prefill replica of its own): the fixed time, then the weights or the chunk's FLOPs, the larger, "

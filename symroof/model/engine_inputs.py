@@ -108,3 +108,25 @@ expert_imbalance = INPUTS.input(
     "expert_imbalance", r"\iota_{E}", "", "Tokens of the most-loaded expert-parallel rank over the mean: its experts' "
     "work sets the step.", ENGINE, default=sympy.Integer(1), neutral=1, plausible=(1, 10))
 
+# --- the step's kernels (issue 30: the step where the error lives; neutral in bound mode) ---
+attention_at_kernel_dtype = INPUTS.input(
+    "attention_at_kernel_dtype", r"\chi_{\text{attn}}^{\text{dtype}}", "", "1 when attention FLOPs (QK^T and PV) "
+    "are priced at the attention kernel's own dtype (bf16, or FP8 where attention_fp8 says so) even when the "
+    "matmuls run FP8 or FP4; 0 at the matmul dtype, as the bound prices them (the physical limit).",
+    ENGINE + "; issue 30: FlashAttention, FlashInfer and TensorRT-LLM FMHA compute attention in bf16 unless the KV "
+    "cache and the kernel are FP8", default=sympy.Integer(0), neutral=0, nonnegative=True, at_most=1)
+attention_fp8 = INPUTS.input(
+    "attention_fp8", r"\chi_{\text{attn}}^{\text{fp8}}", "", "1 when the engine's attention kernel computes in "
+    "FP8 on an FP8 KV cache (its attention FLOPs then at the FP8 rate); 0 when it computes in bf16 whatever the "
+    "KV cache holds.", ENGINE, default=sympy.Integer(0), neutral=0, nonnegative=True, at_most=1)
+attention_groups_schedule_apart = INPUTS.input(
+    "attention_groups_schedule_apart", r"\chi_{\text{ADP}}", "", "1 when each attention-data-parallel group runs "
+    "its own scheduler process, so the CPU time per running sequence is spent in parallel across the groups; 0 "
+    "when one process schedules the whole replica.", ENGINE, default=sympy.Integer(0), neutral=0,
+    nonnegative=True, at_most=1)
+grouped_gemm_half_tokens = INPUTS.input(
+    "grouped_gemm_half_tokens", r"m_{1/2}", "token", "Tokens per expert at which a grouped expert GEMM of prefill "
+    "runs at half the FLOP rate of a large dense GEMM of the same shape: its rate is m / (m + m_half) of the "
+    "dense one at m tokens per expert (0: as dense, the bound; 136 fitted on DeepGEMM's H800 FP8 table).",
+    ENGINE + "; issue 30: DeepGEMM README @327ec92f grouped GEMM tables", default=0 * one("token"), neutral=0,
+    nonnegative=True, plausible=(0, 1e5))

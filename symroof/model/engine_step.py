@@ -14,7 +14,10 @@ coefficients are declared here once; ``engine_step_time`` is that step for the
 ``step_sequences`` and ``step_prefill_tokens`` a caller sets, and the workloads
 (``symroof/model/engine.py``) solve their steady state on the same coefficients
 in closed form. In bound mode every engine factor is neutral and the step at
-no prefill is the chapter's ``step_time`` (tests/test_one_step.py).
+no prefill is the chapter's ``step_time`` (tests/test_one_step.py). In estimate mode attention runs at its
+kernel's dtype (``attention_chip_flops``), the routed experts' grouped GEMMs of a prefill chunk below dense
+efficiency by their tokens per expert, and the CPU time per sequence is spent in parallel by attention groups
+that schedule apart (issue 30; tests/test_step_efficiency.py).
 """
 
 from __future__ import annotations
@@ -33,18 +36,22 @@ from .communication import (
 )
 from .decode import expert_miss_probability, flops_per_param_token, step_time_overhead
 from .engine_inputs import (
+    attention_groups_schedule_apart,
     cuda_graph_max_batch,
     engine_layer_overhead,
     engine_prefill_mfu,
     engine_request_overhead,
     expert_imbalance,
+    grouped_gemm_half_tokens,
     kv_replication_counted,
+    max_num_batched_tokens,
     speculative_tokens,
     step_prefill_tokens,
     step_sequences,
 )
 from .inputs import (
     attention,
+    cached_prefix_fraction,
     chip_flops,
     context_length,
     d_head,
@@ -56,6 +63,7 @@ from .inputs import (
     kv_stream_efficiency,
     mlp,
     n_chips,
+    n_experts,
     n_experts_per_token,
     n_heads,
     n_kv_heads,
@@ -66,7 +74,7 @@ from .inputs import (
     weight_stream_efficiency,
 )
 from .memory import active_param_count, expert_params, kv_bytes_per_sequence, param_bytes, routed_expert_params
-from .prefill import prefill_attention_flops
+from .prefill import attention_chip_flops, prefill_attention_flops
 
 GROUP = Group("serve", "Serving a workload", requires=("fits_in_hbm",))
 
@@ -100,12 +108,12 @@ serve_attention_time_per_sequence = GROUP.derived(
     "every head), the larger.", "DeepSeek-V2 paper (absorbed MLA); FlashMLA README (compute-bound decode)",
     sympy.Max(serve_kv_bytes_per_sequence * kv_replication / (_Y * hbm_bandwidth * kv_stream_efficiency),
               flops_per_param_token * one("parameter") * n_heads * _width * n_layers * _mean_context * _s
-              / (_Y * chip_flops * decode_flops_efficiency)), requires=())
+              / (_Y * attention_chip_flops * decode_flops_efficiency)), requires=())
+_routed = GROUP.select(mlp, {"dense": 0 * one("parameter"), "moe": moe_layers * n_experts_per_token * expert_params})
 serve_flop_params = GROUP.derived(
     "serve_flop_params", r"N_{\text{active}}^{\iota}", "parameter", "Parameters a token's matmuls use, the routed "
     "experts' counted at the most-loaded expert-parallel rank's share.", STEP,
-    active_param_count + (expert_imbalance - 1) * GROUP.select(mlp, {
-        "dense": 0 * one("parameter"), "moe": moe_layers * n_experts_per_token * expert_params}), requires=())
+    active_param_count + (expert_imbalance - 1) * _routed, requires=())
 serve_decode_flops_time = GROUP.derived(
     "serve_decode_flops_time", r"\tau_{F}", "us/sequence", "Matmul FLOPs time of one decode sequence per step "
     "(its own token and any draft tokens it verifies).", STEP,
@@ -114,23 +122,40 @@ serve_decode_flops_time = GROUP.derived(
 serve_prefill_attention_flops = GROUP.at(
     "serve_prefill_attention_flops", r"F_{\text{attn}}^{P}", "FLOP", "Attention FLOPs of one request's prefill.",
     STEP, prefill_attention_flops, {prefill_length: input_length}, requires=())
+serve_prefill_tokens = GROUP.derived(
+    "serve_prefill_tokens", r"P_{\text{new}}", "token/sequence", "Prompt tokens a request's prefill computes: those "
+    "not found in the prefix cache, and at least the last one (engines compute it to sample the first token).",
+    "vLLM automatic prefix caching (a fully cached prompt still computes its last token)",
+    sympy.Max(one("token/sequence"), input_length * (1 - cached_prefix_fraction)), requires=())
+prefill_chunk_tokens = GROUP.derived(
+    "prefill_chunk_tokens", r"T_{\text{chunk}}", "token", "Prompt tokens of one prefill step: the token budget, or "
+    "the whole prompt when it fits.", "engine scheduler (chunked prefill)",
+    sympy.Min(max_num_batched_tokens, serve_prefill_tokens * one("sequence")), requires=())
+prefill_tokens_per_expert = GROUP.derived(
+    "prefill_tokens_per_expert", r"m_{E}^{P}", "token", "Tokens each routed expert's grouped GEMM multiplies in a "
+    "step carrying one prefill chunk: chunk x k / E (the whole chunk for a dense model's MLP).",
+    "issue 30: tokens per expert; uniform routing (issue 11)", GROUP.select(mlp, {
+        "dense": prefill_chunk_tokens, "moe": prefill_chunk_tokens * n_experts_per_token / n_experts}), requires=())
 serve_prefill_matmul_time = GROUP.derived(
     "serve_prefill_matmul_time", r"\tau_{P}", "us/token", "Matmul FLOPs time of one prompt token inside a step, at "
-    "the engine's prefill MFU (peak in bound mode).", STEP,
-    flops_per_param_token * serve_flop_params / (_Y * chip_flops * engine_prefill_mfu), requires=())
+    "the engine's prefill MFU (peak in bound mode); the routed experts' grouped GEMMs at m / (m + m_half) of that "
+    "rate for m tokens per expert.", STEP + "; issue 30 (DeepGEMM grouped GEMM tables)",
+    flops_per_param_token * (serve_flop_params + expert_imbalance * _routed * grouped_gemm_half_tokens
+                             / prefill_tokens_per_expert) / (_Y * chip_flops * engine_prefill_mfu), requires=())
 serve_fixed_time = GROUP.derived(
     "serve_fixed_time", r"t_{0}", "ms", "The part of every step that no token changes: the engine's per-step "
     "overhead, every layer's attention latency and the latency of the step's collectives.", STEP,
     step_time_overhead + comm_exposed * step_time_comm_fixed, requires=())
 serve_time_per_sequence = GROUP.derived(
     "serve_time_per_sequence", r"\beta", "us/sequence", "What each decode sequence adds to a step besides matmul "
-    "FLOPs: attention, the engine's CPU time per sequence, and the bytes of the collectives.", STEP,
-    serve_attention_time_per_sequence + engine_request_overhead
+    "FLOPs: attention, the engine's CPU time per sequence (spent in parallel across attention-data-parallel groups "
+    "that schedule apart), and the bytes of the collectives.", STEP + "; issue 30 (CPU time per attention group)",
+    serve_attention_time_per_sequence + engine_request_overhead / (1 + attention_groups_schedule_apart * (_a - 1))
     + comm_exposed * step_time_comm_per_sequence * _s, requires=())
 serve_time_per_prefill_token = GROUP.derived(
     "serve_time_per_prefill_token", r"\gamma", "us/token", "What each prefill token adds to a step besides its "
     "matmul FLOPs: its share of the causal attention and the bytes of the collectives it sends.", STEP,
-    serve_prefill_attention_flops / (input_length * one("sequence") * _Y * chip_flops * engine_prefill_mfu)
+    serve_prefill_attention_flops / (input_length * one("sequence") * _Y * attention_chip_flops * engine_prefill_mfu)
     + comm_exposed * step_time_comm_per_sequence * one("sequence/token"), requires=())
 
 # --- the step, for the batch a caller sets ---

@@ -21,7 +21,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .. import catalog
+import numpy
+
+from .. import catalog, profiles
 from ..core.errors import InputError
 from ..core.units import Q_
 from ..derive import table
@@ -30,8 +32,9 @@ from ..derive import table
 COLUMNS = ("model", "chip", "n_chips", "tensor_parallel", "pipeline_parallel", "expert_parallel", "weight_dtype",
            "kv_dtype", "compute_dtype", "batch", "concurrency", "input_length", "output_length", "metric", "value",
            "unit", "engine", "source", "date", "notes")
-#: Columns a dataset may add: the attention data-parallel degree, the workload in words, an open loop's rate.
-OPTIONAL = ("attention_data_parallel", "workload", "rate")
+#: Columns a dataset may add: the attention data-parallel degree, the workload in words, an open loop's rate, and
+#: why a row is kept out of every fit (still predicted and reported apart; symroof/data/AUDIT.md).
+OPTIONAL = ("attention_data_parallel", "workload", "rate", "excluded_from_fit")
 DTYPES = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "int8": "int8", "nvfp4": "fp4", "fp4": "fp4",
           "mxfp4": "mxfp4"}
 #: metric -> (the serve quantity, whether the value sums the replicas of the slice)
@@ -49,6 +52,20 @@ NOT_PREDICTED = ("throughput_tokens_per_s_total", "input_tokens_per_s_per_node",
 POSITIVE = ("n_chips", "tensor_parallel", "pipeline_parallel", "expert_parallel", "attention_data_parallel", "batch",
             "concurrency", "rate", "input_length", "output_length")
 ENGINES = (("tensorrt-llm", "trtllm"), ("nvidia nim", "trtllm"), ("vllm", "vllm"), ("sglang", "sglang"))
+#: TensorRT-LLM's max-load tables run trtllm-bench (offline, its own batch and token heuristics), not trtllm-serve:
+#: fitted apart, and predicted with the ``trtllm-bench`` engine profile where symroof ships one.
+BENCH_HARNESS = "trtllm-bench"
+#: InferenceMAX's client (its bench_serving copy of vLLM's benchmark_serving.py) draws each request's lengths
+#: uniformly over the whole numbers int(L r) .. L, r = --random-range-ratio (sample_random_requests in
+#: github:kimbochen/bench_serving benchmark_serving.py), with r = 0.8 and 10 x concurrency requests (the
+#: "Benchmark Client Configuration" of InferenceMAX's README, github:jyothisambolu/InferenceMAX README.md, a fork
+#: of the InferenceMAX repository; the same 0.8 in its recipes' sa-bench settings). A row's input_length and
+#: output_length are L; the requests' mean is (int(L r) + L) / 2.
+RANGE_RATIO, ROUNDS = 0.8, 10
+#: The columns that name one configuration (a row of another source or a re-run with these equal repeats it).
+CONFIG = ("model", "chip", "n_chips", "tensor_parallel", "pipeline_parallel", "expert_parallel",
+          "attention_data_parallel", "weight_dtype", "kv_dtype", "input_length", "output_length", "batch",
+          "concurrency", "rate")
 
 
 @dataclass
@@ -68,6 +85,40 @@ class Point:
     estimate: float | None = None
     held_out: float | None = None
     unknown: tuple[str, str] | None = None  # (model, chip or metric; the name) a row names and symroof does not know
+    replay: float | None = None  # the replay of the source's benchmark (estimate mode, shipped profile)
+    spread: tuple[float, float] | None = None  # lengths drawn over (lowest, highest) x L, where the source says so
+    held_out_replay: float | None = None  # the same, with the CPU times fitted on the other sources
+    replay_error: str | None = None  # why a benchmark row was not replayed
+
+    @property
+    def excluded(self) -> str:
+        """Why the row is kept out of every fit ('' when it is not)."""
+        return self.row.get("excluded_from_fit", "")
+
+    @property
+    def harness(self) -> str:
+        """What the engine's CPU times are fitted per: the engine, and trtllm-bench apart from trtllm-serve."""
+        return BENCH_HARNESS if BENCH_HARNESS in self.row["engine"].lower() else self.engine
+
+    @property
+    def benchmark(self) -> bool:
+        """Whether the source ran a benchmark the replay can run: a closed loop, an open loop or all at once with a
+        request count (not a static batch; not disaggregated serving, which the replay does not model)."""
+        overrides = self.serve.get("overrides", {})
+        return bool(self.serve) and "batch" not in self.serve and "serving_mode" not in overrides
+
+    @property
+    def config(self) -> tuple:
+        """The configuration the row measures (its model, chip, layout, dtypes, engine, lengths and load)."""
+        return (*(_canonical(self.row.get(c, "")) for c in CONFIG), _engine(self.row["engine"]) or self.row["engine"])
+
+    @property
+    def dtype(self) -> str:
+        return _dtype(self.row["weight_dtype"], self.row["weight_dtype"] or "not stated")
+
+    @property
+    def vendor(self) -> str:
+        return chip_vendor(self.row["chip"])
 
     @property
     def label(self) -> str:
@@ -146,6 +197,28 @@ def load(path: str | Path | None = None) -> list[Point]:
     return points
 
 
+def _mean_length(largest: float) -> float:
+    """The mean of InferenceMAX's lengths drawn uniformly over the whole numbers int(L r) .. L."""
+    return (int(largest * RANGE_RATIO) + largest) / 2
+
+
+def draw_lengths(largest: float, n: int, seed: int = 0) -> numpy.ndarray:
+    """``n`` lengths as InferenceMAX's client draws them (uniform whole numbers int(L r) .. L), from ``seed``."""
+    return numpy.random.default_rng(seed).integers(int(largest * RANGE_RATIO), int(largest) + 1, n).astype(float)
+
+
+def chip_vendor(chip: str) -> str:
+    """The maker of a catalog chip, by its id."""
+    prefixes = (("mi", "AMD"), ("tpu", "Google"), ("gaudi", "Intel"), ("trainium", "AWS"))
+    return next((name for prefix, name in prefixes if chip.startswith(prefix)), "NVIDIA")
+
+
+def _canonical(text: str) -> str:
+    """A cell as a configuration key: a number as its value (8 and 8.0 alike), words in lower case."""
+    number = _number(text)
+    return f"{number:g}" if number is not None else text.strip().lower()
+
+
 def _number(text: str | None) -> float | None:
     try:
         return float(text or "")
@@ -170,6 +243,11 @@ def _unit(text: str, quantity: str, where: str) -> str:
         raise InputError(f"{where}: unit {text!r} is not a unit of {KINDS[quantity]} "
                          f"(like {table().specs[quantity].unit_text})") from None
     return words
+
+
+@functools.lru_cache(maxsize=4)
+def _has_profile(engine: str) -> bool:
+    return engine in profiles.names()
 
 
 def _engine(text: str) -> str | None:
@@ -198,7 +276,8 @@ def read(p: Point, where: str) -> str | None:
     engine = _engine(r["engine"])
     if engine is None:
         return f"engine {r['engine'].split(' (')[0]!r} has no profile (vllm, sglang, trtllm)"
-    p.engine = engine
+    p.engine = BENCH_HARNESS if p.harness == BENCH_HARNESS and engine == "trtllm" and _has_profile(BENCH_HARNESS) \
+        else engine
     p.quantity, summed = METRICS[r["metric"]]
     p.unit = _unit(r["unit"], p.quantity, where)
     chips, tokens_in, tokens_out = _number(r["n_chips"]), _number(r["input_length"]), _number(r["output_length"])
@@ -235,6 +314,10 @@ def read(p: Point, where: str) -> str | None:
     workload, reason = _workload(r, p.quantity, replicas)
     if reason:
         return reason
+    if "inferencemax" in r["source"].lower() and "--random-range-ratio" in r["notes"]:
+        # the row's lengths are the benchmark's largest; its requests average (int(L r) + L) / 2 (RANGE_RATIO)
+        p.spread = (RANGE_RATIO, 1.0)
+        tokens_in, tokens_out = (_mean_length(x) for x in (tokens_in, tokens_out))
     p.serve = {"input_length": tokens_in, "output_length": tokens_out, **workload, "overrides": overrides}
     p.scale = replicas if summed else 1.0
     return None
