@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy
 import pytest
 
+from symroof.core.errors import InputError
 from symroof.evaluation import Evaluation
 from symroof.replay import Benchmark, StepPrice, replay
+from symroof.replay.scheduler import Engine, run
 from symroof.serve import serve
 
 MODEL, CHIP = "llama-3.1-8b", "h100"
@@ -185,6 +187,57 @@ def test_lengths_spread_and_given():
     assert r.inputs.min() >= 500 and r.inputs.max() <= 1500 and r.inputs.mean() == pytest.approx(1000, rel=0.02)
     given = replay(ev, Benchmark(lengths=([100, 2000], [5, 50])))
     assert list(given.inputs) == [100, 2000] and list(given.outputs) == [5, 50]
+
+
+class _OneSecond:
+    """A step price of one second, whatever the step carries: the test below counts steps."""
+
+    @staticmethod
+    def step(sequences, prefill):
+        return 1.0
+
+
+def test_a_prompt_chunk_the_pool_cannot_hold_lets_the_decodes_run():
+    """Separate prefill steps (SGLang) with a 4-block pool (64 tokens), a 32-token budget: A (24 in, 20 out) and
+    B (40 in, 4 out) arrive together. Traced by hand from the rules (vLLM V1's preemption of the latest admitted,
+    no admission in a step that preempts, SGLang's prefill steps apart): step 1 prefills A whole and B's first 8
+    tokens; B's next chunk needs 3 blocks beside A's 2, so step 2 decodes A and preempts B (before the fix, step
+    2 held A for B's chunk, preempted B and had nothing to run). Then while A's KV fits 2 blocks (25..32 tokens)
+    steps alternate: B's 32-token chunk is admitted, A's decode preempts it (8 pairs, steps 3 to 18, 9
+    preemptions in all); at 33 tokens A holds 3 blocks, B's chunk no longer fits, A decodes its last 10 tokens
+    alone (t = 28); B prefills 32 + 8 (first token at t = 30) and decodes 3 more (t = 33)."""
+    engine = Engine(budget=32, max_seqs=8, blocks=4, draft=1, accepted=1, api=0, separate=True)
+    trace = run(engine, _OneSecond(), numpy.array([24.0, 40.0]), numpy.array([20.0, 4.0]), numpy.zeros(2),
+                numpy.zeros(2))
+    assert list(trace.first) == [1, 30] and list(trace.finish) == [28, 33] and trace.preemptions == 9
+    steps = trace.steps
+    assert numpy.all(steps["sequences"][steps["prefill"] > 0] == 0)  # a prefill step carries no decodes
+
+
+def test_sglang_replays_long_prompts_that_fill_the_pool():
+    """64 users of 8,000 + 1,000 tokens on SGLang, lengths spread: the pool (about 43 requests) fills while a
+    prompt is still filling in chunks. Before the fix this raised 'a step with nothing to run' (as deepseek-v3
+    on 4x b200 nvfp4, concurrency 128, 8192/1024 did in the held-back data); now every request finishes,
+    preempted requests included, and no prefill step carries decodes."""
+    s = serve(MODEL, CHIP, 8000, 1000, concurrency=64, engine="sglang")
+    ev = s.evaluations["estimate"]
+    assert ev.base["prefill_separate"] == 1 and ev.base["kv_pool_sequences"] < 64
+    r = replay(ev, Benchmark(requests=256, spread=0.2))
+    assert numpy.all(numpy.isfinite(r.trace.finish)) and r.trace.preemptions > 0
+    steps = r.trace.steps
+    assert numpy.all(steps["sequences"][steps["prefill"] > 0] == 0)
+    assert numpy.all(r.trace.first > r.trace.issue) and numpy.all(r.trace.finish >= r.trace.first)
+
+
+def test_a_request_longer_than_the_pool_is_refused_in_the_closed_forms_words():
+    """The pool holds about 206 requests of 1,000 + 1,000 tokens (412,000 tokens); one of 500,000 cannot run."""
+    s = serve(MODEL, CHIP, 1000, 1000, concurrency=16)
+    ev = s.evaluations["estimate"]
+    pool = ev.base["kv_pool_sequences"] * 2000
+    assert 100_000 < pool < 500_000
+    with pytest.raises(InputError, match=r"^estimate: the KV cache cannot hold request 2: the pool holds "
+                                         r"[0-9,]+ tokens and its 500,000 \+ 10 tokens need 500,010; add chips"):
+        replay(ev, Benchmark(lengths=([100, 500_000], [10, 10])))
 
 
 # --- (c) bad input: one line, exit status 2 ---

@@ -132,10 +132,13 @@ def replay(ev: Evaluation, bench: Benchmark | None = None) -> Replayed:
     inputs, outputs = bench.sizes(b["input_length"], b["output_length"], n)
     pool = b["kv_pool_sequences"] * (b["input_length"] + b["output_length"])
     blocks = int(min(pool / BLOCK, 1e15))
+    # a request's last decode step holds its prompt, its output but the last token, and the step's draft tokens
     longest = int(numpy.argmax(inputs + outputs))
-    if numpy.ceil((inputs[longest] + outputs[longest]) / BLOCK) > blocks:
-        raise InputError(f"request {longest + 1} needs the KV of {inputs[longest] + outputs[longest]:,.0f} tokens and "
-                         f"the pool holds {pool:,.0f} ({ev.mode}): shorten the lengths or add chips")
+    need = inputs[longest] + outputs[longest] + float(b["speculative_tokens"])
+    if numpy.ceil(need / BLOCK - 1e-9) > blocks:
+        raise InputError(f"{ev.mode}: the KV cache cannot hold request {longest + 1}: the pool holds {pool:,.0f} "
+                         f"tokens and its {inputs[longest]:,.0f} + {outputs[longest]:,.0f} tokens need {need:,.0f}; "
+                         "add chips, shorten the lengths or raise the memory fraction")
     engine = Engine(budget=b["max_num_batched_tokens"], max_seqs=b["max_num_seqs"], blocks=blocks,
                     draft=1 + float(b["speculative_tokens"]), accepted=float(b["accepted_tokens_per_step"]),
                     api=float(b["api_overhead"]), separate=bool(b["prefill_separate"] >= 0.5))

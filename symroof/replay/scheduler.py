@@ -9,7 +9,9 @@ cap and the KV pool allow, the last one taking a partial chunk (chunked prefill)
 16 tokens (vLLM's default block); when a step's running requests need more blocks than the pool has, the most
 recently admitted are preempted (recompute: their KV is freed and their prompt and the tokens they had
 generated are prefilled again when they are readmitted; no request is admitted in that step), as vLLM V1
-does. With ``prefill_separate`` (SGLang's default) a step that can prefill carries no decodes.
+does. With ``prefill_separate`` (SGLang's default) a step that can prefill carries no decodes; it can where
+the KV pool holds the next chunk beside the running requests' blocks (else it decodes, and preempts as
+above where the pool is full).
 
 A decode step gains each sequence ``accepted_tokens_per_step`` tokens (speculative decoding, the mean; the last
 step of a request may gain fewer); the step that completes a prompt samples the first token. A request is
@@ -91,7 +93,7 @@ def run(engine: Engine, price: StepPrice, inputs: numpy.ndarray, outputs: numpy.
         c, em = computed[r], emitted[r]
         need = inputs[r] + em - c
         dec = (em > 0) & (need <= 1 + _EPS)
-        hold = engine.separate and _can_prefill(dec, c, front, fresh, nready, inputs, emitted, computed, engine)
+        hold = engine.separate and _can_prefill(dec, c, need, front, fresh, nready, inputs, emitted, computed, engine)
         if not hold and dec.all() and s * r.size <= budget:  # the common step: every running request decodes
             give = numpy.full(r.size, s)
         else:
@@ -219,13 +221,17 @@ def _room(computed: numpy.ndarray, a: float, s: float, free: float, k: int) -> i
     return lo
 
 
-def _can_prefill(dec, c, front, fresh, nready, inputs, emitted, computed, engine: Engine) -> bool:
-    """Whether a step could carry prefill: a prompt still filling, or a waiting request the caps admit."""
-    if not dec.all():
-        return True
+def _can_prefill(dec, c, need, front, fresh, nready, inputs, emitted, computed, engine: Engine) -> bool:
+    """Whether a step could carry prefill: the next chunk of a prompt still filling, or of a waiting request the
+    caps admit, where the KV pool holds it beside the running requests' blocks. A chunk the pool cannot hold
+    would preempt its own request and leave the held decodes nothing to run: the step decodes instead."""
+    used = float(numpy.ceil(c / BLOCK - _EPS).sum())
+    if not dec.all():  # the first prompt still filling (the earliest admitted; the pool preempts the later first)
+        j = int(numpy.argmin(dec))
+        grow = math.ceil((c[j] + min(need[j], engine.budget)) / BLOCK - _EPS) - math.ceil(c[j] / BLOCK - _EPS)
+        return used + grow <= engine.blocks
     if not front and fresh >= nready or dec.size >= engine.max_seqs:
         return False
     i = front[0] if front else fresh
     chunk = min(inputs[i] + emitted[i] - computed[i], engine.budget)
-    used = float(numpy.ceil(c / BLOCK - _EPS).sum())
     return used + math.ceil((computed[i] + chunk) / BLOCK - _EPS) <= engine.blocks
