@@ -96,7 +96,7 @@ def _same_device(m: Measurements, hardware: catalog.Entry) -> None:
 
 def _rows(path: Path, columns: tuple[str, ...]) -> list[dict]:
     try:
-        with path.open(newline="", encoding="utf-8") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             header = reader.fieldnames or []
             missing = [c for c in columns if c not in header]

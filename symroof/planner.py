@@ -11,6 +11,7 @@ calibrated estimate, side by side.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,9 +245,13 @@ def compare(model: str, chips: list[str], overrides: Mapping[str, Any] | None = 
     check_mode(mode)
     for chip in chips:  # every name checked before any plan is made: an unknown chip is the error to report
         catalog.load("hardware", chip)
-    ranked = sorted((plan(model, chip, overrides, mode=mode, calibration=calibration, searched=searched,
-                          allow_dtype=allow_dtype) for chip in chips),
-                    key=lambda p: p.magnitude("cost_per_million_output_tokens", mode))
+    plans = [plan(model, chip, overrides, mode=mode, calibration=calibration, searched=searched,
+                  allow_dtype=allow_dtype) for chip in chips]
+    costs = {id(p): _priced_cost(p, mode) for p in plans}
+    ranked = sorted(plans, key=lambda p: costs[id(p)])  # a chip with no published price last, with its break-even
+    if not math.isfinite(costs[id(ranked[0])]):
+        raise InputError(f"none of {', '.join(chips)} has a price to rank by; set one (--set chip_price=...) and "
+                         "the others get their break-even price against it")
     reference = {"reference_cost_per_million_tokens": ranked[0].value("cost_per_million_output_tokens", mode)}
     m = catalog.load("model", model)
     for p in ranked:  # the reference changes no plan, only the break-even: evaluate again, do not plan again
@@ -254,6 +259,14 @@ def compare(model: str, chips: list[str], overrides: Mapping[str, Any] | None = 
         p.settings = {k: {**v, **reference} for k, v in p.settings.items()}
         p.evaluations = {k: _evaluate(m, h, p.settings[k], k, calibration) for k in MODES}
     return ranked
+
+
+def _priced_cost(p: Plan, mode: Mode) -> float:
+    """The plan's cost per million output tokens; infinite for a chip whose price is not published (issue 31:
+    --compare b300 refused the unpriced chip that plan b300 alone plans, whose break-even price is the answer)."""
+    if "cost_per_million_output_tokens" in p.evaluations[mode].unavailable:
+        return math.inf
+    return float(p.magnitude("cost_per_million_output_tokens", mode))
 
 
 def frontier(model: str, hardware: str, overrides: Mapping[str, Any] | None = None, mode: Mode = "bound",

@@ -126,6 +126,8 @@ def tokens(value: Any, what: str, option: str | None = None) -> float:
     option = option or f"--{what}"
     number = _read(value, ("token/sequence", "token", ""), option,
                    f"give the {what} tokens per request as a number, like 1024")
+    if number == float("inf"):
+        raise InputError(f"{option} {_said(value)}: give a finite number of {what} tokens per request, like 1024")
     if not number >= 1:  # also nan
         raise InputError(f"{option} {_said(value)}: a request has at least one {what} token")
     return number
@@ -212,6 +214,37 @@ class Served(Pair):
         return out
 
 
+def _no_kv_room(ev: Evaluation) -> str:
+    """Why the KV pool holds no request: a dense model's attention groups each holding the weights, or the pool."""
+    groups = float(ev.magnitude("attention_data_parallel"))
+    if groups > 1 and ev.magnitude("mlp") == "dense":
+        return (f"attention_data_parallel={groups:g} on a dense model: each of the {groups:g} attention groups "
+                f"holds its own copy of the weights ({groups:g} x {ev.magnitude('param_bytes'):,.1f} GB), which "
+                "leaves no room for the KV cache; attention data parallelism pays off only beside spread experts "
+                "(a mixture of experts); serve data-parallel replicas instead (fewer chips per replica)")
+    return ev.says("serve_kv_holds_a_request")
+
+
+#: What --set may not say to serve, because the workload's options say it: (quantity, the options that set it).
+_WORKLOAD_SETS = {"batch_size": "--batch (a static batch; --concurrency and --rate run the batch the engine admits)",
+                  "context_length": "--input and --output", "prefill_length": "--input",
+                  "decode_length": "--output", "input_length": "--input", "output_length": "--output",
+                  "concurrency": "--concurrency", "request_rate": "--rate",
+                  "workload": "--concurrency, --rate or --batch"}
+
+
+def _refuse_workload_sets(given: Mapping[str, Any], work: Mapping[str, Any]) -> None:
+    """A --set of what the workload's options decide is refused, never dropped (issue 31: --batch 8 --set
+    batch_size=16 computed 16; --set concurrency beside --rate was ignored)."""
+    for name, options in _WORKLOAD_SETS.items():
+        if name not in given:
+            continue
+        if name in work and name not in ("batch_size", "context_length", "prefill_length", "decode_length") \
+                or (name == "batch_size" and work.get("workload") == "static"):
+            raise InputError(f"{name} is given twice (the workload and --set); give it once")
+        raise InputError(f"--set {name}: serve takes it from {options}; give it there (or leave it out)")
+
+
 def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_length: float, output_length: float, *,
           concurrency: float | str | None = None, rate: Any = None, batch: float | None = None,
           engine: str = "vllm", mode: Mode = "bound", calibration: str | None = None,
@@ -244,10 +277,7 @@ def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_lengt
     profile = profiles.load(engine, h)
     work = Workload(input_length, output_length, concurrency, rate, batch).settings()
     given = dict(overrides or {})
-    both = sorted(set(given) & set(work) - {"batch_size", "context_length", "prefill_length", "decode_length",
-                                            "colocated_replicas"})
-    if both:
-        raise InputError(f"{both[0]} is given twice (the workload and --set); give it once")
+    _refuse_workload_sets(given, work)
     settings = {**work, **given}
     evaluations = {}
     for mode in MODES:
@@ -258,8 +288,11 @@ def serve(model: str | catalog.Entry, hardware: str | catalog.Entry, input_lengt
             if k in ("workload", *WORKLOAD_UNITS)}  # the JSON's workload, as text with its unit
     out = Served(m.id, h.id, profile.id, said, evaluations, mode=primary)
     for mode, ev in evaluations.items():
+        split = ev.uneven_heads()  # a warning in eval; serve runs an engine, which refuses it
+        if split:
+            raise InputError(split)
         if ev.holds("serve_kv_holds_a_request") is False:
-            raise InputError(f"{mode}: {ev.says('serve_kv_holds_a_request')}")
+            raise InputError(f"{mode}: {_no_kv_room(ev)}")
         if not ev.feasible:
             raise InputError(f"{mode}: {ev.infeasible()}")
         out.notes[mode] = [out.verdict(mode)] if out.overloaded(mode) else []

@@ -24,7 +24,7 @@ import sympy
 
 from . import catalog, profiles
 from .core.errors import InputError
-from .core.values import parse_value
+from .core.values import is_switch, parse_value
 from .declare import REGISTRY, Kind
 from .declare.quantity import default_text
 from .derive import declared as _declared  # noqa: F401  (declares every quantity, with cached closed forms)
@@ -126,8 +126,8 @@ def _values(name: str, raw: Sequence[Any]) -> Any:
             parse_value(q, float(bad[0]), where)  # raises the usual message
         if q.integer and numpy.any(numbers != numpy.round(numbers)):
             parse_value(q, float(numbers[numbers != numpy.round(numbers)][0]), where)
-        if q.at_most is not None and numpy.any(numbers > q.at_most):
-            parse_value(q, float(numbers.max()), where)
+        for v in (numbers.min(), numbers.max(), *(numpy.unique(numbers) if is_switch(q) else ())):
+            parse_value(q, float(v), where)  # at most, at least (an imbalance of 1), a switch's 0 or 1
         return numbers * q.factor
     return numpy.asarray([parse_value(q, v, where) for v in raw], dtype=float)
 

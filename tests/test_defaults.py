@@ -232,12 +232,14 @@ def test_finance_labels_are_plain_english(finance):
     assert "$_" not in text and "^U" not in text and "\\text" not in text
 
 
-def test_finance_prints_on_one_landscape_page(finance):
+def test_finance_prints_one_page_wide_on_readable_pages(finance):
+    """Issue 31: all of the finance page's rows on one letter page were unreadable; it prints one page wide, over
+    as many pages as its rows need, the header rows repeated on each."""
     ws = openpyxl.load_workbook(finance)["Finance"]
     assert ws.page_setup.orientation == "landscape"
-    # fit to 1 page wide and 1 tall (1 is the OOXML default, so the attribute may be left out)
+    # fit to 1 page wide (1 is the OOXML default, so the attribute may be left out), any number tall (0)
     assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (1, None)
-    assert ws.page_setup.fitToHeight in (1, None) and ws.print_title_rows
+    assert ws.page_setup.fitToHeight == 0 and ws.print_title_rows
     engineering = openpyxl.load_workbook(ROOT / "sheets" / "llama-3-70b_tpu-v5e_engineering.xlsx")["Decode"]
     assert engineering.sheet_properties.pageSetUpPr.fitToPage and engineering.page_setup.fitToHeight == 0
 

@@ -157,13 +157,11 @@ def test_cpu_time_per_sequence_is_divided_across_attention_groups_that_schedule_
             1024,
             concurrency=256,
             engine="trtllm",
-            overrides={**layout, "attention_groups_schedule_apart": x},
+            overrides={**layout, "attention_groups_schedule_apart": x, "engine_request_overhead": "40 us/sequence"},
         )
         for x in (1, 0)
     )
-    cpu = tomllib.loads(Path(profiles.folder() / "trtllm.toml").read_text())["values"]["engine_request_overhead"]
-    per_sequence = float(cpu["value"].split()[0])
-    assert per_sequence == 40
+    per_sequence = 40  # set above: the shipped profile's own fit may be 0
     delta = one.magnitude("serve_time_per_sequence", mode="estimate") - apart.magnitude(
         "serve_time_per_sequence", mode="estimate"
     )
@@ -173,18 +171,23 @@ def test_cpu_time_per_sequence_is_divided_across_attention_groups_that_schedule_
     )
 
 
-def test_trtllm_bench_has_its_own_defaults_and_trtllm_serves_cpu_times_for_now():
+def test_trtllm_bench_has_its_own_defaults_and_cpu_times():
     """trtllm-bench: KV fraction 0.95 (perf-overview.md), batch cap 4096 and token cap 32768 (bench/build/tuning.py),
-    CUDA graphs up to its batch cap; CPU times copied from trtllm.toml, as their sources say."""
+    CUDA graphs up to its batch cap; CPU times fitted on its own max-load points, inside the fit's plausible
+    ranges (symroof.validation.BOUNDS), as their sources say."""
+    from symroof.validation import BOUNDS
+
+    units = {"step_overhead": 1e-3, "engine_request_overhead": 1e-6, "api_overhead": 1e-3}  # GRID's units, in SI
     bench, serve_ = profiles.load("trtllm-bench"), profiles.load("trtllm")
     assert bench.id == "trtllm-bench"
     assert bench.values["kv_memory_fraction"] == pytest.approx(0.95)
     assert bench.values["max_num_seqs"] == 4096
     assert bench.values["max_num_batched_tokens"] == 32768
     assert bench.values["cuda_graph_max_batch"] == bench.values["max_num_seqs"]
-    for key in ("step_overhead", "engine_request_overhead", "api_overhead"):
-        assert bench.values[key] == serve_.values[key], key
-        assert "copied from trtllm.toml" in bench.sources[key], key
+    for key, (low, high) in BOUNDS.items():
+        assert low * units[key] <= bench.values[key] <= high * units[key] * (1 + 1e-12), key
+        assert "trtllm-bench points" in bench.sources[key], key
+    assert bench.values["api_overhead"] != serve_.values["api_overhead"]  # fitted apart: trtllm-serve's is 40 ms
 
 
 @pytest.mark.parametrize("chip", ["b200", "mi300x"])

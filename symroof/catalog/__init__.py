@@ -158,7 +158,7 @@ def read_toml(path: Path, text_fields: tuple[str, ...] = (), kind: str = "") -> 
     """
     where, of = str(path), f" {kind}" if kind else ""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark (Windows editors) is read
     except FileNotFoundError:
         raise CatalogError(f"{where}: no such{of} file") from None
     except (OSError, UnicodeDecodeError) as exc:

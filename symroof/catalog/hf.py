@@ -55,20 +55,32 @@ def _integer(m: Model, key: str, value) -> int:
     return value
 
 
+def _count(m: Model, key: str) -> int:
+    """A config count (layers, widths, heads, vocabulary): a whole number, at least 1."""
+    value = _integer(m, key, m.key(key))
+    if value <= 0:
+        raise CatalogError(f"{m.where}: {key} must be at least 1, got {value}")
+    return value
+
+
 def _common(m: Model, tie_default: bool) -> None:
     """Keys every decoder-only transformer has: layers, widths, heads, vocabulary, tied embeddings."""
-    layers = _integer(m, "num_hidden_layers", m.key("num_hidden_layers"))
-    if layers <= 0:
-        raise CatalogError(f"{m.where}: num_hidden_layers must be at least 1, got {layers}")
+    _count(m, "num_hidden_layers")
     m.take("n_layers", "num_hidden_layers")
+    _count(m, "hidden_size")
     m.take("d_model", "hidden_size")
-    heads = _integer(m, "num_attention_heads", m.key("num_attention_heads"))
+    heads = _count(m, "num_attention_heads")
     m.take("n_heads", "num_attention_heads")
     if "num_key_value_heads" in m.config and m.config["num_key_value_heads"] is not None:
+        kv = _count(m, "num_key_value_heads")
+        if heads % kv:
+            raise CatalogError(f"{m.where}: num_key_value_heads ({kv}) does not divide num_attention_heads "
+                               f"({heads}); each key-value head serves a whole group of query heads")
         m.take("n_kv_heads", "num_key_value_heads")
     else:
         m.set("n_kv_heads", heads, "config.json num_attention_heads (no num_key_value_heads: multi-head attention)")
     if m.config.get("head_dim") is not None:
+        _count(m, "head_dim")
         m.take("d_head", "head_dim")
     else:
         hidden = m.key("hidden_size")
@@ -76,6 +88,7 @@ def _common(m: Model, tie_default: bool) -> None:
             raise CatalogError(f"{m.where}: no head_dim, and hidden_size {hidden} is not a multiple of "
                                f"num_attention_heads {heads}")
         m.take("d_head", "hidden_size", hidden // heads, "hidden_size / num_attention_heads, no head_dim key")
+    _count(m, "vocab_size")
     m.take("vocab_size", "vocab_size")
     if m.config.get("tie_word_embeddings") is None:
         m.set("tie_word_embeddings", int(tie_default), f"transformers default for {m.config.get('model_type')} "
@@ -86,6 +99,7 @@ def _common(m: Model, tie_default: bool) -> None:
 
 
 def _dense(m: Model) -> None:
+    _count(m, "intermediate_size")
     m.take("d_ff", "intermediate_size")
 
 

@@ -3,7 +3,8 @@
 Each quantisation scheme transformers writes into ``config.json`` names its
 bits its own way: AWQ and GPTQ ``bits``, bitsandbytes ``load_in_4bit`` /
 ``load_in_8bit``, compressed-tensors (llm-compressor) one ``weights`` entry per
-``config_groups`` group, FP8 and MXFP4 the method itself. A method read here
+``config_groups`` group, NVIDIA ModelOpt its ``quant_algo``, FP8 and MXFP4 the
+method itself. A method read here
 sets the catalog's native dtypes with a source naming the key; one it does not
 know is a warning naming it, never a silent bf16. Weight-only schemes keep the
 matmuls in 16 bits (``compute_dtype`` is left at its default). Group scales and
@@ -95,6 +96,38 @@ def _compressed_tensors(quant: dict, where: str) -> tuple[dict[str, tuple[str, s
     return out, warnings
 
 
+#: NVIDIA ModelOpt's quant_algo values (vLLM vllm/model_executor/layers/quantization/modelopt.py: FP8,
+#: FP8_PER_CHANNEL_PER_TOKEN, FP8_PB_WO, NVFP4, MXFP8; W4A16_NVFP4 in ModelOpt's weight-only exports): (weights,
+#: matmuls; None keeps the 16-bit default).
+MODELOPT = {"FP8": ("fp8", "fp8"), "FP8_PER_CHANNEL_PER_TOKEN": ("fp8", "fp8"), "FP8_PB_WO": ("fp8", "fp8"),
+            "MXFP8": ("fp8", "fp8"), "NVFP4": ("fp4", "fp4"), "W4A16_NVFP4": ("fp4", None)}
+
+
+def _modelopt(quant: dict, where: str) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """``{"quant_method": "modelopt", "quant_algo": ...}`` (MIXED_PRECISION: the widest of its quantized_layers)."""
+    algo = str(quant.get("quant_algo", "")).upper()
+    source = f"config.json quantization_config modelopt quant_algo {algo}"
+    if algo == "MIXED_PRECISION" and isinstance(quant.get("quantized_layers"), dict):
+        algos = {str(v.get("quant_algo", "")).upper() for v in quant["quantized_layers"].values()
+                 if isinstance(v, dict)}
+        known = [a for a in algos if a in MODELOPT]
+        if not known or len(known) < len(algos):
+            return {}, [f"{where}: quantization_config modelopt MIXED_PRECISION layers use {', '.join(sorted(algos))}, "
+                        "which symroof does not all read; weight_dtype from torch_dtype"]
+        algo = max(known, key=lambda a: BITS[MODELOPT[a][0]])
+        source += f" (quantized_layers {', '.join(sorted(algos))}: the widest, {algo}; {UNCOUNTED})"
+    if algo not in MODELOPT:
+        return {}, [f"{where}: quantization_config modelopt quant_algo {algo or '(none)'!r} is not understood; "
+                    "weight_dtype from torch_dtype: the checkpoint may be smaller than planned"]
+    weights, matmuls = MODELOPT[algo]
+    out = {"weight_dtype": (weights, source)}
+    if matmuls:
+        out["compute_dtype"] = (matmuls, source)
+    if str(quant.get("kv_cache_quant_algo", "")).upper() == "FP8":
+        out["kv_dtype"] = ("fp8", "config.json quantization_config modelopt kv_cache_quant_algo FP8")
+    return out, []
+
+
 def native_dtypes(raw: dict, config: dict, where: str) -> tuple[dict[str, tuple[str, str]], list[str]]:
     """({quantity: (dtype, source)}, warnings) of the released checkpoint's storage."""
     quant = raw.get("quantization_config")
@@ -128,6 +161,8 @@ def native_dtypes(raw: dict, config: dict, where: str) -> tuple[dict[str, tuple[
                             "weight_dtype from torch_dtype")
     elif method == "compressed-tensors":
         out, warnings = _compressed_tensors(quant, where)
+    elif method == "modelopt":
+        out, warnings = _modelopt(quant, where)
     elif isinstance(quant, dict) or method:
         method = method or "(none)"
         warnings.append(f"{where}: quantization_config quant_method {method!r} is not understood; weight_dtype "

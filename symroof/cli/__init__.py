@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from ..core.errors import SymroofError
-from .arguments import build_parser, expand_percentile
+from .arguments import build_parser, expand_percentile, keep_negative_values
 
 __all__ = ["build_parser", "main"]
 
@@ -29,7 +29,7 @@ def _handler(name: str):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(expand_percentile(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(keep_negative_values(expand_percentile(sys.argv[1:] if argv is None else argv), parser))
     try:
         out = _handler(args.func)(args)
     except SymroofError as exc:

@@ -48,6 +48,36 @@ def expand_percentile(argv: Sequence[str]) -> list[str]:
     return out
 
 
+NEGATIVE = re.compile(r"^-(?:\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def _value_options(parser: argparse.ArgumentParser) -> set[str]:
+    """The option strings of ``parser`` and its subcommands that take one value."""
+    out: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out |= _value_options(sub)
+        elif action.option_strings and action.nargs is None:
+            out.update(action.option_strings)
+    return out
+
+
+def keep_negative_values(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``--rate -1/s`` as ``--rate=-1/s``: argparse reads a value starting with a minus (other than a plain
+    number) as an unknown option and prints its usage; joined, the command refuses the value in one sentence."""
+    takes, out, items = _value_options(parser), [], list(argv)
+    i = 0
+    while i < len(items):
+        if items[i] in takes and i + 1 < len(items) and NEGATIVE.match(items[i + 1]):
+            out.append(f"{items[i]}={items[i + 1]}")
+            i += 2
+            continue
+        out.append(items[i])
+        i += 1
+    return out
+
+
 class _InOrder(argparse.Action):
     """Appends (option, value) to one list, so that each percentile stays beside the limit it belongs to."""
 

@@ -8,6 +8,7 @@ import re
 
 from .. import search
 from ..core.errors import InputError
+from ..core.values import parse_value
 from ..derive import table as table_spec
 from ..planner import compare, frontier, frontier_json, plan
 from .common import parse_sets, refuse_empty
@@ -65,6 +66,10 @@ def _settings(args: argparse.Namespace) -> dict[str, str]:
                   "--compare": args.compare, "--allow-dtype": args.allow_dtype})
     settings = parse_sets(args.set)
     args.ttft, args.tpot = with_unit(args.ttft, "--ttft", "2s"), with_unit(args.tpot, "--tpot", "33ms")
+    for option, name, text in (("--ttft", "ttft_target", args.ttft), ("--tpot", "target_step_time", args.tpot),
+                               ("--ttft-percentile", "ttft_percentile", args.ttft_percentile)):
+        if text is not None:  # refused in the option's own words, not as the --set it becomes
+            parse_value(table_spec().get(name), text, f"{option} {text.strip()!r}")
     given = {"request_rate": rate(args.rate) if args.rate else None,
              "input_length": length(args.input, "input") if args.input is not None else None,
              "output_length": length(args.output, "output") if args.output is not None else None,
@@ -124,6 +129,10 @@ def render_compare(plans, mode: str) -> str:
                     headers=("hardware", "layout", *(h for h, _ in COMPARED)))]
     lines.append("\nbreak-even: the chip-hour cost at which each chip's cost per million output tokens equals the "
                  "cheapest's")
+    unpriced = [p.hardware for p in plans if "cost_per_million_output_tokens" in p.evaluations[mode].unavailable]
+    if unpriced:
+        lines.append(f"{', '.join(unpriced)}: no published price ({mode}), ranked last; its break-even price is the "
+                     f"most its chip-hour could cost to match {plans[0].hardware}")
     return "\n".join(lines)
 
 
@@ -140,8 +149,9 @@ def render_search(plan) -> str:
     if scored is None:
         return ""
     best = scored.best
-    lines = [f"\nlayout chosen ({scored.mode}): {search.describe(best)}; {len(scored.frame)} configurations scored "
-             f"({'; '.join(scored.pruned)})"]
+    cost = "" if best["unpriced"] else f", {quantity(best['monthly_cost'], 'USD/month')}"
+    lines = [f"\nlayout chosen ({scored.mode}): {search.describe(best)}{cost}; {len(scored.frame)} configurations "
+             f"scored ({'; '.join(scored.pruned)})"]
     lines += [f"  runner-up {text}: {why}" for text, why in scored.runners_up()]
     if best["pipeline_parallel"] > 1:
         lines.append("  note: a pipeline stage is counted as adding its bandwidth to every token's path (the step "

@@ -82,6 +82,10 @@ def render_table(result: Served) -> str:
     for mode in MODES:
         for note in result.notes.get(mode, []):
             lines.append(wrapped(f"{mode}: {note}"))
+    said = {mode: result.evaluations[mode].warnings() for mode in MODES}  # what the JSON's "warnings" hold
+    for w in dict.fromkeys(w for mode in MODES for w in said[mode]):
+        both = all(w in said[m] for m in MODES)
+        lines.append(wrapped(f"warning{'' if both else ' (' + next(m for m in MODES if w in said[m]) + ')'}: {w}"))
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ from ..core.progress import Progress
 from ..derive import table
 from ..plot import SEED_CONTEXTS, plot, plot_plan_frontier, plot_serving
 from ..sweep import DEFAULT_QUANTITIES, attrs, check_size, chunks, pareto, plan
-from .common import mode_of, parse_sets, refuse_empty, warn
+from .common import mode_of, parse_sets, reachable, refuse_empty, warn
 from .parsing import length, rate, tokens
 from .plans import refuse_tpot_percentile, with_unit
 
@@ -109,11 +109,13 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
     vary = parse_vary(args.vary, lambda counts: check_points({"models": len(models), "chips": len(chips), **counts},
                                                              len(quantities or DEFAULT_QUANTITIES) + len(counts) + 4))
     mode, calibration = mode_of(args)
-    p = plan(models, chips, vary, parse_sets(args.set), quantities, mode, calibration, getattr(args, "engine", None))
+    given = parse_sets(args.set)
+    p = plan(models, chips, vary, given, quantities, mode, calibration, getattr(args, "engine", None))
     streamed = args.format == "csv" and args.output is not None and not args.pareto
     check_size(p, streamed)
     for name, reason in p.unavailable.items():
         warn([f"{name} left out: {reason}"])
+    unused(given, p.quantities)
     if p.describe_held():
         warn([p.describe_held()])
     progress = Progress(sys.stderr, not args.quiet)
@@ -123,7 +125,7 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
         def write(tmp: str) -> None:
             nonlocal written
             with open(tmp, "w", encoding="utf-8", newline="") as f:
-                for i, frame in enumerate(chunks(p, progress, args.drop_unfit)):
+                for i, frame in enumerate(_chunks(p, progress, args.drop_unfit)):
                     frame.to_csv(f, index=False, header=i == 0)
                     written += len(frame)
 
@@ -131,7 +133,7 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
         if args.drop_unfit and written == 0:
             warn(["--drop-unfit left no rows: no point fits in HBM (add chips or shorten the context)"])
         return f"{_rows(written)} written to {args.output}"
-    frames = list(chunks(p, progress, args.drop_unfit))
+    frames = list(_chunks(p, progress, args.drop_unfit))
     frame = pandas.concat(frames, ignore_index=True)
     frame.attrs = attrs(p, frame.columns)
     if args.drop_unfit and frame.empty:
@@ -149,6 +151,28 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
         write_text_atomically(text + "\n", Path(args.output))
         return f"{_rows(len(frame))} written to {args.output}"
     return text
+
+
+def _chunks(p, progress, drop_unfit):
+    """The sweep's frames; a value held fixed that leaves the compiled quantities undefined (an open loop past
+    saturation) is one sentence, not sympy's traceback (issue 31)."""
+    try:
+        yield from chunks(p, progress, drop_unfit)
+    except (ValueError, TypeError, ZeroDivisionError) as exc:
+        held = ", ".join(f"{k}={v}" for k, v in p.overrides.items()) or "the defaults"
+        raise InputError(f"the swept quantities have no value at what is held fixed ({held}; {type(exc).__name__}): "
+                         "an open loop past saturation (a request_rate above what the engine finishes) has none: "
+                         "lower the rate, vary it, or sweep a closed loop (--vary concurrency)") from None
+
+
+def unused(given, quantities) -> None:
+    """A --set that changes none of the reported quantities is named in a warning, never dropped without a word
+    (issue 31: --set concurrency=4 on a sweep of step times)."""
+    needed = set().union(*(reachable(q) for q in quantities)) if quantities else set()
+    idle = [n for n in given if n not in needed]
+    if idle:
+        warn([f"--set {', '.join(idle)} changes none of the quantities swept ({', '.join(quantities)}); add the "
+              "quantities it changes with --quantities, or leave it out"])
 
 
 #: The options each figure reads; any other given is refused (it would be dropped without a word).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy
 
 #: Halley steps of :func:`lambertw`: the workbook's helper cells take exactly these steps too.
@@ -63,6 +65,25 @@ def _erlang_b_large(c, a):
     return numpy.where(end < c, 0.0, b)
 
 
+#: Offered load (erlangs) above which Erlang B is the many-server normal limit instead of the recursion, whose
+#: window grows as 52 sqrt(a) steps (issue 31: plan --rate 1e12 ran for minutes). At 1e5 erlangs the limit is
+#: within 0.1% of the recursion near the load and 1% three standard deviations above it (where C is 0.0015); a
+#: plan refuses a prefill load above 10,000 busy replicas anyway, so no plan it gives is priced with the limit.
+HALFIN_WHITT_LOAD = 1e5
+
+
+def _erlang_b_normal(c, a):
+    """Erlang B in the many-server limit: phi(beta) / (sqrt(a) Phi(beta)), beta = (c - a) / sqrt(a) (Jagerman's
+    normal approximation; Halfin and Whitt, Operations Research 29(3), 1981)."""
+    beta = (c - a) / numpy.sqrt(a)
+    tail = 0.5 * numpy.asarray(_erfc(-beta / math.sqrt(2.0)), dtype=float)
+    density = numpy.exp(-0.5 * beta * beta) / math.sqrt(2.0 * math.pi)
+    return numpy.where(tail > 0, density / (numpy.sqrt(a) * numpy.maximum(tail, 1e-300)), 1.0)
+
+
+_erfc = numpy.frompyfunc(math.erfc, 1, 1)
+
+
 def erlang_c(c, a):
     """Erlang C: the chance an arrival waits in an M/M/c queue (c servers, whole; a erlangs offered).
 
@@ -79,9 +100,14 @@ def erlang_c(c, a):
         for k in range(1, top + 1):
             b = numpy.where(small & (k <= c), a * b / (k + a * b), b)
         large = numpy.isfinite(c) & ~small & numpy.isfinite(a) & (a > 0)
-        if large.any():
+        huge = large & (a > HALFIN_WHITT_LOAD)
+        large &= ~huge
+        if large.any() or huge.any():
             b = b.copy()
+        if large.any():
             b[large] = _erlang_b_large(c[large], a[large])
+        if huge.any():
+            b[huge] = _erlang_b_normal(c[huge], a[huge])
         out = numpy.where(a >= c, 1.0, c * b / (c - a * (1.0 - b)))
     return out if out.ndim else float(out)
 

@@ -15,6 +15,14 @@ import pint
 from .errors import InputError
 from .units import parse_unit, ureg
 
+#: Inputs with a least value above zero, and why (issue 31: a profile's expert imbalance of 0.5 was accepted).
+AT_LEAST = {
+    "expert_imbalance": (1, "the most-loaded rank carries at least the mean"),
+    "accepted_tokens_per_step": (1, "a decode step gains at least each sequence's own token"),
+    "pue": (1, "facility power over IT power"),
+    "server_power_factor": (1, "a server draws at least its chips' power"),
+}
+
 NUMBER_RE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
 
 
@@ -84,3 +92,13 @@ def _check_range(q, magnitude: float, base: float, where: str) -> None:
         raise InputError(f"{where}: must be a whole number, got {display:g}")
     if q.at_most is not None and display > q.at_most:
         raise InputError(f"{where}: must be at most {q.at_most:g}, got {display:g}")
+    if is_switch(q) and display not in (0, 1):
+        raise InputError(f"{where}: is a switch, 0 or 1, got {display:g}")
+    least = AT_LEAST.get(getattr(q, "name", ""))
+    if least is not None and display < least[0]:
+        raise InputError(f"{where}: must be at least {least[0]:g} ({least[1]}), got {display:g}")
+
+
+def is_switch(q) -> bool:
+    """Whether ``q`` is a 0/1 switch: an input of at most 1 whose description reads "1 when ..."."""
+    return q.at_most == 1 and str(getattr(q, "description", "")).startswith("1 when")

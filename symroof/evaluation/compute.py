@@ -92,6 +92,21 @@ class Computed:
         for s in self.table:  # checks of the inputs that make them an error (a layout that cannot be)
             if s.on_false == "refuse":
                 self._refuse(s)
+        self._relations()
+
+    def _relations(self) -> None:
+        """Relations between inputs that no declared check holds (issue 31: 5 tokens accepted per step from 2
+        drafts was priced)."""
+        accepted, drafts = self.base.get("accepted_tokens_per_step"), self.base.get("speculative_tokens")
+        if accepted is None or drafts is None:
+            return
+        over = numpy.asarray(accepted, dtype=float) > 1 + numpy.asarray(drafts, dtype=float) + 1e-9
+        if numpy.any(over):
+            a = numpy.broadcast_to(accepted, over.shape)[over].flat[0]
+            d = numpy.broadcast_to(drafts, over.shape)[over].flat[0]
+            raise InputError(f"accepted_tokens_per_step ({a:g}) is above 1 + speculative_tokens ({d:g}): a decode "
+                             "step gains at most each sequence's own token and the drafts it verifies; raise "
+                             "speculative_tokens or lower accepted_tokens_per_step")
 
     def _refuse(self, s: Spec) -> None:
         """Raise the check's own sentence where it fails; over arrays (a sweep), at its first failing point."""

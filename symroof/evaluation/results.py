@@ -152,11 +152,28 @@ class Readout:
         out += [self.says(s.name) for s in self.table if s.on_false == "warn" and self.holds(s.name) is False]
         out += self._pin_conflicts()
         out += self._implausible()
+        out += [split] if (split := self.uneven_heads()) else []
         negative = [n for n in self.names() if self.kind(n) == "derived" and not self.table.specs[n].categorical
                     and numpy.any(numpy.asarray(self.base[n]) < 0)]
         if negative:
             out.append(f"negative, so infeasible at this operating point: {', '.join(negative)}")
         return out
+
+    def uneven_heads(self) -> str:
+        """The sentence for a slice whose tensor-parallel group does not split the attention heads evenly (issue 31:
+        n_chips=6 priced a 64-head model at TP6, which tensor_parallel=6 refuses and engines refuse); "" if it does."""
+        names = ("tensor_parallel_size", "n_heads", "n_chips")
+        if any(n not in self.base or n in self.unavailable or numpy.ndim(self.base[n]) > 0 for n in names):
+            return ""
+        tp, heads = float(self.magnitude("tensor_parallel_size")), float(self.magnitude("n_heads"))
+        if tp <= 1 or tp != int(tp) or heads % tp == 0:
+            return ""
+        chips = f"n_chips={self.magnitude('n_chips'):g}"
+        if self.provenance.get("n_chips") != SET:
+            chips = f"the smallest slice that holds the weights and the KV cache, {chips},"
+        return (f"{chips} makes a tensor-parallel group of {tp:g} chips, which does not split the model's {heads:g} "
+                f"attention heads evenly (engines refuse it); give n_chips a divisor of {heads:g}, or set "
+                "tensor_parallel and pipeline_parallel")
 
     def _pin_conflicts(self) -> list[str]:
         """Pinned quantities whose own formula gives something else from the other values."""

@@ -17,6 +17,8 @@ printer never relies on precedence it does not control:
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import sympy
 from sympy.codegen.cfunctions import log2
 from sympy.printing.codeprinter import CodePrinter
@@ -78,7 +80,8 @@ class ExcelPrinter(CodePrinter):
         return str(int(expr))
 
     def _print_Rational(self, expr) -> str:
-        return f"({expr.p}/{expr.q})"
+        num, den = readable(expr)
+        return num if den == "1" else f"({num}/{den})"
 
     def _print_Float(self, expr) -> str:
         return repr(float(expr)).upper()
@@ -135,10 +138,11 @@ class ExcelPrinter(CodePrinter):
         num, den = [], []
         if coeff != 1:
             if coeff.is_Rational:
-                if coeff.p != 1:
-                    num.append(str(coeff.p))
-                if coeff.q != 1:
-                    den.append(str(coeff.q))
+                p, q = readable(coeff)
+                if p != "1":
+                    num.append(p)
+                if q != "1":
+                    den.append(q)
             else:
                 num.append(self._print(coeff))
         for f in sympy.Mul.make_args(rest):
@@ -212,6 +216,29 @@ class ExcelPrinter(CodePrinter):
                 continue  # an option that needs a quantity the workbook lacks is the spreadsheet's #N/A
             text = f'IF({self._print(expr.key)}="{choice}",{self._print(option)},{text})'
         return text
+
+
+#: Numerator and denominator a readable constant keeps below (730 hours a month, 8760 a year, 3/250).
+READABLE = 10**6
+
+
+def readable(r: sympy.Rational) -> tuple[str, str]:
+    """(numerator, denominator) of ``r`` as a reader writes the constant: a unit factor that reached the formula
+    as an exact rational of floats (``100000000000000000/136986301369863``) as the small fraction it is within
+    1e-12 (``730``), or a power of ten; else as it is (issue 31)."""
+    exact = Fraction(int(r.p), int(r.q))
+    if exact.denominator == 1 or (exact.numerator <= READABLE and exact.denominator <= READABLE):
+        return str(exact.numerator), str(exact.denominator)
+    inverse = (1 / exact).limit_denominator(READABLE) if exact else None
+    for guess in (exact.limit_denominator(READABLE), 1 / inverse if inverse else None):
+        if guess and abs(guess / exact - 1) < 1e-12 and (guess.numerator <= READABLE or guess.denominator == 1):
+            return str(guess.numerator), str(guess.denominator)
+    for k in range(-18, 19):  # a power of ten times a small fraction: bytes per GB, FLOP per PFLOP
+        scaled = (exact / Fraction(10) ** k).limit_denominator(1000)
+        if scaled and abs(scaled * Fraction(10) ** k / exact - 1) < 1e-12 and scaled.numerator <= 10**4:
+            value = scaled * Fraction(10) ** k
+            return str(value.numerator), str(value.denominator)
+    return str(exact.numerator), str(exact.denominator)
 
 
 def _outside_selects(expr: sympy.Expr) -> set:

@@ -107,7 +107,7 @@ class Benchmark:
 def read_lengths(path: str | Path) -> tuple[numpy.ndarray, numpy.ndarray]:
     """The input and output columns of a lengths CSV."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
     except OSError as exc:
         raise InputError(f"--lengths {str(path)!r}: cannot read it ({exc.strerror or exc})") from None

@@ -142,12 +142,14 @@ class Book:
             x_value = self._value_of(node.args[0], names)
             x_ref = self._helper(self._fit(node.args[0], names, available), x_value)
             p = f"SQRT(MAX(2*(EXP(1)*{x_ref}+1),0))"
-            w_value = None if x_value is None else float(lambertw_start(numpy.float64(x_value)))
+            # a text (no number upstream, an input not published) carries through the Halley steps as text
+            w_value = x_value if x_value is None or isinstance(x_value, str) else float(
+                lambertw_start(numpy.float64(x_value)))
             w_ref = self._helper(f"=IF({x_ref}<{LAMBERTW_SWITCH},-1+{p}-{p}^2/3+11/72*{p}^3,"
                                  f"LN(1+MAX({x_ref},{LAMBERTW_SWITCH})))", w_value)
             for _ in range(LAMBERTW_STEPS):
                 f = f"({w_ref}*EXP({w_ref})-{x_ref})"
-                if w_value is not None:
+                if w_value is not None and not isinstance(w_value, str):
                     w_value = float(lambertw_step(numpy.float64(w_value), numpy.float64(x_value)))
                 w_ref = self._helper(f"=IF(ABS({w_ref}+1)<1E-12,{w_ref},{w_ref}-{f}/(EXP({w_ref})*({w_ref}+1)"
                                      f"-({w_ref}+2)*{f}/(2*{w_ref}+2)))", w_value)

@@ -53,7 +53,7 @@ def load_template(ref: str = "comparison") -> dict:
     """The comparison template's data: results to show first, the charted quantity, the tornado's."""
     path = Path(ref) if ref.endswith(".toml") else _folder() / f"{ref}.toml"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark (Windows editors) is read
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise TemplateError(f"{path}: cannot read a comparison template ({exc})") from None
     if data.get("kind") != "comparison":
@@ -152,6 +152,11 @@ def write_comparison(plans: list, template: dict, filename: str, overrides: Mapp
         for name in own:
             _cell(book, ws, row_of[name], col, name, ev, (names, refs), (blanks, why), f"{chip}:{mode}")
     _chart(book, ws, template["chart"], row_of, columns, len(plans))
+    # on paper: landscape, the chips' header rows on every page, one page wide (issue 31: no page setup)
+    ws.set_landscape()
+    ws.repeat_rows(3, LAYOUT_ROW)
+    ws.print_area(0, 0, max(row_of.values(), default=FIRST_ROW), FIRST_COL + len(columns) - 1)
+    ws.fit_to_pages(1, 0)
     _tornado(book, template, columns[0], row_of, shared)
     meta = book.wb.add_worksheet(metadata.SHEET)
     meta.hide()

@@ -202,8 +202,8 @@ def export(model: str, hardware: str, template: str = "engineering", overrides: 
         if name != "n_chips" and name not in est_base.unavailable:
             value = max(value, est_base.base[name])
         parsed[name] = parsed_est[name] = value
-        sources[name] = (f"held at export: its default ({base.formula_text(name) or 'value'}) at the scenario's "
-                         "defaults" + ("" if name == "n_chips" else ", the larger of the bound's and the estimate's"))
+        sources[name] = (f"held at export: its default at the scenario's defaults (symroof explain {name} gives "
+                         "the rule)" + ("" if name == "n_chips" else ", the larger of the bound's and the estimate's"))
     ev = Evaluation(m, h, parsed, rules=tpl.rules, sources=sources)
     # the estimate's engine is the one plans price with: the finance page's fleets are symroof plan's
     est = Evaluation(m, h, parsed_est, mode="estimate", calibration=cal, rules=tpl.rules, sources=sources,

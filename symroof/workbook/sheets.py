@@ -229,6 +229,11 @@ def _sweep_values(ev: Evaluation, exprs: dict, vary, batches: numpy.ndarray) -> 
             for n, r in zip(exprs, results, strict=True)}
 
 
+#: Rows a landscape page holds at a readable size: a "one-page" sheet longer than this prints one page wide and as
+#: many pages long as it needs (issue 31: the finance page's 107 rows were shrunk onto one letter page).
+ONE_PAGE_ROWS = 50
+
+
 def page_setup(book: Book, ws, sheet: Sheet) -> None:
     """Column widths and print setup: the used columns only, landscape, title rows on every page."""
     if sheet.kind == "rows" and sheet.layout == "plain":
@@ -248,7 +253,7 @@ def page_setup(book: Book, ws, sheet: Sheet) -> None:
     ws.set_landscape()
     ws.repeat_rows(0, 1)
     ws.hide_gridlines(1)  # gridlines on screen, not on paper
-    if sheet.print == "one-page":
+    if sheet.print == "one-page" and last_row < ONE_PAGE_ROWS:
         ws.fit_to_pages(1, 1)
     else:
         ws.fit_to_pages(1, 0)

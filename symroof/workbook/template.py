@@ -110,7 +110,7 @@ def load(ref: str) -> Template:
         raise TemplateError(f"unknown template {ref!r}{suggest(ref, names())}; known: {', '.join(names())}")
     where = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark (Windows editors) is read
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise TemplateError(f"{where}: cannot read ({exc})") from None
     raw_sheets = data.get("sheet", [])
