@@ -32,6 +32,8 @@ from .evaluation import (
     refuse_other_spellings,
 )
 from .evaluation.grid import Grid
+from .max_rate import limit
+from .replay import Benchmark, replay
 
 PLAN_GROUPS = ("scenario", "serving", "ownership", "planning")
 
@@ -48,6 +50,7 @@ class Plan(Pair):
     search: search.Scored | None = None  # every configuration the search scored (None: the layout was pinned)
     notes: list[str] = field(default_factory=list)  # the other mode where the searched layout misses in it
     mode: Mode = "bound"  # the mode the plan was searched in: what value() reads by default
+    tpot_check: dict[str, Any] | None = None  # a percentile TPOT target: how the plan meets it (plan(tpot_percentile))
     headline = ("serving_mode", "n_chips", "chips_for_traffic", "monthly_cost", "cost_per_million_output_tokens",
                 "ttft_at_percentile")
 
@@ -128,19 +131,86 @@ def _layout_free(settings: Mapping[str, Any]) -> bool:
 
 def plan(model: str, hardware: str, overrides: Mapping[str, Any] | None = None, *, mode: Mode = "bound",
          calibration: str | None = None, searched: bool = True, allow_dtype: Sequence[str] = (),
-         **unknown: Any) -> Plan:
+         tpot_percentile: float | None = None, **unknown: Any) -> Plan:
     """The plan for ``model`` on ``hardware``: both modes, each with its own batch and fewest prefill replicas.
 
     With ``searched`` (the default), the layout (chips per replica, tensor / pipeline / expert /
     attention-data parallelism, and the weight dtype where ``allow_dtype`` lets it vary) is the cheapest that
     meets every target in ``mode`` (:mod:`symroof.search`); ``overrides`` (what ``--set`` gives) pin any of it.
-    Without, the layout is the default slice, as before the search."""
+    Without, the layout is the default slice, as before the search.
+
+    ``tpot_percentile`` (like 99): the per-token target (``target_step_time``) is that percentile of each
+    request's time per output token, not the mean (:func:`_meet_tpot_percentile`; ``Plan.tpot_check``)."""
     refuse_other_spellings("plan", unknown)
     check_mode(mode)
+    check = limit("tpot", tpot_percentile, "1 s") if tpot_percentile is not None else None  # (0, 100), said
     m, h = catalog.load("model", model), catalog.load("hardware", hardware)
     settings = dict(overrides or {})
     _serve_only(settings)
     _at_traffic_lengths(m, h, settings)
+    found = _plan(m, h, dict(settings), mode, calibration, searched, allow_dtype)
+    if check is None:
+        return found
+    return _meet_tpot_percentile(found, check.percentile, lambda mean: _plan(
+        m, h, {**settings, "target_step_time": f"{mean * 1e3!r} ms"}, mode, calibration, searched, allow_dtype))
+
+
+#: Rounds of lowering a colocated plan's mean per-token target until the replayed percentile meets the target,
+#: and the margin each round lowers it by beyond the ratio (a finite replay's percentile is not quite linear).
+ROUNDS, MARGIN = 6, 0.98
+
+
+def _meet_tpot_percentile(p: Plan, percentile: float, replan) -> Plan:
+    """``p`` (planned with its per-token target T as the mean) meeting T at ``percentile`` in its own mode.
+
+    A disaggregated decode replica runs its planned batch every step, so every request's time per output token
+    is that step: the percentile is the mean, met as planned. A colocated replica mixes prefill chunks into its
+    steps: one replica's share of the traffic is replayed (:func:`symroof.replay.replay`, its defaults: 1,000
+    Poisson requests, seed 0) and, while its percentile exceeds T, the mean target is lowered to the plan's own
+    mean time per token times the ratio (T over the percentile, times MARGIN) and the plan made again
+    (``replan(mean seconds)``), up to ROUNDS plans; none met: InputError with the closest."""
+    ev = p.evaluations[p.mode]
+    target, name = float(ev.base["target_step_time"]), f"tpot_p{percentile:g}"
+    option, mean, closest = f"--tpot-p{percentile:g} {target * 1e3:.4g} ms", target, None
+    reading = limit("tpot", percentile, "1 s")  # the replay's per-request TPOT (vLLM's) at the percentile
+    for rounds in range(1, ROUNDS + 1):
+        ev = p.evaluations[p.mode]
+        check = {"percentile": percentile, "target": target, "mean_target": mean, "rounds": rounds,
+                 "serving_mode": ev.magnitude("serving_mode"), "replayed": None, "replay": None}
+        if check["serving_mode"] != "colocated":
+            p.tpot_check = {**check, "note": (
+                f"{name}: disaggregated decode replicas run their planned batch every step, so each request's time "
+                f"per output token is that step ({ev.base['plan_time_per_token'] * 1e3:.4g} ms): its p"
+                f"{percentile:g} is the mean, planned at most {mean * 1e3:.4g} ms")}
+            return p
+        r = replay(ev, Benchmark())
+        got = reading.value(r)
+        if not math.isfinite(got):
+            raise InputError(f"{option} with one output token per request: such a request has no time per output "
+                             "token; give --output 2 or more, or give the mean target with --tpot")
+        closest = min(closest or (got, mean), (got, mean))
+        if got <= target:
+            lowered = f"planned at a mean target of {mean * 1e3:.4g} ms" if rounds > 1 else "as planned"
+            p.tpot_check = {**check, "replayed": got, "replay": r.description, "note": (
+                f"{name}: {got * 1e3:.4g} ms replayed on one colocated replica's share of the traffic ({p.mode}; "
+                f"{r.description}), within the target {target * 1e3:.4g} ms, {lowered}")}
+            return p
+        if rounds == ROUNDS:
+            break
+        mean = min(mean, float(ev.base["plan_time_per_token"])) * target / got * MARGIN  # the plan's own mean down
+        try:
+            p = replan(mean)
+        except InputError as e:
+            raise InputError(f"{option}: no {p.mode} plan meets it: at a mean target of {mean * 1e3:.4g} ms, {e}; "
+                             f"the closest replays {closest[0] * 1e3:.4g} ms at a mean target of "
+                             f"{closest[1] * 1e3:.4g} ms") from None
+    raise InputError(f"{option}: no {p.mode} plan of {p.model} on {p.hardware} meets it in {ROUNDS} rounds of "
+                     f"lowering the mean target; the closest replays {closest[0] * 1e3:.4g} ms at a mean target of "
+                     f"{closest[1] * 1e3:.4g} ms")
+
+
+def _plan(m, h, settings: dict, mode: Mode, calibration, searched: bool, allow_dtype: Sequence[str]) -> Plan:
+    """One plan at ``settings`` (the traffic's lengths already sized): the body of :func:`plan`."""
     scored = None
     if searched and (_layout_free(settings) or allow_dtype):
         scored = search.score(m, h, settings, mode, calibration, allow_dtype)
@@ -236,7 +306,7 @@ def closest(scored: search.Scored) -> str:
 
 def compare(model: str, chips: list[str], overrides: Mapping[str, Any] | None = None, mode: Mode = "bound",
             calibration: str | None = None, *, searched: bool = True, allow_dtype: Sequence[str] = (),
-            **unknown: Any) -> list[Plan]:
+            tpot_percentile: float | None = None, **unknown: Any) -> list[Plan]:
     """Plans for each chip at the same traffic and service level, cheapest first per million output tokens (in
     ``mode``), each chip at its own best layout (searched independently); each evaluated with the cheapest's
     cost as reference_cost_per_million_tokens, so its break_even_chip_price is the chip-hour cost at which it
@@ -246,7 +316,7 @@ def compare(model: str, chips: list[str], overrides: Mapping[str, Any] | None = 
     for chip in chips:  # every name checked before any plan is made: an unknown chip is the error to report
         catalog.load("hardware", chip)
     plans = [plan(model, chip, overrides, mode=mode, calibration=calibration, searched=searched,
-                  allow_dtype=allow_dtype) for chip in chips]
+                  allow_dtype=allow_dtype, tpot_percentile=tpot_percentile) for chip in chips]
     costs = {id(p): _priced_cost(p, mode) for p in plans}
     ranked = sorted(plans, key=lambda p: costs[id(p)])  # a chip with no published price last, with its break-even
     if not math.isfinite(costs[id(ranked[0])]):

@@ -300,9 +300,11 @@ def _plans(sub) -> None:
     p.add_argument("--ttft", action="append", help="time-to-first-token target with its unit, like 2s (once)")
     p.add_argument("--ttft-percentile", dest="ttft_percentile", metavar="P", action="append",
                    help="the percentile the TTFT target holds at (default 99); --ttft-p99 2s sets both (once)")
-    p.add_argument("--tpot", help="time per output token target with its unit, like 33ms (sets target_step_time)")
+    p.add_argument("--tpot", action="append", help="mean time per output token target with its unit, like 33ms "
+                                                    "(sets target_step_time; once)")
     p.add_argument("--tpot-percentile", dest="tpot_percentile", metavar="P", action="append",
-                   help=argparse.SUPPRESS)  # --tpot-pNN: refused in one line (a plan's TPOT is a mean)
+                   help="the target holds at this percentile of each request's TPOT, checked by the replay (a "
+                        "colocated plan lowers its mean until it does); --tpot-p99 33ms sets both (once)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--own", action="store_true", help="own the chips (capital, power, hosting)")
     how.add_argument("--rent", metavar="KIND", help="rent the chips (the default) at the catalog's on-demand, "

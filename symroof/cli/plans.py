@@ -51,15 +51,30 @@ def _ttft(args: argparse.Namespace) -> None:
 
 
 def refuse_tpot_percentile(args: argparse.Namespace) -> None:
-    """``--tpot-p99 33ms`` on a plan: its per-token target is a mean (vLLM's mean TPOT), said in one line."""
+    """``--tpot-p99 33ms`` on the plan frontier (plot frontier): it marks the mean target, said in one line."""
     if getattr(args, "tpot_percentile", None):
-        raise InputError(f"--tpot-p{args.tpot_percentile[0]}: a plan's per-token target is the mean time per "
-                         "output token (give --tpot 33ms); percentile limits are replayed by symroof serve "
-                         "--max-rate --tpot-pNN")
+        raise InputError(f"--tpot-p{args.tpot_percentile[0]}: the plan frontier marks the mean time per output "
+                         "token (give --tpot 33ms); symroof plan --tpot-pNN checks a percentile by the replay, as "
+                         "symroof serve --max-rate --tpot-pNN does")
+
+
+def _tpot(args: argparse.Namespace) -> None:
+    """One per-token target: ``--tpot T`` (the mean) or ``--tpot-pNN T`` (a percentile, replayed: planner.plan's
+    tpot_percentile); ``--tpot 33ms --tpot-p99 33ms`` is two."""
+    targets, percentiles = args.tpot or [], args.tpot_percentile or []
+    if len(targets) > 1 or len(percentiles) > 1:
+        given = "; ".join(f"{option} {', '.join(values)}" for option, values in
+                          (("--tpot", targets), ("--tpot-percentile", percentiles)) if values)
+        raise InputError(f"two per-token targets ({given}): a plan meets one time per output token; give --tpot T "
+                         "(the mean) or --tpot-pNN T (a percentile), once")
+    if percentiles and not targets:
+        raise InputError(f"--tpot-percentile {percentiles[0]} needs its target: give --tpot-p{percentiles[0]} 33ms")
+    args.tpot = targets[0] if targets else None
+    args.tpot_percentile = percentiles[0] if percentiles else None
 
 
 def _settings(args: argparse.Namespace) -> dict[str, str]:
-    refuse_tpot_percentile(args)
+    _tpot(args)
     _ttft(args)
     refuse_empty({"--rate": args.rate, "--ttft": args.ttft, "--ttft-percentile": args.ttft_percentile,
                   "--tpot": args.tpot, "--input": args.input, "--output": args.output, "--rent": args.rent,
@@ -112,7 +127,34 @@ def render(plan) -> str:
               "disaggregated prefill and decode fleets of n_chips each; prefill replicas an M/M/c queue (one prompt "
               "at a time)")
     lines.append(f"\nassumptions: {fleets}; a year is 365 days, a month 730 hours; see symroof explain NAME")
+    if plan.tpot_check is not None:
+        lines.append(f"per-token target ({plan.mode}): {plan.tpot_check['note']}")
     return "\n".join(lines)
+
+
+def _tpot_json(p) -> dict:
+    """A percentile per-token target's part of the plan's JSON (none without): how the plan met it, and the
+    replayed percentile among the quantities of the mode it was checked in (added to ``out`` by the caller)."""
+    check = p.tpot_check
+    if check is None:
+        return {}
+    return {"tpot_percentile": {**{k: v for k, v in check.items() if k != "note"}, "mode": p.mode, "unit": "second",
+                                "note": check["note"]}}
+
+
+def _plan_json(p, mode: str) -> dict:
+    """One plan's JSON in ``mode``: the evaluation's contract, its notes, the search and the percentile check."""
+    ev = p.evaluations[mode]
+    out = {**ev.to_dict(), "notes": notes(ev), **_search_json(p), **_tpot_json(p)}
+    check = p.tpot_check
+    if check is not None and mode == p.mode:
+        out["notes"] = [*out["notes"], check["note"]]
+        if check["replayed"] is not None:
+            unit = ev.spec("target_step_time")
+            out["quantities"][f"tpot_p{check['percentile']:g}_replayed"] = {
+                "value": check["replayed"] / unit.factor, "unit": unit.unit_text, "kind": "replay", "formula": None,
+                "source": f"{check['replay']}: each request's (e2e - TTFT) / (output - 1), vLLM's TPOT"}
+    return out
 
 
 #: The comparison's columns after hardware and layout: (heading, quantity).
@@ -179,6 +221,10 @@ def cmd_plan(args: argparse.Namespace) -> str:
     allow = _allowed(args.allow_dtype)
     if args.no_search and (allow or args.frontier):
         raise InputError("--no-search plans the default slice; --allow-dtype and --frontier search layouts")
+    percentile = args.tpot_percentile
+    if percentile is not None and args.frontier:
+        raise InputError(f"--tpot-p{percentile} with --frontier: the frontier marks the mean per-token target; give "
+                         "--tpot T, or drop --frontier")
     if args.compare and args.frontier:
         raise InputError("--frontier is one chip's frontier; drop --compare (or plan each chip with --frontier)")
     if args.compare:
@@ -187,17 +233,15 @@ def cmd_plan(args: argparse.Namespace) -> str:
             raise InputError(f"--compare {args.compare!r} names no chip besides {args.hardware}; give others, "
                              "like h100,b200")
         plans = compare(args.model, chips, settings, mode, args.calibration, searched=not args.no_search,
-                        allow_dtype=allow)
+                        allow_dtype=allow, tpot_percentile=percentile)
         if args.format == "json":
-            return json.dumps([{**p.evaluations[mode].to_dict(), "notes": notes(p.evaluations[mode]),
-                                **_search_json(p)} for p in plans], indent=2)
+            return json.dumps([_plan_json(p, mode) for p in plans], indent=2)
         return render_compare(plans, mode)
     p = plan(args.model, args.hardware, settings, mode=mode, calibration=args.calibration,
-             searched=not args.no_search, allow_dtype=allow)
+             searched=not args.no_search, allow_dtype=allow, tpot_percentile=percentile)
     rows = frontier(args.model, args.hardware, settings, mode, args.calibration, allow) if args.frontier else None
     if args.format == "json":
-        ev = p.evaluations[mode]
-        out = {**ev.to_dict(), "notes": notes(ev), **_search_json(p)}
+        out = _plan_json(p, mode)
         if rows is not None:
             out["frontier"] = frontier_json(rows)
         return json.dumps(out, indent=2)
