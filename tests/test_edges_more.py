@@ -456,7 +456,7 @@ def test_a_lengths_csv_with_a_byte_order_mark_reads_as_without(tmp_path):
     plain.write_text("input,output\n100,20\n300,40\n", encoding="utf-8")
     marked.write_text("input,output\n100,20\n300,40\n", encoding="utf-8-sig")
     assert marked.read_bytes().startswith(b"\xef\xbb\xbf")
-    for got, want in zip(read_lengths(marked), ([100.0, 300.0], [20.0, 40.0])):
+    for got, want in zip(read_lengths(marked), ([100.0, 300.0], [20.0, 40.0]), strict=True):
         assert got.tolist() == want
 
 
