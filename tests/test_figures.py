@@ -265,3 +265,23 @@ def test_the_pages_render_in_headless_chromium(request, tmp_path, which, legend)
     for hexa in want:  # the bound's blue, and the estimate's orange or the chosen plan's red
         rgb = tuple(int(hexa[i : i + 2], 16) for i in (1, 3, 5))
         assert rgb in pixels, (which, hexa)
+
+
+def test_the_plan_frontier_takes_a_ttft_percentile_as_plan_does(tmp_path, cli):
+    """Issue 31: ``plot frontier --ttft-p95 1s`` was refused with argparse's usage text; it plans at the 95th
+    percentile, as ``symroof plan --ttft-p95 1s`` does (the star is that plan's TTFT at p95), and a percentile
+    outside (0, 100) is one line."""
+    out = tmp_path / "p95.html"
+    argv = ("llama-3-70b", "h100", "--rate", "10/s", "--ttft-p95", "1s")
+    status, _, err = cli("plot", "frontier", *argv, "-o", str(out))
+    assert status == 0, err
+    fig = figure_json(out.read_text())
+    (ttft,) = [t for t in fig["data"] if t["name"].startswith("TTFT p")]
+    assert ttft["name"].startswith("TTFT p95") and ttft["y"] == pytest.approx([1, 1])
+    settings = {"request_rate": "10 sequence/s", "ttft_target": "1 s", "ttft_percentile": 95}
+    chosen = symroof.plan("llama-3-70b", "h100", settings)
+    star = next(t for t in fig["data"] if t["marker"].get("symbol") == "star" and not t.get("showlegend", True))
+    assert star["y"] == pytest.approx([chosen.value("ttft_at_percentile").to("s").magnitude], rel=1e-9)
+    status, _, err = cli("plot", "frontier", *argv[:-2], "--ttft-p150", "1s", "-o", str(tmp_path / "bad.html"))
+    assert status == 2 and "between 0 and 100" in err and err.count("\n") == 1
+    assert not (tmp_path / "bad.html").exists()

@@ -218,6 +218,8 @@ def _sweeps(sub) -> None:
                         "the seed's figure; --rate, --ttft and --tpot imply it")
     p.add_argument("--rate", help="plan frontier: requests per second, like 2000/s")
     p.add_argument("--ttft", help="plan frontier: time-to-first-token target with its unit, like 2s")
+    p.add_argument("--ttft-percentile", dest="ttft_percentile", metavar="P",
+                   help="plan frontier: the percentile the TTFT target holds at (default 99); --ttft-p99 2s sets both")
     p.add_argument("--tpot", help="plan frontier: time per output token target with its unit, like 33ms")
     p.add_argument("--tpot-percentile", dest="tpot_percentile", metavar="P", action="append",
                    help=argparse.SUPPRESS)  # --tpot-pNN: refused in one line (a plan's TPOT is a mean)

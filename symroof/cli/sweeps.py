@@ -14,6 +14,7 @@ import pandas
 from ..core.errors import InputError
 from ..core.files import atomic_write, check_target, shown, write_text_atomically
 from ..core.progress import Progress
+from ..core.values import parse_value
 from ..derive import table
 from ..plot import SEED_CONTEXTS, plot, plot_plan_frontier, plot_serving
 from ..sweep import DEFAULT_QUANTITIES, attrs, check_size, chunks, pareto, plan
@@ -184,7 +185,8 @@ PLOT_OPTIONS = {"plan frontier": ("--rate", "--ttft", "--tpot", "--input", "--ou
 def _unused(args: argparse.Namespace, drawn: str) -> None:
     given = {"--contexts": args.contexts, "--input": args.input, "--output-tokens": args.output_tokens,
              "--engine": args.engine}
-    refuse_empty({**given, "--rate": args.rate, "--ttft": args.ttft, "--tpot": args.tpot})
+    refuse_empty({**given, "--rate": args.rate, "--ttft": args.ttft, "--ttft-percentile": args.ttft_percentile,
+                  "--tpot": args.tpot})
     unused = [o for o, v in given.items() if v is not None and o not in PLOT_OPTIONS[drawn]]
     if unused:
         *rest, last = PLOT_OPTIONS[drawn]
@@ -195,7 +197,8 @@ def _unused(args: argparse.Namespace, drawn: str) -> None:
 
 def cmd_plot(args: argparse.Namespace) -> str:
     refuse_tpot_percentile(args)
-    planned = bool(args.plan or args.rate is not None or args.ttft is not None or args.tpot is not None)
+    planned = bool(args.plan or args.rate is not None or args.ttft is not None or args.tpot is not None
+                   or args.ttft_percentile is not None)
     _unused(args, "plan frontier" if planned and args.kind == "frontier" else args.kind)
     contexts = SEED_CONTEXTS
     if args.contexts:
@@ -230,7 +233,11 @@ def _plot_plan_frontier(args: argparse.Namespace, mode: str, calibration: str | 
         raise InputError("the plan frontier needs MODEL and HARDWARE, like: symroof plot frontier llama-3-70b "
                          "h100 --rate 10/s -o frontier.html")
     settings = parse_sets(args.set)
+    if args.ttft_percentile is not None:  # refused in the option's own words, not as the setting it becomes
+        parse_value(table().get("ttft_percentile"), args.ttft_percentile,
+                    f"--ttft-percentile {args.ttft_percentile.strip()!r}")
     given = {"request_rate": rate(args.rate) if args.rate else None,
+             "ttft_percentile": args.ttft_percentile,
              "input_length": length(args.input, "input") if args.input else None,
              "output_length": length(args.output_tokens, "output", "--output-tokens") if args.output_tokens else None,
              "ttft_target": with_unit(args.ttft, "--ttft", "2s"), "target_step_time": with_unit(args.tpot, "--tpot",
