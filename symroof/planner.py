@@ -151,7 +151,7 @@ def plan(model: str, hardware: str, overrides: Mapping[str, Any] | None = None, 
     found = _plan(m, h, dict(settings), mode, calibration, searched, allow_dtype)
     if check is None:
         return found
-    return _meet_tpot_percentile(found, check.percentile, lambda mean: _plan(
+    return _meet_tpot_percentile(found, check, lambda mean: _plan(
         m, h, {**settings, "target_step_time": f"{mean * 1e3!r} ms"}, mode, calibration, searched, allow_dtype))
 
 
@@ -160,8 +160,9 @@ def plan(model: str, hardware: str, overrides: Mapping[str, Any] | None = None, 
 ROUNDS, MARGIN = 6, 0.98
 
 
-def _meet_tpot_percentile(p: Plan, percentile: float, replan) -> Plan:
-    """``p`` (planned with its per-token target T as the mean) meeting T at ``percentile`` in its own mode.
+def _meet_tpot_percentile(p: Plan, reading, replan) -> Plan:
+    """``p`` (planned with its per-token target T as the mean) meeting T at ``reading``'s percentile (a
+    :class:`symroof.max_rate.Limit` on the replay's per-request TPOT) in its own mode.
 
     A disaggregated decode replica runs its planned batch every step, so every request's time per output token
     is that step: the percentile is the mean, met as planned. A colocated replica mixes prefill chunks into its
@@ -169,10 +170,9 @@ def _meet_tpot_percentile(p: Plan, percentile: float, replan) -> Plan:
     Poisson requests, seed 0) and, while its percentile exceeds T, the mean target is lowered to the plan's own
     mean time per token times the ratio (T over the percentile, times MARGIN) and the plan made again
     (``replan(mean seconds)``), up to ROUNDS plans; none met: InputError with the closest."""
-    ev = p.evaluations[p.mode]
+    ev, percentile = p.evaluations[p.mode], reading.percentile
     target, name = float(ev.base["target_step_time"]), f"tpot_p{percentile:g}"
     option, mean, closest = f"--tpot-p{percentile:g} {target * 1e3:.4g} ms", target, None
-    reading = limit("tpot", percentile, "1 s")  # the replay's per-request TPOT (vLLM's) at the percentile
     for rounds in range(1, ROUNDS + 1):
         ev = p.evaluations[p.mode]
         check = {"percentile": percentile, "target": target, "mean_target": mean, "rounds": rounds,
@@ -317,9 +317,8 @@ def compare(model: str, chips: list[str], overrides: Mapping[str, Any] | None = 
         catalog.load("hardware", chip)
     plans = [plan(model, chip, overrides, mode=mode, calibration=calibration, searched=searched,
                   allow_dtype=allow_dtype, tpot_percentile=tpot_percentile) for chip in chips]
-    costs = {id(p): _priced_cost(p, mode) for p in plans}
-    ranked = sorted(plans, key=lambda p: costs[id(p)])  # a chip with no published price last, with its break-even
-    if not math.isfinite(costs[id(ranked[0])]):
+    ranked = sorted(plans, key=lambda p: _priced_cost(p, mode))  # a chip with no published price last
+    if not math.isfinite(_priced_cost(ranked[0], mode)):
         raise InputError(f"none of {', '.join(chips)} has a price to rank by; set one (--set chip_price=...) and "
                          "the others get their break-even price against it")
     reference = {"reference_cost_per_million_tokens": ranked[0].value("cost_per_million_output_tokens", mode)}

@@ -16,6 +16,19 @@ from symroof import profiles
 SERVE = ("serve", "llama-3.1-8b", "h100", "--input", "1024", "--output", "256")
 VLLM = profiles.folder() / "vllm.toml"
 
+#: LLaMA 3-70B's config.json (meta-llama/Meta-Llama-3-70B), the base each import-model case edits.
+LLAMA_70B_CONFIG = {
+    "model_type": "llama",
+    "num_hidden_layers": 80,
+    "hidden_size": 8192,
+    "intermediate_size": 28672,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "vocab_size": 128256,
+    "torch_dtype": "bfloat16",
+}
+
+
 
 @pytest.mark.parametrize(
     "argv, says",
@@ -184,16 +197,7 @@ def test_serve_table_shows_the_warnings_its_json_has(cli):
 )
 def test_import_model_refuses_impossible_counts(cli, tmp_path, name, config, says):
     """Issue 31: num_attention_heads 0 raised ZeroDivisionError; 7 key-value heads for 64 query heads was written."""
-    base = {
-        "model_type": "llama",
-        "num_hidden_layers": 80,
-        "hidden_size": 8192,
-        "intermediate_size": 28672,
-        "num_attention_heads": 64,
-        "num_key_value_heads": 8,
-        "vocab_size": 128256,
-        "torch_dtype": "bfloat16",
-    }
+    base = dict(LLAMA_70B_CONFIG)
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps({**base, **config}))
     status, out, err = cli("import-model", str(path))
@@ -377,17 +381,7 @@ NVFP4 = {
     ],
 )
 def test_import_model_reads_modelopt_checkpoints(cli, tmp_path, quant, dtypes):
-    base = {
-        "model_type": "llama",
-        "num_hidden_layers": 80,
-        "hidden_size": 8192,
-        "intermediate_size": 28672,
-        "num_attention_heads": 64,
-        "num_key_value_heads": 8,
-        "vocab_size": 128256,
-        "torch_dtype": "bfloat16",
-        "quantization_config": quant,
-    }
+    base = {**LLAMA_70B_CONFIG, "quantization_config": quant}
     config = tmp_path / "config.json"
     config.write_text(json.dumps(base))
     out = tmp_path / "m.toml"
