@@ -185,3 +185,16 @@ def test_the_replay_column_is_serve_replay_for_benchmark_rows(cli, tmp_path):
     mean_ttft_ms = replays["estimate"].values()["ttft_mean"] * 1000  # seconds to ms
     assert replayed["replay"] == pytest.approx(mean_ttft_ms, rel=1e-9)
     assert replayed["replay"] != pytest.approx(replayed["estimate"], rel=1e-3)  # not the closed form again
+
+
+@pytest.mark.slow
+def test_the_committed_audit_tables_are_fresh():
+    """symroof/data/AUDIT.md's tables are written by symroof.validation.audit.markdown over the shipped dataset;
+    an edit of the data or of how a row is read must rewrite them, or the file's counts say something false."""
+    from pathlib import Path
+
+    from symroof.validation import run
+    from symroof.validation.audit import markdown
+
+    committed = (Path(__file__).resolve().parents[1] / "symroof" / "data" / "AUDIT.md").read_text()
+    assert markdown(run(fit=False).points).strip() in committed

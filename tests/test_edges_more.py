@@ -470,3 +470,23 @@ def test_a_calibration_csv_with_a_byte_order_mark_is_read(tmp_path):
         (copy / f.name).write_bytes(b"\xef\xbb\xbf" + data if f.suffix == ".csv" else data)
     assert read(copy).__dict__.keys() == read(shared).__dict__.keys()
     assert repr(read(copy).__dict__) == repr(read(shared).__dict__).replace(str(shared), str(copy))
+
+
+@pytest.mark.parametrize(
+    "argv, name",
+    [
+        (["sweep", "llama-3-70b", "tpu-v5e", "--vary", "batch_size=1,2"], "s.csv"),
+        (["plot", "breakdown"], "b.svg"),
+    ],
+)
+def test_sweep_and_plot_replace_an_existing_file_only_with_force(cli, tmp_path, argv, name):
+    """Issue 31: `sweep -o` and `plot -o` replaced a file that was there without a word; every other command
+    that writes asks for --force."""
+    out = tmp_path / name
+    out.write_text("mine")
+    status, _, err = cli(*argv, "-o", str(out))
+    assert status == 2 and "the file exists; add --force to replace it" in err and err.count("\n") == 1
+    assert out.read_text() == "mine"
+    status, _, err = cli(*argv, "-o", str(out), "--force")
+    assert status == 0, err
+    assert out.read_text() != "mine"

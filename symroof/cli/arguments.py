@@ -192,6 +192,7 @@ def _sweeps(sub) -> None:
     p.add_argument("-o", "--output", metavar="FILE",
                    help="write to FILE instead of standard output (CSV is written in chunks; a sweep has at most "
                         "1,000,000 points)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func="sweeps:cmd_sweep")
 
@@ -209,6 +210,7 @@ def _sweeps(sub) -> None:
     add_set(p)
     p.add_argument("--contexts", metavar="A,B,...", help="context lengths (default 2048 to 65536)")
     p.add_argument("-o", "--output", metavar="FILE", required=True, help=".png, .svg or .html (interactive)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
     p.add_argument("--input", metavar="N", help="serving: input tokens per request (default 1024)")
     p.add_argument("--output-tokens", "--osl", dest="output_tokens", metavar="N",
                    help="serving: output tokens per request (default 1024)")

@@ -35,6 +35,14 @@ EXAMPLES = {"--rate": "2000/s", "--ttft": "2s", "--tpot": "33ms", "--allow-dtype
             "--template": "finance"}
 
 
+def refuse_existing(output: str | None, force: bool) -> None:
+    """No file is replaced without ``--force`` (issue 31): refused before any work, in one sentence."""
+    from pathlib import Path
+
+    if output is not None and Path(output).exists() and not force:
+        raise InputError(f"-o {output}: the file exists; add --force to replace it")
+
+
 def refuse_empty(given: dict[str, str | None]) -> None:
     """An option given as empty text ("") would read as not given and fall back to its default: refuse it."""
     for option, value in given.items():

@@ -15,7 +15,7 @@ from ..derive import table
 from ..fit import check, fit, to_toml
 from ..measure import cmd_measure
 from ..validation import render, run
-from .common import warn
+from .common import refuse_existing, warn
 
 
 def _check_output(output: str | None, force: bool) -> None:
@@ -25,8 +25,7 @@ def _check_output(output: str | None, force: bool) -> None:
     if Path(output).suffix.lower() != ".toml":
         raise InputError(f"-o {output}: a calibration file is TOML; name it .toml")
     check_target(output)
-    if Path(output).exists() and not force:
-        raise InputError(f"-o {output}: the file exists; add --force to replace it")
+    refuse_existing(output, force)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> str:

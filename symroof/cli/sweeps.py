@@ -18,7 +18,7 @@ from ..core.values import parse_value
 from ..derive import table
 from ..plot import SEED_CONTEXTS, plot, plot_plan_frontier, plot_serving
 from ..sweep import DEFAULT_QUANTITIES, attrs, check_size, chunks, pareto, plan
-from .common import mode_of, parse_sets, reachable, refuse_empty, warn
+from .common import mode_of, parse_sets, reachable, refuse_empty, refuse_existing, warn
 from .parsing import length, rate, tokens
 from .plans import refuse_tpot_percentile, with_unit
 
@@ -106,6 +106,7 @@ def cmd_sweep(args: argparse.Namespace) -> str | None:
                              f"{ {'csv': '.csv', 'json': '.json', 'table': '.txt'}[args.format]} files; "
                              "name the file so, or choose the format its name says (a workbook: symroof export)")
         check_target(args.output)
+        refuse_existing(args.output, args.force)
     models, chips = args.model.split(","), args.hardware.split(",")
     vary = parse_vary(args.vary, lambda counts: check_points({"models": len(models), "chips": len(chips), **counts},
                                                              len(quantities or DEFAULT_QUANTITIES) + len(counts) + 4))
@@ -197,6 +198,7 @@ def _unused(args: argparse.Namespace, drawn: str) -> None:
 
 def cmd_plot(args: argparse.Namespace) -> str:
     refuse_tpot_percentile(args)
+    refuse_existing(args.output, args.force)
     planned = bool(args.plan or args.rate is not None or args.ttft is not None or args.tpot is not None
                    or args.ttft_percentile is not None)
     _unused(args, "plan frontier" if planned and args.kind == "frontier" else args.kind)
